@@ -1,0 +1,180 @@
+"""The ``scinas`` command line: ``run`` and ``list``.
+
+Exit codes: 0 success; 1 a run failed (a trial failed, data could not be made); 2 a
+configuration or usage error (one message, no traceback); 130 interrupted (the run folder
+stays resumable).
+
+Examples::
+
+    scinas run E A                       # run experiments E and A of config/configurations.toml
+    scinas run CONFIGS='E A'             # the seed project's form (also: CONFIGS from the environment)
+    scinas run E E.training.epochs=2     # override any key
+    scinas run --resume results/E/20261122-083012-3fa2
+    scinas list
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scinas import __version__
+from scinas.errors import ConfigError, ScinasError
+
+__all__ = ["main", "split_arguments"]
+
+logger = logging.getLogger("scinas.cli")
+_COMMANDS = ("run", "list")
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (exit 2 with one message) instead of exiting itself."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message, file="command line", fix=f"see `{self.prog} --help`")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="scinas", description="Neural architecture search and TOML-driven experiments.")
+    parser.add_argument("--version", action="version", version=f"scinas {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = commands.add_parser("run", help="run experiments of configurations.toml",
+                              description="Run the named experiments in order (default: the file's "
+                                          "`default = [...]`). Arguments: experiment names, "
+                                          "CONFIGS='E A', and KEY=VALUE overrides such as "
+                                          "E.training.epochs=2.")
+    run.add_argument("items", nargs="*", metavar="NAME|KEY=VALUE")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue an interrupted run from its folder results/<experiment>/<run-id>")
+    _common(run)
+    run.add_argument("--results", type=Path, default=Path(os.environ.get("SCINAS_RESULTS", "results")),
+                     help="results root (default: results, or $SCINAS_RESULTS)")
+    run.add_argument("--cache-dir", type=Path, default=None,
+                     help="dataset cache (default: <results>/.cache, or $SCINAS_CACHE_DIR)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    listing = commands.add_parser("list", help="list experiments and datasets")
+    _common(listing)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-dir", type=Path, default=Path(os.environ.get("SCINAS_CONFIG_DIR", "config")),
+                        help="folder with configurations.toml and data.toml (default: config)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+
+
+def split_arguments(items: Sequence[str], environ: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """Separate experiment names from ``KEY=VALUE`` overrides.
+
+    ``CONFIGS='E A'`` adds names; ``E.training.epochs=2`` is an override; with no names at all,
+    the ``CONFIGS`` environment variable supplies them (containers).
+    """
+    names: list[str] = []
+    overrides: list[str] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            names.append(item)
+        elif key.strip().upper() == "CONFIGS":
+            names.extend(value.replace(",", " ").split())
+        elif "." in key:
+            overrides.append(item)
+        else:
+            raise ConfigError(f"unknown setting {item!r}", file="command line",
+                              fix="use CONFIGS='E A' for experiment names or a dotted override such as "
+                                  "E.training.epochs=2")
+    if not names:
+        environ = dict(os.environ) if environ is None else environ
+        names = environ.get("CONFIGS", "").replace(",", " ").split()
+    return names, overrides
+
+
+def _command_list(args: argparse.Namespace) -> int:
+    from scinas.config.loading import load_config
+    from scinas.data import spec
+    from scinas.experiment.listing import describe_experiment
+
+    raw = load_config(args.config_dir)
+    print(f"Experiments ({raw.experiments_file}):")
+    for name in raw.experiment_names():
+        marker = "*" if raw.default and name in raw.default else " "
+        print(f" {marker} {name:<16} {describe_experiment(raw, name)}")
+    print(f"\nDatasets ({raw.data_file}):")
+    for name, table in raw.datasets.items():
+        generator = table.get("generator", "?")
+        print(f"   {name:<16} [{generator}] {spec.dataset_description(raw, name)}")
+    if raw.default:
+        print("\n* = run by default (`default = [...]`)")
+    return EXIT_OK
+
+
+def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from scinas.config.loading import load_config
+    from scinas.experiment.plan import plan_experiments
+    from scinas.experiment.run import ExperimentRun, RunResult
+
+    names, overrides = split_arguments(args.items)
+    cache_env = os.environ.get("SCINAS_CACHE_DIR")
+    cache_root = args.cache_dir or (Path(cache_env) if cache_env else None)
+    progress = not args.no_progress
+    results: list[RunResult] = []
+    if args.resume is not None:
+        if names or overrides:
+            raise ConfigError("--resume takes no experiment names or overrides: a run resumes with the "
+                              "configuration saved in its folder", file="command line",
+                              fix="drop the names, or start a new run without --resume")
+        run = ExperimentRun.resume(args.resume, cache_root=cache_root, progress=progress)
+        try:
+            results.append(run.execute())
+        finally:
+            run.close()
+    else:
+        raw = load_config(args.config_dir, overrides)
+        plans = plan_experiments(raw, names)  # everything is validated before anything runs
+        for plan in plans:
+            run = ExperimentRun.start(plan, args.results, cache_root=cache_root, argv=["scinas", *argv],
+                                      progress=progress)
+            logger.info("experiment %s: %s", plan.name, run.run_dir)
+            try:
+                results.append(run.execute())
+            finally:
+                run.close()
+    for result in results:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.test_metrics.items()))
+        print(f"{result.experiment}: {result.status} - {result.run_dir}" + (f" - test {metrics}" if metrics else ""))
+        for failure in result.failures:
+            print(f"  failed: {failure}")
+    return EXIT_OK if all(r.status == "completed" for r in results) else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if default_command and (not argv or (argv[0] not in _COMMANDS and argv[0] not in
+                                         ("-h", "--help", "--version"))):
+        argv = [default_command, *argv]
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            _parser().print_help()
+            return EXIT_CONFIG
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if args.command == "list":
+            return _command_list(args)
+        return _command_run(args, argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ScinasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,247 @@
+"""Typed schema of one experiment table of ``configurations.toml``.
+
+Example (the seed project's form, accepted as written)::
+
+    [E]
+    description = "small CNN on Michaelis–Menten spectra"
+    seed = 42
+    [E.structure]
+    layers = [
+      { type = "Conv2D", filters = 32, kernel_size = [3, 1], activation = "relu" },
+      { type = "Flatten" },
+      { type = "Dense", units = 12 },
+    ]
+    [E.compile]
+    optimizer = { name = "adam", learning_rate = 1e-3 }
+    loss = "mean_squared_error"
+    metrics = ["R_squared", "MeanAbsoluteError"]
+    [E.dataset]
+    training = "dtest"
+    [E.training]
+    epochs = 20
+    save_interval = 5
+    early_stopping = { monitor = "val_loss", patience = 5 }
+
+Validation here is structural (types, ranges, known keys, the dataset exists).  Whether a layer
+type or argument exists, and whether optimizer/loss/metric names are known, is checked against
+Keras by :mod:`scinas.models` when the experiment is planned, still before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scinas.config.loading import RawConfig
+from scinas.config.reader import Table, suggest
+from scinas.errors import ConfigError
+
+__all__ = [
+    "CompileConfig",
+    "DatasetRef",
+    "EarlyStoppingConfig",
+    "ExperimentConfig",
+    "LayerSpec",
+    "NamedSpec",
+    "TrainingConfig",
+    "parse_experiment",
+]
+
+
+@dataclass(frozen=True)
+class NamedSpec:
+    """An optimizer, loss or metric: a name plus constructor arguments, and where it was written."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    file: str = ""
+    path: str = ""
+
+    @classmethod
+    def parse(cls, table: Table, key: str, default: Any) -> NamedSpec:
+        value = table.any(key, default)
+        return cls.from_value(value, table, key)
+
+    @classmethod
+    def from_value(cls, value: Any, table: Table, key: str) -> NamedSpec:
+        path = table.key_path(key)
+        if isinstance(value, str):
+            return cls(value, {}, table.file, path)
+        if isinstance(value, Mapping):
+            name = value.get("name")
+            if not isinstance(name, str):
+                raise table.error(key, "a table form needs a string `name`",
+                                  fix=f'write {key} = {{ name = "...", ... }}')
+            arguments = {k: v for k, v in value.items() if k != "name"}
+            return cls(name, arguments, table.file, path)
+        raise table.error(key, "expected a name or a table { name = ..., <arguments> }")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One entry of ``[X.structure] layers``: a Keras layer class name and its arguments."""
+
+    type: str
+    arguments: Mapping[str, Any]
+    file: str
+    path: str
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """``[X.dataset]``: which ``data.toml`` entry to train on."""
+
+    training: str
+    use_stats_of: int | None = None
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    monitor: str = "val_loss"
+    patience: int = 10
+    min_delta: float = 0.0
+    mode: str = "auto"
+    restore_best_weights: bool = True
+    start_from_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """``[X.training]``."""
+
+    epochs: int = 10
+    batch_size: int | None = None
+    save_interval: int = 0
+    early_stopping: EarlyStoppingConfig | None = None
+    terminate_on_nan: bool = True
+    tensorboard: bool = True
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    """``[X.compile]``."""
+
+    optimizer: NamedSpec
+    loss: NamedSpec
+    metrics: tuple[NamedSpec, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A fully validated experiment; ``table`` is its resolved TOML (written into the run folder)."""
+
+    name: str
+    description: str
+    seed: int
+    dataset: DatasetRef
+    layers: tuple[LayerSpec, ...]
+    compile: CompileConfig
+    training: TrainingConfig
+    table: Mapping[str, Any]
+
+
+def _parse_layers(table: Table) -> tuple[LayerSpec, ...]:
+    entries = table.array("layers")
+    if not entries:
+        raise table.error("layers", "expected at least one layer",
+                          fix='add e.g. { type = "Dense", units = 1 }')
+    layers = []
+    for index, entry in enumerate(entries):
+        path = f"{table.key_path('layers')}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError("expected a table { type = \"...\", ... }", file=table.file, path=path,
+                              value=entry, fix='write { type = "Dense", units = 64 }')
+        kind = entry.get("type")
+        if not isinstance(kind, str):
+            raise ConfigError("each layer needs a string `type` (a Keras layer class name)",
+                              file=table.file, path=path, value=entry,
+                              fix='add type = "Dense" (or Conv2D, Flatten, ...)')
+        arguments = {k: v for k, v in entry.items() if k != "type"}
+        layers.append(LayerSpec(kind, arguments, table.file, path))
+    return tuple(layers)
+
+
+def _parse_early_stopping(table: Table) -> EarlyStoppingConfig | None:
+    if not table.has("early_stopping"):
+        table.any("early_stopping", None)
+        return None
+    value = table.raw["early_stopping"]
+    if value is False:
+        table.any("early_stopping")
+        return None
+    if value is True:
+        table.any("early_stopping")
+        return EarlyStoppingConfig()
+    sub = table.table("early_stopping")
+    config = EarlyStoppingConfig(
+        monitor=sub.string("monitor", "val_loss"),
+        patience=sub.integer("patience", 10, minimum=0),
+        min_delta=sub.number("min_delta", 0.0, minimum=0.0),
+        mode=sub.string("mode", "auto", choices=("auto", "min", "max")),
+        restore_best_weights=sub.boolean("restore_best_weights", True),
+        start_from_epoch=sub.integer("start_from_epoch", 0, minimum=0),
+    )
+    sub.finish()
+    return config
+
+
+def _parse_training(table: Table) -> TrainingConfig:
+    epochs = table.integer("epochs", 10, minimum=1)
+    config = TrainingConfig(
+        epochs=epochs,
+        batch_size=table.optional_integer("batch_size", minimum=1),
+        save_interval=table.integer("save_interval", 0, minimum=0),
+        early_stopping=_parse_early_stopping(table),
+        terminate_on_nan=table.boolean("terminate_on_nan", True),
+        tensorboard=table.boolean("tensorboard", True),
+    )
+    if config.save_interval > epochs:
+        raise table.error("save_interval", f"save_interval is above epochs = {epochs}: nothing would be saved",
+                          fix="use 0 to disable, or a value <= epochs")
+    table.finish()
+    return config
+
+
+def _parse_compile(table: Table) -> CompileConfig:
+    optimizer = NamedSpec.parse(table, "optimizer", "adam")
+    loss = NamedSpec.parse(table, "loss", "mean_squared_error")
+    raw_metrics = table.array("metrics", [])
+    metrics = tuple(NamedSpec.from_value(m, Table({"metrics": m}, file=table.file, path=table.path), "metrics")
+                    for m in raw_metrics)
+    metrics = tuple(NamedSpec(m.name, m.arguments, m.file, f"{m.path}[{i}]") for i, m in enumerate(metrics))
+    table.finish()
+    return CompileConfig(optimizer, loss, metrics)
+
+
+def parse_experiment(raw: RawConfig, name: str) -> ExperimentConfig:
+    """Validate experiment ``name`` (with ``extends`` merged) into an :class:`ExperimentConfig`."""
+    resolved = raw.experiment_table(name)
+    top = Table(resolved, file=raw.experiments_file, path=name)
+    try:
+        description = top.string("description", "")
+        seed = top.integer("seed", 0, minimum=0)
+
+        dataset_table = top.table("dataset", required=True)
+        training_name = dataset_table.string("training")
+        if training_name not in raw.datasets:
+            raise dataset_table.error(
+                "training", f"no dataset of that name in {raw.data_file}",
+                fix=suggest(training_name, raw.datasets))
+        dataset = DatasetRef(training_name, dataset_table.optional_integer("use_stats_of", minimum=1))
+        dataset_table.finish()
+
+        if top.has("search"):
+            raise top.error("search", "architecture search is not available in this version",
+                            fix="describe one architecture in [X.structure] layers = [...]")
+        structure = top.table("structure", required=True)
+        layers = _parse_layers(structure)
+        structure.finish()
+
+        compile_config = _parse_compile(top.table("compile"))
+        training = _parse_training(top.table("training"))
+        top.finish()
+    except ConfigError as exc:
+        source = raw.file_for(exc.path or "", raw.experiments_file)
+        raise exc.relocated(source) if source != exc.file else exc from None
+    return ExperimentConfig(name, description, seed, dataset, layers, compile_config, training, resolved)

@@ -1,0 +1,195 @@
+"""The dataset-generator interface, the dataset description and the generator registry.
+
+A :class:`DatasetGenerator` turns one ``data.toml`` entry into samples, one shard at a time.
+Shard ``i`` is produced from its own random stream (``SeedSequence([seed, i])``), so the data
+do not depend on how many processes build the cache or in which order.
+
+Example ``data.toml`` entry::
+
+    [dtest]
+    generator = "michaelis_menten"
+    description = "small Michaelis–Menten set for tests"
+    [dtest.parameters]
+    k1_min = 0.01
+    ...
+    [dtest.shape]
+    seed = 42
+    n_samples = 5000
+    n_shards = 10
+    batch_size = 50
+    shuffle_buffer_size = 100
+    splits = [0.7, 0.15, 0.15]
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from scinas.config.reader import Table
+from scinas.registry import Registry
+
+__all__ = [
+    "GENERATORS",
+    "SPLITS",
+    "DatasetGenerator",
+    "DatasetInfo",
+    "NormalizationConfig",
+    "ShapeConfig",
+    "split_sizes",
+]
+
+SPLITS: tuple[str, str, str] = ("train", "validation", "test")
+Task = Literal["regression", "classification"]
+
+
+@dataclass(frozen=True)
+class ShapeConfig:
+    """``[d.shape]``: how many samples, how they are sharded, batched, shuffled and split."""
+
+    seed: int
+    n_samples: int
+    n_shards: int
+    batch_size: int
+    shuffle_buffer_size: int
+    splits: tuple[float, float, float]
+
+    @classmethod
+    def parse(cls, table: Table) -> ShapeConfig:
+        seed = table.integer("seed", 0, minimum=0)
+        n_samples = table.integer("n_samples", minimum=3)
+        n_shards = table.integer("n_shards", 1, minimum=1)
+        if n_shards > n_samples:
+            raise table.error("n_shards", f"more shards than samples (n_samples = {n_samples})",
+                              fix="use at most one shard per sample")
+        batch_size = table.integer("batch_size", 32, minimum=1)
+        shuffle = table.integer("shuffle_buffer_size", 1000, minimum=0)
+        splits = table.number_list("splits", [0.8, 0.1, 0.1], length=3, minimum=0.0, maximum=1.0)
+        if abs(sum(splits) - 1.0) > 1e-6:
+            raise table.error("splits", f"the splits sum to {sum(splits):g}, expected 1",
+                              fix="give [train, validation, test] fractions that add up to 1")
+        if splits[0] <= 0:
+            raise table.error("splits", "the training split is empty",
+                              fix="give the training split a fraction > 0")
+        shape = cls(seed, n_samples, n_shards, batch_size, shuffle, (splits[0], splits[1], splits[2]))
+        sizes = split_sizes(n_samples, shape.splits)
+        for name, size, frac in zip(SPLITS, sizes, splits, strict=True):
+            if frac > 0 and size == 0:
+                raise table.error("splits", f"the {name} split gets no sample of {n_samples}",
+                                  fix="raise n_samples or that split's fraction")
+        table.finish()
+        return shape
+
+
+def split_sizes(n_samples: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Exact split sizes: validation and test are rounded, training takes the rest."""
+    n_val = round(n_samples * fractions[1])
+    n_test = round(n_samples * fractions[2])
+    return n_samples - n_val - n_test, n_val, n_test
+
+
+@dataclass(frozen=True)
+class NormalizationConfig:
+    """``[d.normalization]``: how inputs and targets are standardised (training statistics only).
+
+    ``inputs``: ``"feature"`` (a mean and deviation per input element), ``"channel"`` (per last
+    axis), ``"global"`` (one scalar) or ``"none"``.  ``targets``: ``"feature"`` or ``"none"``.
+    """
+
+    inputs: str = "feature"
+    targets: str = "none"
+
+    @classmethod
+    def parse(cls, table: Table) -> NormalizationConfig:
+        inputs = table.string("inputs", "feature", choices=("feature", "channel", "global", "none"))
+        targets = table.string("targets", "none", choices=("feature", "none"))
+        table.finish()
+        return cls(inputs, targets)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a dataset, available before any sample is generated."""
+
+    name: str
+    task: Task
+    input_shape: tuple[int, ...]
+    target_shape: tuple[int, ...]
+    split_sizes: dict[str, int]
+    n_classes: int | None = None
+    target_names: tuple[str, ...] = ()
+
+    @property
+    def n_targets(self) -> int:
+        return int(np.prod(self.target_shape)) if self.target_shape else 1
+
+
+class DatasetGenerator(abc.ABC):
+    """One family of datasets (``generator = "<name>"`` in ``data.toml``).
+
+    Subclasses implement :meth:`parse_parameters`, :meth:`info` and :meth:`generate_shard` and
+    register themselves with ``@GENERATORS.register("<name>")``.  Bump ``version`` whenever a
+    change of the code changes the samples, so stale caches are rebuilt.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    description: ClassVar[str] = ""
+
+    def __init__(self, dataset: str, parameters: Any, shape: ShapeConfig,
+                 normalization: NormalizationConfig | None = None) -> None:
+        self.dataset = dataset
+        self.parameters = parameters
+        self.shape = shape
+        self.normalization = normalization or NormalizationConfig()
+
+    @classmethod
+    @abc.abstractmethod
+    def parse_parameters(cls, table: Table) -> Any:
+        """Validate ``[d.parameters]`` into a frozen dataclass (call ``table.finish()``)."""
+
+    @abc.abstractmethod
+    def info(self) -> DatasetInfo:
+        """Shapes, task and split sizes, without generating anything."""
+
+    @abc.abstractmethod
+    def generate_shard(self, index: int, n_samples: int,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n_samples`` samples ``(x, y)`` of shard ``index`` as float32 arrays."""
+
+    def shard_bounds(self) -> list[tuple[int, int]]:
+        """Global ``[start, stop)`` sample indices of each shard (contiguous, near-equal sizes)."""
+        edges = np.linspace(0, self.shape.n_samples, self.shape.n_shards + 1).round().astype(int)
+        return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+    def shard_rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.shape.seed, index]))
+
+    def definition(self) -> dict[str, Any]:
+        """Everything that determines the samples (batching and shuffling do not)."""
+        params = self.parameters
+        if dataclasses.is_dataclass(params) and not isinstance(params, type):
+            params = dataclasses.asdict(params)
+        return {
+            "generator": self.name,
+            "version": self.version,
+            "parameters": params,
+            "seed": self.shape.seed,
+            "n_samples": self.shape.n_samples,
+            "n_shards": self.shape.n_shards,
+        }
+
+    def fingerprint(self) -> str:
+        """Hash of :meth:`definition`; names the on-disk cache."""
+        text = json.dumps(self.definition(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+GENERATORS: Registry[type[DatasetGenerator]] = Registry("dataset generator")

@@ -1,0 +1,47 @@
+"""From a ``data.toml`` entry to a configured :class:`DatasetGenerator`.
+
+Example::
+
+    generator = build_generator(raw, "dtest")
+    generator.info().input_shape    # (501, 3, 1)
+"""
+
+from __future__ import annotations
+
+from scinas.config.loading import RawConfig
+from scinas.config.reader import Table, suggest
+from scinas.data.base import GENERATORS, DatasetGenerator, NormalizationConfig, ShapeConfig
+from scinas.errors import ConfigError
+
+__all__ = ["build_generator", "dataset_description"]
+
+
+def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
+    """Validate dataset ``name`` of ``data.toml`` in full and instantiate its generator."""
+    if name not in raw.datasets:
+        raise ConfigError(f"unknown dataset {name!r}", file=raw.data_file, fix=suggest(name, raw.datasets))
+    table = Table(raw.datasets[name], file=raw.data_file, path=name)
+    try:
+        generator_name = table.string("generator")
+        cls = GENERATORS.get(generator_name, file=raw.data_file, path=f"{name}.generator")
+        table.string("description", "")
+        parameters = cls.parse_parameters(table.table("parameters"))
+        shape = ShapeConfig.parse(table.table("shape", required=True))
+        normalization = NormalizationConfig.parse(table.table("normalization"))
+        table.finish()
+    except ConfigError as exc:
+        source = raw.file_for(exc.path or "", raw.data_file)
+        raise (exc.relocated(source) if source != exc.file else exc) from None
+    return cls(name, parameters, shape, normalization)
+
+
+def dataset_description(raw: RawConfig, name: str) -> str:
+    """The one-line description of a dataset (its ``description`` key or its generator's)."""
+    entry = raw.datasets.get(name, {})
+    text = entry.get("description")
+    if isinstance(text, str) and text:
+        return text
+    generator = entry.get("generator")
+    if isinstance(generator, str) and generator in GENERATORS:
+        return GENERATORS.get(generator).description
+    return ""

@@ -1,0 +1,82 @@
+"""Validate everything an experiment needs before anything runs.
+
+:func:`plan_experiments` parses each named experiment, instantiates its dataset generator with
+validated parameters, and builds and compiles its model once against the dataset's shapes, so
+an unknown layer argument or a wrong output size is reported before the first experiment
+starts generating data or training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from scinas.config.experiment import ExperimentConfig, parse_experiment
+from scinas.config.loading import RawConfig
+from scinas.config.reader import suggest
+from scinas.data.base import DatasetGenerator
+from scinas.data.spec import build_generator
+from scinas.errors import ConfigError
+from scinas.search_space.architecture import LayerStackArchitecture
+from scinas.training.trainer import build_compiled_model
+
+__all__ = ["ExperimentPlan", "plan_experiments", "resolve_names"]
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    """A validated experiment with its dataset generator and the TOML to write into its run folder."""
+
+    config: ExperimentConfig
+    generator: DatasetGenerator
+    dataset_table: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def architecture(self) -> LayerStackArchitecture:
+        return LayerStackArchitecture(self.config.layers)
+
+    def resolved_toml(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(configurations.toml, data.toml) documents that reproduce this experiment alone."""
+        experiments = {"default": [self.name], self.name: dict(self.config.table)}
+        return experiments, {self.config.dataset.training: self.dataset_table}
+
+
+def resolve_names(raw: RawConfig, names: Sequence[str]) -> list[str]:
+    """The experiments to run: the given names, else the file's ``default`` list."""
+    if not names:
+        if raw.default:
+            return list(raw.default)
+        listed = ", ".join(raw.experiment_names()) or "none"
+        raise ConfigError(f"no experiment named and no `default = [...]` in the file; available: {listed}",
+                          file=raw.experiments_file,
+                          fix="name experiments (scinas run E A) or add default = [\"E\"] at the top of the file")
+    for name in names:
+        if name not in raw.experiments:
+            raise ConfigError(f"unknown experiment {name!r}", file=raw.experiments_file,
+                              fix=suggest(name, raw.experiments))
+    return list(names)
+
+
+def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPlan]:
+    """Validate every named experiment in full (see the module docstring)."""
+    plans = []
+    for name in resolve_names(raw, names):
+        config = parse_experiment(raw, name)
+        generator = build_generator(raw, config.dataset.training)
+        info = generator.info()
+        try:
+            build_compiled_model(config, LayerStackArchitecture(config.layers), info=info)
+        except ConfigError as exc:
+            source = raw.file_for(exc.path or "", exc.file or raw.experiments_file)
+            raise (exc.relocated(source) if source != exc.file else exc) from None
+        finally:
+            keras.backend.clear_session()
+        plans.append(ExperimentPlan(config, generator, raw.datasets[config.dataset.training]))
+    return plans

@@ -1,0 +1,171 @@
+"""The coordinator of one experiment run: owns its folder, loops ask → execute → tell, records
+everything in the run store, and resumes an interrupted run from its folder.
+
+Layout of ``results/<experiment>/<run-id>/``::
+
+    configurations.toml, data.toml   the resolved configuration (a config folder of its own)
+    manifest.json                    versions, git revision, seed, host, devices
+    store.sqlite                     runs, trials, epochs and metrics (the data commons)
+    csv/                             trials.csv, epochs.csv, metrics.csv
+    strategy.json                    the search strategy's state (resume)
+    trials/<trial>/                  model.keras, summary.txt, metrics.json, normalization.npz,
+                                     tensorboard/, saved/ (every save_interval epochs)
+    final_metrics.json               metrics of every split of each completed trial
+    run.log                          the log of the run
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import tomli_w
+
+from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
+from scinas.errors import ScinasError
+from scinas.execution.inline import InlineExecutor
+from scinas.experiment.manifest import build_manifest
+from scinas.experiment.plan import ExperimentPlan, plan_experiments
+from scinas.search.fixed import FixedStrategy
+from scinas.store import RunStatus, RunStore, TrialStatus
+from scinas.training.trainer import Trainer
+
+__all__ = ["STORE_FILE", "ExperimentRun", "RunResult", "new_run_id"]
+
+logger = logging.getLogger(__name__)
+STORE_FILE = "store.sqlite"
+_STRATEGY_FILE = "strategy.json"
+
+
+def new_run_id() -> str:
+    """``20261122-083012-3fa2``: sortable by time, unique across concurrent starts."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+@dataclass
+class RunResult:
+    """How one experiment run ended."""
+
+    experiment: str
+    run_dir: Path
+    status: RunStatus
+    failures: list[str] = field(default_factory=list)
+    test_metrics: dict[str, float] = field(default_factory=dict)
+
+
+class ExperimentRun:
+    """One run of one experiment; create with :meth:`start` or :meth:`resume`."""
+
+    def __init__(self, plan: ExperimentPlan, run_dir: Path, store: RunStore, *, cache_root: Path,
+                 progress: bool = True, verbose: int | None = None) -> None:
+        self.plan = plan
+        self.run_dir = run_dir
+        self.store = store
+        self.cache_root = cache_root
+        self.progress = progress
+        self.verbose = verbose
+
+    @classmethod
+    def start(cls, plan: ExperimentPlan, results_root: Path, *, cache_root: Path | None = None,
+              argv: Sequence[str] = (), progress: bool = True, verbose: int | None = None) -> ExperimentRun:
+        """Create ``results_root/<experiment>/<run-id>/`` with its config, manifest and store."""
+        run_id = new_run_id()
+        run_dir = results_root / plan.name / run_id
+        run_dir.mkdir(parents=True)
+        experiments_doc, data_doc = plan.resolved_toml()
+        _write_atomic(run_dir / EXPERIMENTS_FILE, tomli_w.dumps(experiments_doc))
+        _write_atomic(run_dir / DATA_FILE, tomli_w.dumps(data_doc))
+        manifest = build_manifest(experiment=plan.name, run_id=run_id, seed=plan.config.seed, argv=list(argv))
+        _write_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2))
+        store = RunStore.create(run_dir / STORE_FILE, run_id=run_id, experiment=plan.name,
+                                seed=plan.config.seed, config_text=tomli_w.dumps(experiments_doc),
+                                manifest=manifest)
+        return cls(plan, run_dir, store, cache_root=cache_root or results_root / ".cache",
+                   progress=progress, verbose=verbose)
+
+    @classmethod
+    def resume(cls, run_dir: Path, *, cache_root: Path | None = None, progress: bool = True,
+               verbose: int | None = None) -> ExperimentRun:
+        """Reopen an interrupted run from its folder (its own resolved configuration)."""
+        if not (run_dir / STORE_FILE).exists():
+            raise ScinasError(f"{run_dir} is not a scinas run folder (no {STORE_FILE}); "
+                              "pass the folder printed when the run started: results/<experiment>/<run-id>")
+        raw = load_config(run_dir)
+        plans = plan_experiments(raw, raw.default or ())
+        store = RunStore.open(run_dir / STORE_FILE)
+        return cls(plans[0], run_dir, store, cache_root=cache_root or run_dir.parent.parent / ".cache",
+                   progress=progress, verbose=verbose)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def execute(self) -> RunResult:
+        """Run (or finish) the experiment; KeyboardInterrupt leaves the run resumable."""
+        from scinas.data.pipeline import PreparedDataset
+
+        handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package_logger = logging.getLogger("scinas")
+        package_logger.addHandler(handler)
+        self.store.set_run_status(RunStatus.RUNNING)
+        try:
+            logger.info("run %s of experiment %s in %s", self.run_dir.name, self.plan.name, self.run_dir)
+            dataset = PreparedDataset.prepare(self.plan.generator, self.cache_root,
+                                              stats_samples=self.plan.config.dataset.use_stats_of,
+                                              progress=self.progress)
+            strategy = FixedStrategy(self.plan.architecture)
+            state_path = self.run_dir / _STRATEGY_FILE
+            if state_path.exists():
+                strategy.load_state(json.loads(state_path.read_text()))
+            trainer = Trainer(self.plan.config, dataset, self.store, verbose=self.verbose)
+            executor = InlineExecutor(trainer, self.store, self.run_dir / "trials")
+            while not strategy.finished:
+                requests = strategy.ask(1)
+                if not requests:
+                    break
+                strategy.tell(executor.run(requests))
+                _write_atomic(state_path, json.dumps(strategy.state()))
+                self.store.export_csv(self.run_dir / "csv")
+            result = self._result()
+        except KeyboardInterrupt:
+            self.store.set_run_status(RunStatus.INTERRUPTED)
+            self.store.export_csv(self.run_dir / "csv")
+            logger.warning("interrupted: resume with `scinas run --resume %s`", self.run_dir)
+            raise
+        except ScinasError as exc:
+            self.store.set_run_status(RunStatus.FAILED)
+            self.store.export_csv(self.run_dir / "csv")
+            logger.error("run failed: %s", exc)
+            return RunResult(self.plan.name, self.run_dir, RunStatus.FAILED, [str(exc)])
+        finally:
+            package_logger.removeHandler(handler)
+            handler.close()
+        self.store.set_run_status(result.status)
+        self.store.export_csv(self.run_dir / "csv")
+        return result
+
+    def _result(self) -> RunResult:
+        failures = [f"{t.name}: {t.failure_reason}" for t in self.store.trials(TrialStatus.FAILED)]
+        final: dict[str, dict[str, dict[str, float]]] = {}
+        test_metrics: dict[str, float] = {}
+        for trial in self.store.trials(TrialStatus.COMPLETED):
+            per_split: dict[str, dict[str, float]] = {}
+            for record in self.store.metrics(trial.trial_id, epoch="final"):
+                per_split.setdefault(record.split, {})[record.name] = record.value
+            final[trial.name] = per_split
+            test_metrics = per_split.get("test", test_metrics)
+        _write_atomic(self.run_dir / "final_metrics.json", json.dumps(final, indent=2, sort_keys=True))
+        status = RunStatus.FAILED if failures else RunStatus.COMPLETED
+        return RunResult(self.plan.name, self.run_dir, status, failures, test_metrics)

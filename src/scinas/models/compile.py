@@ -1,0 +1,101 @@
+"""Optimizers and losses named in ``[X.compile]``, resolved against Keras with clear errors.
+
+Example::
+
+    [E.compile]
+    optimizer = { name = "adam", learning_rate = 1e-3 }   # or optimizer = "adam"
+    loss = "mean_squared_error"                            # or "mse", "Huber", { name = "Huber", delta = 0.5 }
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import keras
+
+from scinas.config.experiment import NamedSpec
+from scinas.config.reader import suggest
+from scinas.errors import ConfigError
+
+__all__ = ["build_loss", "build_optimizer", "constructor_arguments"]
+
+
+def _normalise(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+@cache
+def _classes(module: ModuleType, base: type) -> dict[str, type]:
+    found: dict[str, type] = {}
+    for attribute in dir(module):
+        value = getattr(module, attribute)
+        if isinstance(value, type) and issubclass(value, base) and value is not base:
+            found[attribute] = value
+    return found
+
+
+def constructor_arguments(cls: type) -> frozenset[str]:
+    """Keyword arguments a Keras class's constructor accepts (``self`` and ``**kwargs`` excluded)."""
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for parameter in inspect.signature(init).parameters.values():
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                names.add(parameter.name)
+        if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(init).parameters.values()):
+            break
+    names.discard("self")
+    return frozenset(names)
+
+
+def _find(spec: NamedSpec, classes: dict[str, type], kind: str, aliases: dict[str, str]) -> type:
+    wanted = aliases.get(_normalise(spec.name), _normalise(spec.name))
+    for name, cls in classes.items():
+        if _normalise(name) == wanted:
+            return cls
+    known = sorted(set(classes) | set(aliases))
+    raise ConfigError(f"unknown {kind}", file=spec.file, path=spec.path, value=spec.name,
+                      fix=suggest(spec.name, known))
+
+
+def _instantiate(spec: NamedSpec, cls: type, kind: str) -> Any:
+    allowed = constructor_arguments(cls)
+    for argument, value in spec.arguments.items():
+        if argument not in allowed:
+            raise ConfigError(f"{cls.__name__} has no argument {argument!r}", file=spec.file,
+                              path=f"{spec.path}.{argument}", value=value, fix=suggest(argument, allowed))
+    try:
+        return cls(**dict(spec.arguments))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"Keras rejected the {kind} arguments: {exc}", file=spec.file, path=spec.path,
+                          fix=f"check the arguments of {cls.__name__}") from None
+
+
+_OPTIMIZER_ALIASES = {"sgd": "sgd", "adam": "adam", "adamw": "adamw", "rmsprop": "rmsprop"}
+_LOSS_ALIASES = {
+    "mse": "meansquarederror",
+    "mae": "meanabsoluteerror",
+    "mape": "meanabsolutepercentageerror",
+    "msle": "meansquaredlogarithmicerror",
+    "huberloss": "huber",
+    "crossentropy": "categoricalcrossentropy",
+}
+
+
+def build_optimizer(spec: NamedSpec) -> keras.optimizers.Optimizer:
+    """A fresh optimizer instance for one trial (names are case- and underscore-insensitive)."""
+    cls = _find(spec, _classes(keras.optimizers, keras.optimizers.Optimizer), "optimizer", _OPTIMIZER_ALIASES)
+    optimizer: keras.optimizers.Optimizer = _instantiate(spec, cls, "optimizer")
+    return optimizer
+
+
+def build_loss(spec: NamedSpec) -> keras.losses.Loss:
+    """A loss instance: ``"mean_squared_error"``, ``"mse"``, ``"Huber"`` or a table with arguments."""
+    cls = _find(spec, _classes(keras.losses, keras.losses.Loss), "loss", _LOSS_ALIASES)
+    loss: keras.losses.Loss = _instantiate(spec, cls, "loss")
+    return loss

@@ -1,0 +1,59 @@
+"""The search-strategy interface: ``ask`` for architectures, ``tell`` results, save state.
+
+A strategy never trains anything; the experiment coordinator hands what it asks for to an
+executor and tells it the results.  Its state is JSON so an interrupted run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scinas.search_space.architecture import Architecture
+
+__all__ = ["SearchStrategy", "TrialOutcome", "TrialRequest"]
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """One architecture to train, with a stable name that identifies the trial on resume."""
+
+    name: str
+    architecture: Architecture
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a strategy learns from one trial."""
+
+    name: str
+    completed: bool
+    fitness: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class SearchStrategy(abc.ABC):
+    """Proposes trials; see the module docstring."""
+
+    @abc.abstractmethod
+    def ask(self, n: int) -> list[TrialRequest]:
+        """Up to ``n`` new trials (an empty list when the search is over)."""
+
+    @abc.abstractmethod
+    def tell(self, outcomes: Sequence[TrialOutcome]) -> None:
+        """Results of trials previously asked for."""
+
+    @property
+    @abc.abstractmethod
+    def finished(self) -> bool:
+        """True when no trial will be asked for any more."""
+
+    @abc.abstractmethod
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable state, enough to resume."""
+
+    @abc.abstractmethod
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned."""

@@ -1,0 +1,45 @@
+"""The run store: scinas's data commons, one SQLite database per run folder.
+
+It records the run, every trial (architecture, status, failure reason, costs, fitness), every
+epoch of every trial (metrics, time, learning rate, learning-curve prediction) and evaluation
+metrics in long format, so that a killed run resumes without losing or repeating a trial and a
+finished one can be queried with SQL or exported to CSV for pandas.
+
+Example::
+
+    from scinas.store import EpochRecord, RunStore
+
+    with RunStore.open(run_dir / "store.sqlite", readonly=True) as store:
+        best = min(store.trials("completed"), key=lambda t: t.fitness or float("inf"))
+"""
+
+from __future__ import annotations
+
+from scinas.store.export import export_csv
+from scinas.store.records import (
+    SCHEMA_VERSION,
+    EpochRecord,
+    MetricRecord,
+    RunRecord,
+    RunStatus,
+    Split,
+    StoreError,
+    TrialRecord,
+    TrialStatus,
+)
+from scinas.store.sqlite import TRIAL_FIELDS, RunStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TRIAL_FIELDS",
+    "EpochRecord",
+    "MetricRecord",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "Split",
+    "StoreError",
+    "TrialRecord",
+    "TrialStatus",
+    "export_csv",
+]

@@ -1,0 +1,343 @@
+"""The records of the run store: one run, its trials, their epochs and evaluation metrics.
+
+These are the typed, immutable views of rows in the store's SQLite tables.  They are plain
+frozen dataclasses so that strategies, trackers and the report can pass them around without
+touching SQL.
+
+Conventions shared by every table (and so by these records):
+
+* **Epoch numbers are 1-based**: ``epoch = n`` means "n epochs completed", the value written
+  at the end of Keras epoch index ``n - 1``.  ``truncate_epochs(trial, after=k)`` keeps epochs
+  ``1..k``, matching a checkpoint taken after ``k`` epochs.
+* **Timestamps** are timezone-aware UTC :class:`~datetime.datetime` objects, stored as
+  ISO-8601 text (``2024-05-01T12:00:00.123+00:00``) so that they sort and read well in SQL.
+* **Non-finite numbers**: a NaN in a REAL column is stored as SQL ``NULL`` (SQLite itself
+  cannot hold NaN); ``±inf`` is stored as a REAL infinity.  JSON text (epoch ``metrics``,
+  trial ``extra``, run ``manifest``) must stay strict JSON, so every non-finite float inside it
+  becomes ``null``.  Reading back, a ``null`` metric in an epoch's ``metrics`` and a ``NULL``
+  metric value become ``math.nan`` (a metric row only exists when the metric was recorded),
+  while other nullable columns read back as ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from scinas.errors import ScinasError
+
+__all__ = [
+    "SCHEMA_SQL",
+    "SCHEMA_VERSION",
+    "EpochRecord",
+    "MetricRecord",
+    "RunRecord",
+    "RunStatus",
+    "Split",
+    "StoreError",
+    "TrialRecord",
+    "TrialStatus",
+    "check_epoch",
+    "dumps_json",
+    "finite_or_none",
+    "format_time",
+    "loads_json",
+    "parse_split",
+    "parse_time",
+    "utc_now",
+]
+
+
+#: Version of the table layout below; a store written with a higher one is refused.
+SCHEMA_VERSION = 1
+
+#: The tables behind the records (one row per run, trial, epoch and metric) and their indices.
+#: CHECK constraints mirror the status enums; epochs and metrics go with their trial.
+SCHEMA_SQL = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    seed INTEGER,
+    config TEXT NOT NULL,
+    manifest TEXT NOT NULL
+);
+CREATE TABLE trials (
+    trial_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    number INTEGER NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    architecture TEXT NOT NULL,
+    architecture_json TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'completed', 'failed')),
+    failure_reason TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    best_epoch INTEGER,
+    epochs_completed INTEGER,
+    train_time_s REAL,
+    params INTEGER,
+    flops REAL,
+    latency_s REAL,
+    fitness REAL,
+    extra TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX trials_by_status ON trials (status);
+CREATE INDEX trials_by_number ON trials (number);
+CREATE INDEX trials_by_fitness ON trials (fitness);
+CREATE INDEX trials_by_architecture ON trials (architecture);
+CREATE TABLE epochs (
+    trial_id INTEGER NOT NULL REFERENCES trials (trial_id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL CHECK (epoch >= 1),
+    metrics TEXT NOT NULL DEFAULT '{}',
+    loss REAL,
+    val_loss REAL,
+    epoch_time_s REAL,
+    learning_rate REAL,
+    prediction REAL,
+    converged INTEGER NOT NULL DEFAULT 0 CHECK (converged IN (0, 1)),
+    PRIMARY KEY (trial_id, epoch)
+) WITHOUT ROWID;
+CREATE TABLE metrics (
+    trial_id INTEGER NOT NULL REFERENCES trials (trial_id) ON DELETE CASCADE,
+    split TEXT NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+    epoch INTEGER CHECK (epoch IS NULL OR epoch >= 1),
+    name TEXT NOT NULL,
+    value REAL
+);
+CREATE UNIQUE INDEX metrics_unique ON metrics (trial_id, split, name, IFNULL(epoch, 0));
+CREATE INDEX metrics_by_name ON metrics (name, split, epoch);
+"""
+
+
+class StoreError(ScinasError):
+    """The run store cannot be created, opened or written (missing, locked, too new, read-only)."""
+
+
+class RunStatus(StrEnum):
+    """Where a run stands; every status but ``running`` is terminal and has a ``finished_at``."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class TrialStatus(StrEnum):
+    """Where a trial stands: ``pending`` (planned, not started), ``running``, or finished."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Split(StrEnum):
+    """The data split an evaluation metric was measured on."""
+
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The one run a store describes: identity, status, seed, resolved config and manifest."""
+
+    run_id: str
+    experiment: str
+    status: RunStatus
+    created_at: datetime
+    finished_at: datetime | None
+    seed: int | None
+    config_text: str
+    manifest: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> RunRecord:
+        """The record of a ``runs`` row."""
+        return cls(run_id=row["run_id"], experiment=row["experiment"], status=RunStatus(row["status"]),
+                   created_at=datetime.fromisoformat(row["created_at"]),
+                   finished_at=parse_time(row["finished_at"]), seed=row["seed"],
+                   config_text=row["config"], manifest=loads_json(row["manifest"]))
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trained (or training, or failed) architecture.
+
+    ``architecture`` is the canonical text form (what identifies the architecture),
+    ``architecture_json`` the structured form for predictors.  ``attempts`` counts how often the
+    trial was started: more than one means it was resumed or retried.  ``best_epoch`` is 1-based.
+    """
+
+    trial_id: int
+    number: int
+    name: str
+    architecture: str
+    architecture_json: str | None
+    status: TrialStatus
+    failure_reason: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    best_epoch: int | None
+    epochs_completed: int | None
+    train_time_s: float | None
+    params: int | None
+    flops: float | None
+    latency_s: float | None
+    fitness: float | None
+    extra: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> TrialRecord:
+        """The record of a ``trials`` row."""
+        return cls(
+            trial_id=row["trial_id"], number=row["number"], name=row["name"],
+            architecture=row["architecture"], architecture_json=row["architecture_json"],
+            status=TrialStatus(row["status"]), failure_reason=row["failure_reason"],
+            started_at=parse_time(row["started_at"]), finished_at=parse_time(row["finished_at"]),
+            attempts=row["attempts"], best_epoch=row["best_epoch"], epochs_completed=row["epochs_completed"],
+            train_time_s=row["train_time_s"], params=row["params"], flops=row["flops"],
+            latency_s=row["latency_s"], fitness=row["fitness"], extra=loads_json(row["extra"]))
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one finished epoch of one trial produced (``epoch`` is 1-based, see the module doc).
+
+    ``metrics`` holds every scalar Keras logged (``loss``, ``val_loss``, ``val_mae``, ...);
+    ``loss``/``val_loss`` repeat the two most queried ones as columns.  ``prediction`` is a
+    learning-curve predictor's estimate of the final metric and ``converged`` its verdict.
+    """
+
+    trial_id: int
+    epoch: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    loss: float | None = None
+    val_loss: float | None = None
+    epoch_time_s: float | None = None
+    learning_rate: float | None = None
+    prediction: float | None = None
+    converged: bool = False
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> EpochRecord:
+        """The record of an ``epochs`` row (``null`` metrics become NaN)."""
+        metrics = {k: math.nan if v is None else float(v) for k, v in loads_json(row["metrics"]).items()}
+        return cls(trial_id=row["trial_id"], epoch=row["epoch"], metrics=metrics, loss=row["loss"],
+                   val_loss=row["val_loss"], epoch_time_s=row["epoch_time_s"],
+                   learning_rate=row["learning_rate"], prediction=row["prediction"],
+                   converged=bool(row["converged"]))
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One evaluation metric in long format; ``epoch`` is ``None`` for the final evaluation."""
+
+    trial_id: int
+    split: Split
+    epoch: int | None
+    name: str
+    value: float
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> MetricRecord:
+        """The record of a ``metrics`` row (a ``NULL`` value, i.e. a non-finite one, becomes NaN)."""
+        return cls(trial_id=row["trial_id"], split=Split(row["split"]), epoch=row["epoch"], name=row["name"],
+                   value=math.nan if row["value"] is None else float(row["value"]))
+
+
+def check_epoch(epoch: int) -> int:
+    """``epoch`` as an int, refused unless it is at least 1 (epochs are numbered from 1)."""
+    number = int(epoch)
+    if number < 1:
+        raise ValueError(f"epoch numbers start at 1 (epochs completed), got {epoch}")
+    return number
+
+
+def parse_split(split: Split | str) -> Split:
+    """``split`` as a :class:`Split`; anything else is a ``ValueError`` naming the choices."""
+    try:
+        return Split(split)
+    except ValueError:
+        choices = ", ".join(s.value for s in Split)
+        raise ValueError(f"unknown split {split!r}; expected one of {choices}") from None
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC, to the millisecond (what the store keeps)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def format_time(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC text of ``moment`` (naive datetimes are taken to be UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """The datetime :func:`format_time` wrote, or ``None``."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """``value`` as a float ready for a REAL column: NaN becomes ``None``, infinities stay."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN).
+
+    NumPy scalars become plain ``int``/``float`` on the way (they register as numbers).
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    """Strict JSON text of ``value`` (non-finite floats as ``null``, keys sorted for stable diffs).
+
+    Raises:
+        StoreError: ``value`` holds something JSON cannot represent.
+    """
+    try:
+        return json.dumps(_json_safe(value), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store {type(value).__name__} as JSON: {exc}") from exc
+
+
+def loads_json(text: str | None) -> Any:
+    """The value :func:`dumps_json` wrote (``None`` for a SQL ``NULL``)."""
+    return None if text is None else json.loads(text)

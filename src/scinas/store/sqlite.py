@@ -1,0 +1,532 @@
+"""The run store on SQLite: one database file per run folder, the run's data commons.
+
+Example::
+
+    store = RunStore.create(run_dir / "store.sqlite", run_id="20240501-120000", experiment="E",
+                            seed=42, config_text=resolved_toml, manifest={"scinas": "0.1.0"})
+    trial = store.start_trial("trial-0000", architecture=arch.to_text())
+    store.record_epoch(EpochRecord(trial.trial_id, epoch=1, loss=0.3, metrics={"loss": 0.3}))
+    store.record_metrics(trial.trial_id, "test", {"loss": 0.28, "r2": 0.91})
+    store.complete_trial(trial.trial_id, best_epoch=1, epochs_completed=1)
+    store.close()
+
+Design choices (why):
+
+* **One writer.**  Only the coordinating process writes.  It holds an exclusive, non-blocking
+  ``flock`` on the sibling file ``<store>.lock`` while open, so a second scinas process pointed
+  at the same run folder fails at once with the holder's pid instead of interleaving trials.
+  The operating system drops the lock when the holder dies (even by ``kill -9``), so a crashed
+  run never blocks its own resume.  ``RunStore.open(path, readonly=True)`` takes no lock and
+  opens SQLite with ``mode=ro``: reports and notebooks can read a live run.  flock locks belong
+  to an open file description: a second writer in the same process is refused too, but a child
+  made by ``fork`` shares the parent's lock (and must not use the parent's store anyway).
+* **Atomic writes.**  Every public method that writes runs in exactly one ``BEGIN IMMEDIATE``
+  ... ``COMMIT`` transaction and rolls back on any exception, so a crash or a bad value never
+  leaves half a trial behind.  ``create`` builds the schema in a temporary file and renames it
+  into place, so a store either exists complete or not at all.
+* **WAL journal, synchronous=FULL.**  WAL lets readers run beside the writer.  FULL makes every
+  commit durable across a power cut, not only across a process crash (NORMAL may lose the last
+  commits).  The store writes a few rows per epoch, so the extra fsync costs nothing
+  measurable, while losing a "completed" mark could make a resumed run train a trial twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from scinas.store.export import export_csv
+from scinas.store.records import (
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    EpochRecord,
+    MetricRecord,
+    RunRecord,
+    RunStatus,
+    Split,
+    StoreError,
+    TrialRecord,
+    TrialStatus,
+    check_epoch,
+    dumps_json,
+    finite_or_none,
+    format_time,
+    loads_json,
+    parse_split,
+    utc_now,
+)
+
+if sys.platform != "win32":
+    import fcntl
+
+__all__ = ["TRIAL_FIELDS", "RunStore"]
+
+logger = logging.getLogger(__name__)
+
+#: Trial columns that ``update_trial``/``complete_trial``/``fail_trial`` accept, with their type.
+#: Status, timestamps and attempts belong to the lifecycle methods; ``extra`` is merged.
+TRIAL_FIELDS: Mapping[str, type] = {
+    "architecture_json": str,
+    "best_epoch": int,
+    "epochs_completed": int,
+    "train_time_s": float,
+    "params": int,
+    "flops": float,
+    "latency_s": float,
+    "fitness": float,
+    "extra": dict,
+}
+
+
+class _WriterLock:
+    """The exclusive advisory lock on ``<store>.lock`` that makes one process the writer."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = store_path.with_name(store_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if sys.platform == "win32":
+            logger.warning("no file locking on Windows: make sure one scinas process writes %s", self.path)
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            store = self.path.with_name(self.path.name.removesuffix(".lock"))
+            raise StoreError(
+                f"run store {store} is in use by another process (pid {holder}); wait for that run to "
+                "finish or stop it, or open the store read-only (RunStore.open(path, readonly=True))"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        if sys.platform != "win32":
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class RunStore:
+    """Records of one run: the run itself, its trials, their epochs and evaluation metrics.
+
+    Make one with :meth:`create` (new run) or :meth:`open` (resume, or read with
+    ``readonly=True``); use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, *, readonly: bool,
+                 lock: _WriterLock | None) -> None:
+        """Internal: use :meth:`create` or :meth:`open`."""
+        self.path = path
+        self.readonly = readonly
+        self._connection: sqlite3.Connection | None = connection
+        self._lock = lock
+        self._mutex = threading.RLock()
+
+    # ------------------------------------------------------------------ opening and closing
+
+    @classmethod
+    def create(cls, path: Path, *, run_id: str, experiment: str, seed: int | None, config_text: str,
+               manifest: Mapping[str, object]) -> RunStore:
+        """A new store at ``path`` (which must not exist) holding one run in status ``running``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _WriterLock(path)
+        lock.acquire()
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            if path.exists():
+                raise StoreError(f"a run store already exists at {path}; open it with RunStore.open to "
+                                 "resume, or choose another run folder")
+            temporary.unlink(missing_ok=True)
+            build = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                build.executescript(SCHEMA_SQL)
+                build.execute("BEGIN IMMEDIATE")
+                build.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                              (str(SCHEMA_VERSION),))
+                build.execute(
+                    "INSERT INTO runs (run_id, experiment, status, created_at, seed, config, manifest) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, experiment, RunStatus.RUNNING.value, format_time(utc_now()), seed,
+                     config_text, dumps_json(dict(manifest))))
+                build.execute("COMMIT")
+            finally:
+                build.close()
+            os.replace(temporary, path)
+            return cls._connect(path, readonly=False, lock=lock)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            lock.release()
+            raise
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> RunStore:
+        """The existing store at ``path``: for writing (resume) unless ``readonly``."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"no run store at {path}; check the run folder, or start a new run")
+        if readonly:
+            return cls._connect(path, readonly=True, lock=None)
+        lock = _WriterLock(path)
+        lock.acquire()
+        try:
+            return cls._connect(path, readonly=False, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _connect(cls, path: Path, *, readonly: bool, lock: _WriterLock | None) -> RunStore:
+        if readonly:
+            connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True,
+                                         isolation_level=None, timeout=30.0, check_same_thread=False)
+        else:
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        try:
+            connection.row_factory = sqlite3.Row
+            _check_schema(connection, path)
+            if readonly:
+                connection.execute("PRAGMA query_only = ON")
+            else:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = FULL")
+                connection.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            connection.close()
+            raise
+        return cls(path, connection, readonly=readonly, lock=lock)
+
+    def close(self) -> None:
+        """Close the database and give up the writer lock; safe to call twice."""
+        with self._mutex:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "closed" if self._connection is None else "read-only" if self.readonly else "writer"
+        return f"RunStore({str(self.path)!r}, {mode})"
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError(f"the run store {self.path} is closed")
+        return self._connection
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        if self.readonly:
+            raise StoreError(f"the run store {self.path} was opened read-only; open it without "
+                             "readonly=True (as the only writer) to change it")
+        with self._mutex:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> RunRecord:
+        """The run this store describes."""
+        with self._mutex:
+            row = self._db.execute("SELECT * FROM runs").fetchone()
+        return RunRecord.from_row(row)
+
+    def set_run_status(self, status: RunStatus | str) -> None:
+        """Set the run's status; terminal ones stamp ``finished_at``, ``running`` clears it."""
+        status = RunStatus(status)
+        finished = None if status is RunStatus.RUNNING else format_time(utc_now())
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET status = ?, finished_at = ?", (status.value, finished))
+
+    # ------------------------------------------------------------------ trials
+
+    def add_trial(self, name: str, *, architecture: str, architecture_json: str | None = None,
+                  number: int | None = None) -> TrialRecord:
+        """Plan a trial (status ``pending``) so it is on record before it runs; idempotent."""
+        with self._transaction() as db:
+            row = self._trial_row(db, name)
+            if row is None:
+                trial_id = self._insert_trial(db, name, architecture, architecture_json=architecture_json,
+                                              number=number, status=TrialStatus.PENDING)
+            else:
+                _check_same_architecture(row, architecture, self.path)
+                trial_id = row["trial_id"]
+            return self._read_back(db, trial_id)
+
+    def start_trial(self, name: str, *, architecture: str, architecture_json: str | None = None,
+                    number: int | None = None) -> TrialRecord:
+        """Mark trial ``name`` running and return it: a new one, or (resume) the unfinished one.
+
+        ``number`` defaults to one more than the highest so far (0 for the first trial); it only
+        applies to a new trial.  A trial that exists (pending, running after a crash, or failed)
+        is started again: ``attempts`` grows, the failure reason and ``finished_at`` are cleared,
+        its epochs are kept (drop the ones the checkpoint lacks with :meth:`truncate_epochs`).
+
+        Raises:
+            StoreError: the trial already completed (it must not train twice), or a trial of
+                that name holds a different architecture.
+        """
+        now = format_time(utc_now())
+        with self._transaction() as db:
+            row = self._trial_row(db, name)
+            if row is None:
+                trial_id = self._insert_trial(db, name, architecture, architecture_json=architecture_json,
+                                              number=number, status=TrialStatus.RUNNING, started_at=now)
+            else:
+                _check_same_architecture(row, architecture, self.path)
+                if row["status"] == TrialStatus.COMPLETED:
+                    raise StoreError(f"trial {name} in {self.path} has already completed; it is not "
+                                     "trained again (skip completed trials when resuming)")
+                trial_id = row["trial_id"]
+                db.execute(
+                    "UPDATE trials SET status = ?, failure_reason = NULL, finished_at = NULL, "
+                    "started_at = COALESCE(started_at, ?), attempts = attempts + 1, "
+                    "architecture_json = COALESCE(?, architecture_json) WHERE trial_id = ?",
+                    (TrialStatus.RUNNING.value, now, architecture_json, trial_id))
+            return self._read_back(db, trial_id)
+
+    def trial(self, name_or_id: str | int) -> TrialRecord | None:
+        """The trial of that name (``str``) or id (``int``), or ``None``."""
+        with self._mutex:
+            row = self._trial_row(self._db, name_or_id)
+        return None if row is None else TrialRecord.from_row(row)
+
+    def trials(self, status: TrialStatus | str | None = None) -> list[TrialRecord]:
+        """All trials in creation order, or those with ``status``."""
+        with self._mutex:
+            if status is None:
+                rows = self._db.execute("SELECT * FROM trials ORDER BY trial_id").fetchall()
+            else:
+                rows = self._db.execute("SELECT * FROM trials WHERE status = ? ORDER BY trial_id",
+                                        (TrialStatus(status).value,)).fetchall()
+        return [TrialRecord.from_row(row) for row in rows]
+
+    def update_trial(self, trial_id: int, **fields: object) -> None:
+        """Set some of :data:`TRIAL_FIELDS` (``extra`` is merged into the stored dict).
+
+        Raises:
+            ValueError: a field is not one of :data:`TRIAL_FIELDS`.
+            StoreError: no trial has this id.
+        """
+        with self._transaction() as db:
+            self._update(db, trial_id, fields, {})
+
+    def complete_trial(self, trial_id: int, **fields: object) -> None:
+        """Mark the trial completed (stamping ``finished_at``) and set ``fields`` with it."""
+        with self._transaction() as db:
+            self._update(db, trial_id, fields, {"status": TrialStatus.COMPLETED.value, "failure_reason": None,
+                                                "finished_at": format_time(utc_now())})
+
+    def fail_trial(self, trial_id: int, reason: str, **fields: object) -> None:
+        """Mark the trial failed with ``reason`` (stamping ``finished_at``) and set ``fields``."""
+        with self._transaction() as db:
+            self._update(db, trial_id, fields, {"status": TrialStatus.FAILED.value,
+                                                "failure_reason": str(reason),
+                                                "finished_at": format_time(utc_now())})
+
+    # ------------------------------------------------------------------ epochs
+
+    def record_epoch(self, record: EpochRecord) -> None:
+        """Store one epoch; an existing record of the same trial and epoch is replaced."""
+        epoch = check_epoch(record.epoch)
+        with self._transaction() as db:
+            self._require_trial(db, record.trial_id)
+            db.execute(
+                "INSERT INTO epochs (trial_id, epoch, metrics, loss, val_loss, epoch_time_s, learning_rate, "
+                "prediction, converged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (trial_id, epoch) DO UPDATE SET metrics = excluded.metrics, "
+                "loss = excluded.loss, val_loss = excluded.val_loss, epoch_time_s = excluded.epoch_time_s, "
+                "learning_rate = excluded.learning_rate, prediction = excluded.prediction, "
+                "converged = excluded.converged",
+                (record.trial_id, epoch, dumps_json({str(k): float(v) for k, v in record.metrics.items()}),
+                 finite_or_none(record.loss), finite_or_none(record.val_loss),
+                 finite_or_none(record.epoch_time_s), finite_or_none(record.learning_rate),
+                 finite_or_none(record.prediction), int(bool(record.converged))))
+
+    def epochs(self, trial_id: int) -> list[EpochRecord]:
+        """The trial's epochs in order."""
+        with self._mutex:
+            rows = self._db.execute("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch",
+                                    (trial_id,)).fetchall()
+        return [EpochRecord.from_row(row) for row in rows]
+
+    def truncate_epochs(self, trial_id: int, after: int) -> None:
+        """Drop the trial's epochs (and per-epoch metrics) numbered above ``after``.
+
+        Used when a trial resumes from the checkpoint of epoch ``after``: what came later will be
+        trained again, so its records go.  Final metrics (``epoch`` ``None``) are kept.
+        """
+        with self._transaction() as db:
+            db.execute("DELETE FROM epochs WHERE trial_id = ? AND epoch > ?", (trial_id, int(after)))
+            db.execute("DELETE FROM metrics WHERE trial_id = ? AND epoch > ?", (trial_id, int(after)))
+
+    # ------------------------------------------------------------------ evaluation metrics
+
+    def record_metrics(self, trial_id: int, split: Split | str, values: Mapping[str, float], *,
+                       epoch: int | None = None) -> None:
+        """Store ``values`` measured on ``split``; ``epoch=None`` is the final evaluation.
+
+        One row per metric (long format); a metric already recorded for the same trial, split
+        and epoch is replaced.
+        """
+        split_name = parse_split(split).value
+        number = None if epoch is None else check_epoch(epoch)
+        with self._transaction() as db:
+            self._require_trial(db, trial_id)
+            for name, value in values.items():
+                db.execute("DELETE FROM metrics WHERE trial_id = ? AND split = ? AND name = ? AND epoch IS ?",
+                           (trial_id, split_name, str(name), number))
+                db.execute("INSERT INTO metrics (trial_id, split, epoch, name, value) VALUES (?, ?, ?, ?, ?)",
+                           (trial_id, split_name, number, str(name), finite_or_none(float(value))))
+
+    def metrics(self, trial_id: int, *, split: Split | str | None = None,
+                epoch: int | Literal["final"] | None = None) -> list[MetricRecord]:
+        """The trial's metrics: every one, or only ``split``, and only ``epoch``.
+
+        ``epoch=None`` (default) means every epoch and the final evaluation, ``"final"`` only the
+        final evaluation, an integer only that epoch's evaluation.  Ordered by epoch (final
+        last), split (train, validation, test) and name.
+        """
+        query = "SELECT * FROM metrics WHERE trial_id = ?"
+        parameters: list[Any] = [trial_id]
+        if split is not None:
+            query += " AND split = ?"
+            parameters.append(parse_split(split).value)
+        if epoch == "final":
+            query += " AND epoch IS NULL"
+        elif epoch is not None:
+            query += " AND epoch = ?"
+            parameters.append(int(epoch))
+        query += (" ORDER BY epoch IS NULL, epoch, CASE split WHEN 'train' THEN 0 WHEN 'validation' THEN 1 "
+                  "ELSE 2 END, name")
+        with self._mutex:
+            rows = self._db.execute(query, parameters).fetchall()
+        return [MetricRecord.from_row(row) for row in rows]
+
+    # ------------------------------------------------------------------ export
+
+    def export_csv(self, directory: Path) -> list[Path]:
+        """Write ``trials.csv``, ``epochs.csv`` and ``metrics.csv`` into ``directory`` (atomically)."""
+        return export_csv(self, Path(directory))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _trial_row(self, db: sqlite3.Connection, name_or_id: str | int) -> sqlite3.Row | None:
+        column = "name" if isinstance(name_or_id, str) else "trial_id"
+        row: sqlite3.Row | None = db.execute(f"SELECT * FROM trials WHERE {column} = ?",
+                                             (name_or_id,)).fetchone()
+        return row
+
+    def _read_back(self, db: sqlite3.Connection, trial_id: int) -> TrialRecord:
+        return TrialRecord.from_row(self._require_trial(db, trial_id))
+
+    def _require_trial(self, db: sqlite3.Connection, trial_id: int) -> sqlite3.Row:
+        row = self._trial_row(db, int(trial_id))
+        if row is None:
+            raise StoreError(f"no trial with id {trial_id} in the run store {self.path}")
+        return row
+
+    def _insert_trial(self, db: sqlite3.Connection, name: str, architecture: str, *,
+                      architecture_json: str | None, number: int | None, status: TrialStatus,
+                      started_at: str | None = None) -> int:
+        if number is None:
+            number = db.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM trials").fetchone()[0]
+        cursor = db.execute(
+            "INSERT INTO trials (number, name, architecture, architecture_json, status, started_at, "
+            "attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (int(number), name, architecture, architecture_json, status.value, started_at,
+             0 if started_at is None else 1))
+        trial_id = cursor.lastrowid
+        if trial_id is None:  # pragma: no cover - sqlite always sets it after an INSERT
+            raise StoreError(f"the run store {self.path} did not return the new trial's id")
+        return trial_id
+
+    def _update(self, db: sqlite3.Connection, trial_id: int, fields: Mapping[str, object],
+                lifecycle: Mapping[str, object]) -> None:
+        unknown = sorted(set(fields) - set(TRIAL_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown trial field(s) {', '.join(unknown)}; known: {', '.join(TRIAL_FIELDS)}")
+        row = self._require_trial(db, trial_id)
+        values: dict[str, object] = dict(lifecycle)
+        for name, value in fields.items():
+            values[name] = _column_value(name, value, row)
+        if not values:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        db.execute(f"UPDATE trials SET {assignments} WHERE trial_id = ?", (*values.values(), int(trial_id)))
+
+
+def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a scinas run store ({exc}); point scinas at the run's "
+                         "store file or start a new run") from exc
+    if row is None:
+        raise StoreError(f"{path} is not a scinas run store (it has no schema version)")
+    version = int(row[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the run store {path} has schema version {version}, newer than version "
+                         f"{SCHEMA_VERSION} that this scinas understands; upgrade scinas to open it")
+    if version < SCHEMA_VERSION:  # pragma: no cover - no older schema exists yet
+        raise StoreError(f"the run store {path} has the old schema version {version}; no migration "
+                         f"to version {SCHEMA_VERSION} is known")
+
+
+def _check_same_architecture(row: sqlite3.Row, architecture: str, path: Path) -> None:
+    if row["architecture"] != architecture:
+        raise StoreError(f"trial {row['name']} in {path} already holds a different architecture "
+                         f"({row['architecture']!r}, asked for {architecture!r}); trial names must be unique")
+
+
+def _column_value(name: str, value: object, row: sqlite3.Row) -> object:
+    """``value`` converted for the trial column ``name`` (see :data:`TRIAL_FIELDS`)."""
+    if value is None:
+        return dumps_json({}) if name == "extra" else None
+    kind = TRIAL_FIELDS[name]
+    if kind is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"trial field extra must be a mapping, got {type(value).__name__}")
+        return dumps_json({**loads_json(row["extra"]), **value})
+    if kind is int:
+        return int(value)  # type: ignore[call-overload]
+    if kind is float:
+        return finite_or_none(float(value))  # type: ignore[arg-type]
+    return str(value)

@@ -1,0 +1,192 @@
+"""Keras callbacks of the training spine: epoch records, resumable checkpoints, periodic
+saves with evaluation of every split, NaN guard and resumable early stopping.
+
+Order matters: Keras calls callbacks in list order, so :class:`ResumableEarlyStopping` and
+:class:`EpochRecorder` come before :class:`ResumeCheckpoint` (its state must include theirs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from scinas.store import EpochRecord, RunStore
+
+__all__ = [
+    "EpochRecorder",
+    "IntervalSaver",
+    "NaNGuard",
+    "ResumableEarlyStopping",
+    "ResumeCheckpoint",
+    "atomic_save_model",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _float_logs(logs: Mapping[str, Any] | None) -> dict[str, float]:
+    return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+def atomic_save_model(model: keras.Model, path: Path) -> None:
+    """Save a ``.keras`` file so that a crash never leaves a truncated one behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes one :class:`EpochRecord` per finished epoch into the run store."""
+
+    def __init__(self, store: RunStore, trial_id: int) -> None:
+        super().__init__()
+        self.store = store
+        self.trial_id = trial_id
+        self._started = 0.0
+        self.train_time_s = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        elapsed = time.perf_counter() - self._started
+        self.train_time_s += elapsed
+        values = _float_logs(logs)
+        learning_rate = None
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            try:
+                learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            except (TypeError, ValueError):
+                learning_rate = None
+        self.store.record_epoch(EpochRecord(
+            trial_id=self.trial_id, epoch=epoch + 1, metrics=values,
+            loss=values.get("loss"), val_loss=values.get("val_loss"),
+            epoch_time_s=elapsed, learning_rate=learning_rate))
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training as soon as the loss is not finite and remembers why."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.reason is None:
+            self.reason = f"loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1}"
+            self.model.stop_training = True
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras early stopping whose progress (wait, best, best weights) survives a restart."""
+
+    def __init__(self, *args: Any, state_dir: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state_dir = state_dir
+        self._restored: dict[str, Any] | None = None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._restored = state
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        state, self._restored = self._restored, None
+        if not state:
+            return
+        self.wait = int(state["wait"])
+        self.best = state["best"]
+        self.best_epoch = int(state["best_epoch"])
+        weights = self.state_dir / "best_weights.npz"
+        if self.restore_best_weights and weights.exists():
+            with np.load(weights) as archive:
+                self.best_weights = [archive[f"w{i}"] for i in range(len(archive.files))]
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        previous = self.best_epoch
+        super().on_epoch_end(epoch, logs)
+        if self.restore_best_weights and self.best_weights is not None and (
+                self.best_epoch != previous or not (self.state_dir / "best_weights.npz").exists()):
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            temporary = self.state_dir / f".best_weights.tmp-{os.getpid()}.npz"
+            np.savez(temporary, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
+            os.replace(temporary, self.state_dir / "best_weights.npz")
+
+    def state(self) -> dict[str, Any]:
+        best = None if self.best is None else float(self.best)
+        return {"wait": self.wait, "best": best, "best_epoch": self.best_epoch}
+
+
+class ResumeCheckpoint(keras.callbacks.Callback):
+    """After every epoch: the whole model (optimizer state included) and a small state file.
+
+    ``state.json`` names the last finished epoch; the run store's epochs after it are dropped
+    when a trial resumes, so store and checkpoint always agree.
+    """
+
+    def __init__(self, directory: Path, extra_state: Callable[[], dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.directory = directory
+        self.extra_state = extra_state
+
+    @property
+    def model_path(self) -> Path:
+        return self.directory / "last.keras"
+
+    @property
+    def state_path(self) -> Path:
+        return self.directory / "state.json"
+
+    def load_state(self) -> dict[str, Any] | None:
+        if not (self.model_path.exists() and self.state_path.exists()):
+            return None
+        try:
+            state: dict[str, Any] = json.loads(self.state_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            logger.warning("ignoring an unreadable checkpoint state in %s", self.directory)
+            return None
+        return state
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        atomic_save_model(self.model, self.model_path)
+        state = {"epoch": epoch + 1, **(self.extra_state() if self.extra_state else {})}
+        temporary = self.state_path.with_name(f".state.tmp-{os.getpid()}.json")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self.state_path)
+
+
+class IntervalSaver(keras.callbacks.Callback):
+    """Every ``interval`` epochs: save the model and record the metrics of every split."""
+
+    def __init__(self, interval: int, directory: Path, store: RunStore, trial_id: int,
+                 evaluate: Callable[[keras.Model], dict[str, dict[str, float]]]) -> None:
+        super().__init__()
+        self.interval = interval
+        self.directory = directory
+        self.store = store
+        self.trial_id = trial_id
+        self.evaluate = evaluate
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        number = epoch + 1
+        if self.interval <= 0 or number % self.interval:
+            return
+        atomic_save_model(self.model, self.directory / f"epoch-{number:04d}.keras")
+        for split, values in self.evaluate(self.model).items():
+            self.store.record_metrics(self.trial_id, split, values, epoch=number)
+        logger.info("saved the model and metrics of every split at epoch %d", number)

@@ -1,0 +1,182 @@
+"""Trains one trial: build (or restore) the model, fit it with the spine's callbacks, evaluate
+every split, and save the model with its normalisation statistics.
+
+Example::
+
+    trainer = Trainer(experiment, dataset, store)
+    outcome = trainer.train(request, directory=run_dir / "trials" / request.name)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from scinas.config.experiment import ExperimentConfig
+from scinas.data.base import SPLITS
+from scinas.data.pipeline import PreparedDataset
+from scinas.errors import ConfigError, TrialFailed
+from scinas.models.compile import build_loss, build_optimizer
+from scinas.models.layer_stack import build_layer_stack
+from scinas.models.metrics import build_metric
+from scinas.search.base import TrialOutcome, TrialRequest
+from scinas.search_space.architecture import Architecture, LayerStackArchitecture
+from scinas.store import RunStore
+from scinas.training.callbacks import (
+    EpochRecorder,
+    IntervalSaver,
+    NaNGuard,
+    ResumableEarlyStopping,
+    ResumeCheckpoint,
+    atomic_save_model,
+)
+
+__all__ = ["Trainer", "build_compiled_model"]
+
+logger = logging.getLogger(__name__)
+
+
+def build_compiled_model(experiment: ExperimentConfig, architecture: Architecture,
+                         dataset: PreparedDataset | None = None, *, info: Any = None) -> keras.Model:
+    """The trial's model, compiled with the experiment's optimizer, loss and metrics."""
+    info = dataset.info if dataset is not None else info
+    if not isinstance(architecture, LayerStackArchitecture):
+        raise ConfigError(f"no model generator for architectures of type {type(architecture).__name__}")
+    model = build_layer_stack(architecture.layers, info, name=experiment.name)
+    compile_config = experiment.compile
+    model.compile(
+        optimizer=build_optimizer(compile_config.optimizer),
+        loss=build_loss(compile_config.loss),
+        metrics=[build_metric(dict(m.arguments, name=m.name) if m.arguments else m.name,
+                              n_outputs=info.n_targets, file=m.file, path=m.path)
+                 for m in compile_config.metrics],
+    )
+    return model
+
+
+@dataclass
+class _Evaluator:
+    dataset: PreparedDataset
+    batch_size: int | None
+
+    def __call__(self, model: keras.Model) -> dict[str, dict[str, float]]:
+        results: dict[str, dict[str, float]] = {}
+        for split in SPLITS:
+            if self.dataset.size(split) == 0:
+                continue
+            values = model.evaluate(self.dataset.split(split, batch_size=self.batch_size, shuffle=False),
+                                    verbose=0, return_dict=True)
+            results[split] = {k: float(v) for k, v in values.items()}
+        return results
+
+
+class Trainer:
+    """Runs trials of one experiment on one prepared dataset, recording into ``store``."""
+
+    def __init__(self, experiment: ExperimentConfig, dataset: PreparedDataset, store: RunStore,
+                 *, verbose: int | None = None) -> None:
+        self.experiment = experiment
+        self.dataset = dataset
+        self.store = store
+        self.verbose = verbose if verbose is not None else (1 if sys.stderr.isatty() else 2)
+
+    def train(self, request: TrialRequest, directory: Path) -> TrialOutcome:
+        """Train ``request`` (continuing from its checkpoint if one exists); raise TrialFailed."""
+        training = self.experiment.training
+        record = self.store.start_trial(request.name, architecture=request.architecture.to_text(),
+                                        architecture_json=json.dumps(request.architecture.to_json()))
+        trial_id = record.trial_id
+        directory.mkdir(parents=True, exist_ok=True)
+        checkpoint_dir = directory / "checkpoint"
+        early: ResumableEarlyStopping | None = None
+        if training.early_stopping is not None:
+            es = training.early_stopping
+            early = ResumableEarlyStopping(monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+                                           mode=es.mode, restore_best_weights=es.restore_best_weights,
+                                           start_from_epoch=es.start_from_epoch, state_dir=checkpoint_dir)
+        checkpoint = ResumeCheckpoint(checkpoint_dir,
+                                      extra_state=(lambda: {"early_stopping": early.state()}) if early else None)
+        state = checkpoint.load_state()
+        if state is not None:
+            initial_epoch = int(state["epoch"])
+            model = keras.models.load_model(checkpoint.model_path)
+            if early is not None and state.get("early_stopping"):
+                early.restore(state["early_stopping"])
+            logger.info("%s: resuming from the checkpoint of epoch %d", request.name, initial_epoch)
+        else:
+            initial_epoch = 0
+            keras.utils.set_random_seed(self.experiment.seed)
+            model = build_compiled_model(self.experiment, request.architecture, self.dataset)
+        self.store.truncate_epochs(trial_id, after=initial_epoch)
+
+        evaluator = _Evaluator(self.dataset, training.batch_size)
+        recorder = EpochRecorder(self.store, trial_id)
+        guard = NaNGuard()
+        callbacks: list[keras.callbacks.Callback] = [recorder]
+        if training.terminate_on_nan:
+            callbacks.append(guard)
+        if early is not None:
+            callbacks.append(early)
+        if training.save_interval:
+            callbacks.append(IntervalSaver(training.save_interval, directory / "saved", self.store, trial_id,
+                                           evaluator))
+        callbacks.append(checkpoint)
+        if training.tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(directory / "tensorboard"),
+                                                         write_graph=False, profile_batch=0))
+
+        has_validation = self.dataset.size("validation") > 0
+        started = time.perf_counter()
+        history = model.fit(
+            self.dataset.split("train", batch_size=training.batch_size, seed=self.experiment.seed + initial_epoch),
+            validation_data=(self.dataset.split("validation", batch_size=training.batch_size)
+                             if has_validation else None),
+            epochs=training.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose)
+        elapsed = time.perf_counter() - started
+        train_time = (record.train_time_s or 0.0) + recorder.train_time_s
+        epochs_done = initial_epoch + len(history.epoch)
+        if guard.reason is not None:
+            self.store.update_trial(trial_id, epochs_completed=epochs_done, train_time_s=train_time)
+            raise TrialFailed(guard.reason)
+
+        results = evaluator(model)
+        for split, values in results.items():
+            self.store.record_metrics(trial_id, split, values)
+        best_epoch = (early.best_epoch + 1) if early is not None and early.best is not None else epochs_done
+        self._save_artifacts(model, directory, results)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        self.store.complete_trial(trial_id, best_epoch=best_epoch, epochs_completed=epochs_done,
+                                  train_time_s=train_time, params=int(model.count_params()))
+        logger.info("%s: %d epochs in %.1f s (this session), test metrics %s", request.name,
+                    len(history.epoch), elapsed, results.get("test", {}))
+        fitness = results.get("validation", results.get("train", {})).get("loss")
+        return TrialOutcome(request.name, completed=True, fitness=fitness,
+                            metrics={f"{s}_{k}": v for s, vs in results.items() for k, v in vs.items()})
+
+    def _save_artifacts(self, model: keras.Model, directory: Path,
+                        results: dict[str, dict[str, float]]) -> None:
+        statistics = self.dataset.statistics
+        layers: list[keras.layers.Layer] = [keras.Input(shape=self.dataset.info.input_shape)]  # type: ignore[list-item]
+        layers.append(statistics.input_layer())
+        layers.append(model)
+        output = statistics.target_output_layer()
+        if output is not None:
+            layers.append(output)
+        inference = keras.Sequential(layers, name=f"{model.name}_inference")
+        atomic_save_model(inference, directory / "model.keras")
+        statistics.save(directory / "normalization.npz")
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            model.summary(print_fn=lambda line, *_, **__: buffer.write(line + "\n"))
+        (directory / "summary.txt").write_text(buffer.getvalue())
+        (directory / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))

@@ -1,0 +1,79 @@
+"""Shared fixtures: a temporary config folder with a tiny Michaelis–Menten dataset."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY_DATA = """
+[tiny]
+generator = "michaelis_menten"
+description = "tiny set for tests"
+[tiny.parameters]
+k1_min = 0.01
+k1_max = 0.05
+k2_min = 0.01
+k2_max = 0.05
+k3_min = 0.01
+k3_max = 0.05
+E0_min = 0.1
+E0_max = 0.3
+S0_min = 0.1
+S0_max = 0.3
+spectra_min = -1
+spectra_max = 1
+amplitude_min = 0.2
+amplitude_max = 0.8
+[tiny.shape]
+seed = 1
+n_samples = 120
+n_shards = 3
+batch_size = 16
+shuffle_buffer_size = 64
+splits = [0.6, 0.2, 0.2]
+"""
+
+TINY_EXPERIMENTS = """
+default = ["T"]
+[T]
+description = "tiny dense model"
+seed = 3
+[T.dataset]
+training = "tiny"
+[T.structure]
+layers = [
+  { type = "Flatten" },
+  { type = "Dense", units = 8, activation = "relu" },
+  { type = "Dense", units = 12 },
+]
+[T.compile]
+optimizer = { name = "adam", learning_rate = 1e-3 }
+loss = "mse"
+metrics = ["R_squared", "MeanAbsoluteError"]
+[T.training]
+epochs = 2
+"""
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> ConfigWriter:
+    """Write configurations.toml / data.toml (tiny defaults) into a fresh folder and return it."""
+
+    def write(experiments: str = TINY_EXPERIMENTS, data: str = TINY_DATA, name: str = "config") -> Path:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        (folder / "configurations.toml").write_text(textwrap.dedent(experiments))
+        (folder / "data.toml").write_text(textwrap.dedent(data))
+        return folder
+
+    return write
