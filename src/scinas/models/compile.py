@@ -9,7 +9,6 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -19,8 +18,9 @@ import keras
 from scinas.config.experiment import NamedSpec
 from scinas.config.reader import suggest
 from scinas.errors import ConfigError
+from scinas.models.arguments import constructor_arguments
 
-__all__ = ["build_loss", "build_optimizer", "constructor_arguments"]
+__all__ = ["build_loss", "build_optimizer"]
 
 
 def _normalise(name: str) -> str:
@@ -35,22 +35,6 @@ def _classes(module: ModuleType, base: type) -> dict[str, type]:
         if isinstance(value, type) and issubclass(value, base) and value is not base:
             found[attribute] = value
     return found
-
-
-def constructor_arguments(cls: type) -> frozenset[str]:
-    """Keyword arguments a Keras class's constructor accepts (``self`` and ``**kwargs`` excluded)."""
-    names = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        for parameter in inspect.signature(init).parameters.values():
-            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
-                names.add(parameter.name)
-        if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(init).parameters.values()):
-            break
-    names.discard("self")
-    return frozenset(names)
 
 
 def _find(spec: NamedSpec, classes: dict[str, type], kind: str, aliases: dict[str, str]) -> type:

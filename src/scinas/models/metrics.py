@@ -23,7 +23,6 @@ compares experiments; a non-default ``multioutput`` is appended (``r_squared_poo
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from keras import ops
 
 from scinas.config.reader import suggest
 from scinas.errors import ConfigError
+from scinas.models.arguments import constructor_arguments
 
 __all__ = ["Multioutput", "RSquared", "build_metric", "known_metric_names"]
 
@@ -310,23 +310,6 @@ def known_metric_names() -> list[str]:
     return sorted(names)
 
 
-def _constructor_arguments(cls: type) -> list[str]:
-    """Keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up the class hierarchy."""
-    names: dict[str, None] = {}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        parameters = inspect.signature(init).parameters.values()
-        for parameter in parameters:
-            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
-                names.setdefault(parameter.name)
-        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-            break
-    names.pop("self", None)
-    return list(names)
-
-
 def _resolve(name: str, file: str | None, path: str | None) -> type[keras.metrics.Metric] | None:
     """The class for ``name``; ``None`` means the shape-adaptive accuracy."""
     normalised = _normalise(name)
@@ -381,7 +364,7 @@ def build_metric(
                           path=path, value=spec, fix='write "r_squared" or { name = "r_squared", ... }')
 
     cls = _resolve(name, file, path)
-    allowed = ["dtype"] if cls is None else [a for a in _constructor_arguments(cls) if a != "name"]
+    allowed = ["dtype"] if cls is None else [a for a in constructor_arguments(cls) if a != "name"]
     for argument, value in arguments.items():
         if argument not in allowed:
             shown = cls.__name__ if cls is not None else "accuracy"

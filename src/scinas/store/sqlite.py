@@ -36,7 +36,6 @@ import contextlib
 import logging
 import os
 import sqlite3
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -44,6 +43,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from scinas.store.export import export_csv
+from scinas.store.lock import WriterLock
 from scinas.store.records import (
     SCHEMA_SQL,
     SCHEMA_VERSION,
@@ -64,9 +64,6 @@ from scinas.store.records import (
     utc_now,
 )
 
-if sys.platform != "win32":
-    import fcntl
-
 __all__ = ["TRIAL_FIELDS", "RunStore"]
 
 logger = logging.getLogger(__name__)
@@ -86,46 +83,6 @@ TRIAL_FIELDS: Mapping[str, type] = {
 }
 
 
-class _WriterLock:
-    """The exclusive advisory lock on ``<store>.lock`` that makes one process the writer."""
-
-    def __init__(self, store_path: Path) -> None:
-        self.path = store_path.with_name(store_path.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        if sys.platform == "win32":
-            logger.warning("no file locking on Windows: make sure one scinas process writes %s", self.path)
-            return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            store = self.path.with_name(self.path.name.removesuffix(".lock"))
-            raise StoreError(
-                f"run store {store} is in use by another process (pid {holder}); wait for that run to "
-                "finish or stop it, or open the store read-only (RunStore.open(path, readonly=True))"
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode("ascii"))
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        if sys.platform != "win32":
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 class RunStore:
     """Records of one run: the run itself, its trials, their epochs and evaluation metrics.
 
@@ -134,7 +91,7 @@ class RunStore:
     """
 
     def __init__(self, path: Path, connection: sqlite3.Connection, *, readonly: bool,
-                 lock: _WriterLock | None) -> None:
+                 lock: WriterLock | None) -> None:
         """Internal: use :meth:`create` or :meth:`open`."""
         self.path = path
         self.readonly = readonly
@@ -150,7 +107,7 @@ class RunStore:
         """A new store at ``path`` (which must not exist) holding one run in status ``running``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _WriterLock(path)
+        lock = WriterLock(path)
         lock.acquire()
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
@@ -187,7 +144,7 @@ class RunStore:
             raise StoreError(f"no run store at {path}; check the run folder, or start a new run")
         if readonly:
             return cls._connect(path, readonly=True, lock=None)
-        lock = _WriterLock(path)
+        lock = WriterLock(path)
         lock.acquire()
         try:
             return cls._connect(path, readonly=False, lock=lock)
@@ -196,7 +153,7 @@ class RunStore:
             raise
 
     @classmethod
-    def _connect(cls, path: Path, *, readonly: bool, lock: _WriterLock | None) -> RunStore:
+    def _connect(cls, path: Path, *, readonly: bool, lock: WriterLock | None) -> RunStore:
         if readonly:
             connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True,
                                          isolation_level=None, timeout=30.0, check_same_thread=False)

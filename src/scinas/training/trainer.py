@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from scinas.config.experiment import ExperimentConfig
 from scinas.data.base import SPLITS
@@ -76,8 +77,20 @@ class _Evaluator:
                 continue
             values = model.evaluate(self.dataset.split(split, batch_size=self.batch_size, shuffle=False),
                                     verbose=0, return_dict=True)
-            results[split] = {k: float(v) for k, v in values.items()}
+            results[split] = _flatten_metrics(values)
         return results
+
+
+def _flatten_metrics(values: dict[str, Any]) -> dict[str, float]:
+    """Scalars as they are; a vector metric (e.g. R² ``raw_values``) as ``name_0``, ``name_1``, ..."""
+    flat: dict[str, float] = {}
+    for name, value in values.items():
+        array = np.asarray(value, dtype=float)
+        if array.ndim == 0:
+            flat[name] = float(array)
+        else:
+            flat.update({f"{name}_{i}": float(v) for i, v in enumerate(array.ravel())})
+    return flat
 
 
 class Trainer:
