@@ -1,0 +1,11 @@
+"""Datasets: generators registered by name, the on-disk shard cache, tf.data splits, statistics.
+
+Importing this package registers the shipped generators (``michaelis_menten``).
+"""
+
+from scinas.data import michaelis_menten as _michaelis_menten  # registers the generator
+from scinas.data.base import GENERATORS, DatasetGenerator, DatasetInfo, NormalizationConfig, ShapeConfig
+
+__all__ = ["GENERATORS", "DatasetGenerator", "DatasetInfo", "NormalizationConfig", "ShapeConfig"]
+
+del _michaelis_menten

@@ -114,11 +114,12 @@ def build_layer_stack(layers: Sequence[LayerSpec], info: DatasetInfo, *, name: s
     model.add(keras.Input(shape=info.input_shape))
     for spec in layers:
         layer = build_layer(spec)
+        current = model.output_shape if model.layers else (None, *info.input_shape)
         try:
             model.add(layer)
         except (TypeError, ValueError) as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"{spec.type} does not fit its input of shape {model.output_shape}: "
+            raise ConfigError(f"{spec.type} does not fit its input of shape {current}: "
                               f"{first_line}", file=spec.file, path=spec.path,
                               fix="change this layer's arguments or the layers before it") from None
     mismatch = _output_mismatch(model, info)

@@ -154,7 +154,8 @@ class Trainer:
             self.dataset.split("train", batch_size=training.batch_size, seed=self.experiment.seed + initial_epoch),
             validation_data=(self.dataset.split("validation", batch_size=training.batch_size)
                              if has_validation else None),
-            epochs=training.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose)
+            epochs=training.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose,
+            shuffle=False)  # the training split is shuffled by its tf.data pipeline
         elapsed = time.perf_counter() - started
         train_time = (record.train_time_s or 0.0) + recorder.train_time_s
         epochs_done = initial_epoch + len(history.epoch)
