@@ -60,26 +60,36 @@ def test_tiny_run_writes_the_run_folder_and_store(write_config: ConfigWriter, tm
     assert "r_squared" in final_metrics["trial-0000"]["test"]
 
 
-def test_saved_model_carries_the_normalisation(write_config: ConfigWriter, tmp_path: Path) -> None:
-    from scinas.data.pipeline import PreparedDataset
+@pytest.mark.parametrize("targets", ["none", "feature"])
+def test_saved_model_carries_the_normalisation(write_config: ConfigWriter, tmp_path: Path, targets: str) -> None:
+    from sklearn.metrics import r2_score
 
     from scinas.config.loading import load_config
+    from scinas.data.pipeline import PreparedDataset
     from scinas.data.spec import build_generator
 
     folder = write_config()
     results = tmp_path / "results"
-    assert main(["run", "T", "--config-dir", str(folder), "--results", str(results), "--no-progress"]) == 0
+    override = f'tiny.normalization.targets="{targets}"'
+    assert main(["run", "T", override, "--config-dir", str(folder), "--results", str(results), "--no-progress"]) == 0
     run = _only_run(results, "T")
     model = keras.models.load_model(run / "trials/trial-0000/model.keras")
-    dataset = PreparedDataset.prepare(build_generator(load_config(folder), "tiny"), results / ".cache",
-                                      progress=False)
+    dataset = PreparedDataset.prepare(build_generator(load_config(folder, [override]), "tiny"),
+                                      results / ".cache", progress=False)
     x_raw, y = dataset.arrays("test")
     x_norm, _ = dataset.arrays("test", normalize=True)
     assert not np.allclose(x_raw, x_norm)
     predictions = model.predict(x_raw, verbose=0)
     assert predictions.shape == y.shape
-    recorded = json.loads((run / "trials/trial-0000/metrics.json").read_text())["test"]["loss"]
-    assert float(np.mean((predictions - y) ** 2)) == pytest.approx(recorded, rel=1e-3)
+    recorded = json.loads((run / "trials/trial-0000/metrics.json").read_text())["test"]
+    assert r2_score(y, predictions) == pytest.approx(recorded["r_squared"], abs=1e-4)
+    if targets == "none":  # raw units: the recorded loss is the MSE of the saved model's predictions
+        assert float(np.mean((predictions - y) ** 2)) == pytest.approx(recorded["loss"], rel=1e-3)
+    else:  # standardised units for training; the saved model answers in raw units
+        _, y_norm = dataset.arrays("test", normalize=True)
+        assert not np.allclose(y, y_norm)
+        mse_norm = np.mean((dataset.statistics.normalize_target_array(predictions) - y_norm) ** 2)
+        assert float(mse_norm) == pytest.approx(recorded["loss"], rel=1e-3)
 
 
 def test_nan_trial_is_recorded_and_the_run_goes_on(write_config: ConfigWriter, tmp_path: Path,
