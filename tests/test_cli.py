@@ -77,3 +77,18 @@ def test_main_py_accepts_the_seed_form(write_config: ConfigWriter) -> None:
                              str(folder)], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "unknown experiment 'NOPE'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a scinas run folder" in err and "Traceback" not in err
+
+
+def test_unwritable_results_folder_is_reported(write_config: ConfigWriter, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["run", "T", "--config-dir", str(write_config()), "--results", str(blocker / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err

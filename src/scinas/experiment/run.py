@@ -28,7 +28,7 @@ from pathlib import Path
 import tomli_w
 
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
-from scinas.errors import ScinasError
+from scinas.errors import ConfigError, ScinasError
 from scinas.execution.inline import InlineExecutor
 from scinas.experiment.manifest import build_manifest
 from scinas.experiment.plan import ExperimentPlan, plan_experiments
@@ -100,8 +100,8 @@ class ExperimentRun:
                verbose: int | None = None) -> ExperimentRun:
         """Reopen an interrupted run from its folder (its own resolved configuration)."""
         if not (run_dir / STORE_FILE).exists():
-            raise ScinasError(f"{run_dir} is not a scinas run folder (no {STORE_FILE}); "
-                              "pass the folder printed when the run started: results/<experiment>/<run-id>")
+            raise ConfigError(f"{run_dir} is not a scinas run folder (no {STORE_FILE})", file="--resume",
+                              fix="pass the folder printed when the run started: results/<experiment>/<run-id>")
         raw = load_config(run_dir)
         plans = plan_experiments(raw, raw.default or ())
         store = RunStore.open(run_dir / STORE_FILE)
