@@ -41,11 +41,13 @@ import shutil
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from scinas.data.base import DatasetGenerator
@@ -60,6 +62,7 @@ __all__ = [
     "ShardCache",
     "cache_directory",
     "clean_stale",
+    "default_workers",
     "ensure_cache",
 ]
 
@@ -71,6 +74,7 @@ META_FILE = "meta.json"
 DTYPE = "<f4"
 """Every sample is stored as little-endian float32, whatever the byte order of the machine."""
 _ITEM_BYTES = 4
+_MIN_SAMPLES_PER_WORKER_SHARD = 500  # smaller shards are built one after the other
 _STALE_AGE_S = 24 * 3600.0  # a temporary folder of another host is stale after a day
 _TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<host>[A-Za-z0-9_.]*)-(?P<pid>\d+)-(?P<token>[0-9a-f]+)$")
 
@@ -199,11 +203,13 @@ def cache_directory(generator: DatasetGenerator, cache_root: Path) -> Path:
 
 
 def ensure_cache(generator: DatasetGenerator, cache_root: Path, *, progress: bool = True,
-                 verify: bool = False) -> ShardCache:
+                 verify: bool = False, workers: int | None = None) -> ShardCache:
     """The cache of ``generator`` under ``cache_root``: reused when valid, (re)built otherwise.
 
     ``progress`` shows a tqdm bar while generating (only on a terminal); ``verify`` checks the
-    checksum of every file of an existing cache before reusing it.
+    checksum of every file of an existing cache before reusing it; ``workers`` is the number of
+    threads generating shards (default: :func:`default_workers`).  Every shard has its own
+    random stream, so the data do not depend on ``workers``.
     """
     cache_root = Path(cache_root)
     final = cache_directory(generator, cache_root)
@@ -224,7 +230,7 @@ def ensure_cache(generator: DatasetGenerator, cache_root: Path, *, progress: boo
     temp = _sibling(final, "tmp")
     temp.mkdir()
     try:
-        _build(generator, temp, progress=progress)
+        _build(generator, temp, progress=progress, workers=workers)
         try:
             os.rename(temp, final)
         except OSError:
@@ -273,29 +279,68 @@ def clean_stale(cache_root: Path) -> list[Path]:
 
 # -- building --------------------------------------------------------------------------------------
 
-def _build(generator: DatasetGenerator, directory: Path, *, progress: bool) -> None:
+def default_workers(generator: DatasetGenerator) -> int:
+    """Threads for building a cache: one per core, but only for shards big enough to gain from
+    it, and never more than there are shards."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_shard = generator.shape.n_samples / generator.shape.n_shards
+    if per_shard < _MIN_SAMPLES_PER_WORKER_SHARD:
+        return 1
+    return max(1, min(cores, generator.shape.n_shards))
+
+
+def _make_shard(generator: DatasetGenerator, index: int, start: int, stop: int,
+                directory: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Generate, check and write one shard; runs in the building thread or a worker thread."""
+    info = generator.info()
+    count = stop - start
+    try:
+        x, y = generator.generate_shard(index, count, generator.shard_rng(index))
+    except Exception as exc:
+        raise DataError(f"dataset {generator.dataset!r}: generating shard {index} failed: "
+                        f"{type(exc).__name__}: {exc}") from exc
+    x_file, y_file = f"shard-{index:05d}.x.f32", f"shard-{index:05d}.y.f32"
+    digests: dict[str, str] = {}
+    for name, array, shape, what in ((x_file, x, tuple(info.input_shape), "inputs"),
+                                     (y_file, y, tuple(info.target_shape), "targets")):
+        data = _checked(generator, index, array, (count, *shape), what)
+        digests[name] = _write_synced(directory / name, data)
+    return {"index": index, "start": start, "stop": stop, "x_file": x_file, "y_file": y_file}, digests
+
+
+def _build(generator: DatasetGenerator, directory: Path, *, progress: bool, workers: int | None = None) -> None:
     info = generator.info()
     input_shape, target_shape = tuple(info.input_shape), tuple(info.target_shape)
     bounds = generator.shard_bounds()
-    shards: list[dict[str, Any]] = []
+    workers = default_workers(generator) if workers is None else max(1, min(workers, len(bounds)))
+    shards: dict[int, dict[str, Any]] = {}
     digests: dict[str, str] = {}
     started = time.perf_counter()
     show = progress and sys.stderr.isatty()
     with tqdm(total=generator.shape.n_samples, desc=f"generating {generator.dataset}", unit="sample",
               disable=not show, leave=False) as bar:
-        for index, (start, stop) in enumerate(bounds):
-            count = stop - start
-            try:
-                x, y = generator.generate_shard(index, count, generator.shard_rng(index))
-            except Exception as exc:
-                raise DataError(f"dataset {generator.dataset!r}: generating shard {index} failed: "
-                                f"{type(exc).__name__}: {exc}") from exc
-            x_file, y_file = f"shard-{index:05d}.x.f32", f"shard-{index:05d}.y.f32"
-            for name, array, shape, what in ((x_file, x, input_shape, "inputs"), (y_file, y, target_shape, "targets")):
-                data = _checked(generator, index, array, (count, *shape), what)
-                digests[name] = _write_synced(directory / name, data)
-            shards.append({"index": index, "start": start, "stop": stop, "x_file": x_file, "y_file": y_file})
-            bar.update(count)
+        if workers == 1:
+            for index, (start, stop) in enumerate(bounds):
+                shards[index], made = _make_shard(generator, index, start, stop, directory)
+                digests.update(made)
+                bar.update(stop - start)
+        else:
+            # Threads, not processes: generators do their work in NumPy, which releases the GIL,
+            # and threads need no picklable generator or `if __name__ == "__main__"` guard in
+            # user scripts.  BLAS is held at one thread: the parallelism is across shards.
+            with ThreadPoolExecutor(max_workers=workers) as pool, threadpool_limits(limits=1, user_api="blas"):
+                futures = {pool.submit(_make_shard, generator, index, start, stop, directory): stop - start
+                           for index, (start, stop) in enumerate(bounds)}
+                try:
+                    for future in as_completed(futures):
+                        shard, made = future.result()
+                        shards[int(shard["index"])] = shard
+                        digests.update(made)
+                        bar.update(futures[future])
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
     meta = {
         "format_version": FORMAT_VERSION,
         "fingerprint": generator.fingerprint(),
@@ -306,14 +351,15 @@ def _build(generator: DatasetGenerator, directory: Path, *, progress: bool) -> N
         "input_shape": list(input_shape),
         "target_shape": list(target_shape),
         "n_samples": generator.shape.n_samples,
-        "shards": shards,
-        "sha256": digests,
+        "shards": [shards[i] for i in range(len(bounds))],
+        "sha256": dict(sorted(digests.items())),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     _write_synced(directory / META_FILE, json.dumps(meta, indent=1, sort_keys=True).encode())
     _fsync_dir(directory)
-    logger.info("generated %d samples of %s in %d shards (%.1f s)", generator.shape.n_samples,
-                generator.dataset, len(bounds), time.perf_counter() - started)
+    logger.info("generated %d samples of %s in %d shards with %d thread(s) (%.1f s)",
+                generator.shape.n_samples, generator.dataset, len(bounds), workers,
+                time.perf_counter() - started)
 
 
 def _checked(generator: DatasetGenerator, index: int, array: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
