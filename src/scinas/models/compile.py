@@ -9,8 +9,6 @@ Example::
 
 from __future__ import annotations
 
-from functools import cache
-from types import ModuleType
 from typing import Any
 
 import keras
@@ -18,23 +16,13 @@ import keras
 from scinas.config.experiment import NamedSpec
 from scinas.config.reader import suggest
 from scinas.errors import ConfigError
-from scinas.models.arguments import constructor_arguments
+from scinas.models.catalog import constructor_arguments, public_classes
 
 __all__ = ["build_loss", "build_optimizer"]
 
 
 def _normalise(name: str) -> str:
     return name.replace("_", "").lower()
-
-
-@cache
-def _classes(module: ModuleType, base: type) -> dict[str, type]:
-    found: dict[str, type] = {}
-    for attribute in dir(module):
-        value = getattr(module, attribute)
-        if isinstance(value, type) and issubclass(value, base) and value is not base:
-            found[attribute] = value
-    return found
 
 
 def _find(spec: NamedSpec, classes: dict[str, type], kind: str, aliases: dict[str, str]) -> type:
@@ -73,13 +61,13 @@ _LOSS_ALIASES = {
 
 def build_optimizer(spec: NamedSpec) -> keras.optimizers.Optimizer:
     """A fresh optimizer instance for one trial (names are case- and underscore-insensitive)."""
-    cls = _find(spec, _classes(keras.optimizers, keras.optimizers.Optimizer), "optimizer", _OPTIMIZER_ALIASES)
+    cls = _find(spec, public_classes(keras.optimizers, keras.optimizers.Optimizer), "optimizer", _OPTIMIZER_ALIASES)
     optimizer: keras.optimizers.Optimizer = _instantiate(spec, cls, "optimizer")
     return optimizer
 
 
 def build_loss(spec: NamedSpec) -> keras.losses.Loss:
     """A loss instance: ``"mean_squared_error"``, ``"mse"``, ``"Huber"`` or a table with arguments."""
-    cls = _find(spec, _classes(keras.losses, keras.losses.Loss), "loss", _LOSS_ALIASES)
+    cls = _find(spec, public_classes(keras.losses, keras.losses.Loss), "loss", _LOSS_ALIASES)
     loss: keras.losses.Loss = _instantiate(spec, cls, "loss")
     return loss

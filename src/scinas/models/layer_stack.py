@@ -25,6 +25,7 @@ from scinas.config.experiment import LayerSpec
 from scinas.config.reader import suggest
 from scinas.data.base import DatasetInfo
 from scinas.errors import ConfigError
+from scinas.models.catalog import public_classes
 
 __all__ = ["build_layer", "build_layer_stack", "known_layer_types", "layer_arguments"]
 
@@ -32,15 +33,8 @@ __all__ = ["build_layer", "build_layer_stack", "known_layer_types", "layer_argum
 _EXCLUDED = {"Layer", "InputLayer", "InputSpec", "TFSMLayer"}
 
 
-@cache
 def _layer_classes() -> dict[str, type[keras.layers.Layer]]:
-    classes: dict[str, type[keras.layers.Layer]] = {}
-    for attribute in dir(keras.layers):
-        value = getattr(keras.layers, attribute)
-        if (isinstance(value, type) and issubclass(value, keras.layers.Layer)
-                and attribute not in _EXCLUDED and not attribute.startswith("_")):
-            classes[attribute] = value
-    return classes
+    return public_classes(keras.layers, keras.layers.Layer, _EXCLUDED)
 
 
 def known_layer_types() -> list[str]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Any, Literal, get_args
 
 import keras
@@ -36,7 +35,7 @@ from keras import ops
 
 from scinas.config.reader import suggest
 from scinas.errors import ConfigError
-from scinas.models.arguments import constructor_arguments
+from scinas.models.catalog import constructor_arguments, public_classes
 
 __all__ = ["Multioutput", "RSquared", "build_metric", "known_metric_names"]
 
@@ -277,16 +276,9 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-@cache
 def _keras_metric_classes() -> dict[str, type[keras.metrics.Metric]]:
     """Metric classes exported by ``keras.metrics``, by class name."""
-    found: dict[str, type[keras.metrics.Metric]] = {}
-    for attribute in dir(keras.metrics):
-        value = getattr(keras.metrics, attribute)
-        if (isinstance(value, type) and issubclass(value, keras.metrics.Metric)
-                and attribute not in _NOT_USER_FACING):
-            found[attribute] = value
-    return found
+    return public_classes(keras.metrics, keras.metrics.Metric, _NOT_USER_FACING)
 
 
 def _keras_alias(name: str) -> type[keras.metrics.Metric] | None:
