@@ -168,7 +168,8 @@ def _step_codes(k1: Array, k2: Array, k3: Array, a0: Array, b0: Array, dt: float
         with np.errstate(divide="ignore"):
             substeps = _LADDER[np.minimum(np.searchsorted(_LADDER, 1.0 / limit[short]), _LADDER.size - 1)]
         codes[short] = -substeps
-    return codes.astype(np.int64)
+    result: NDArray[np.int64] = codes.astype(np.int64)
+    return result
 
 
 def _group_codes(codes: NDArray[np.int64], n_intervals: int) -> NDArray[np.int64]:

@@ -197,7 +197,8 @@ def _cholesky_factor(gram: Array) -> Array:
     r[:, 1, 1] = np.sqrt(np.maximum(1.0 + _RIDGE - r[:, 0, 1] ** 2, _RIDGE))
     r[:, 1, 2] = (g[:, 1, 2] - r[:, 0, 1] * r[:, 0, 2]) / r[:, 1, 1]
     r[:, 2, 2] = np.sqrt(np.maximum(1.0 + _RIDGE - r[:, 0, 2] ** 2 - r[:, 1, 2] ** 2, _RIDGE))
-    return r * scale[:, None, :]
+    factor: Array = r * scale[:, None, :]
+    return factor
 
 
 def _upper_solve(r: Array, rhs: Array) -> Array:
