@@ -165,3 +165,22 @@ def test_run_killed_after_first_epoch_resumes_and_finishes(write_config: ConfigW
     assert (run / "trials/trial-0000/model.keras").exists()
     # resuming a finished run does nothing and succeeds
     assert main(["run", "--resume", str(run), "--no-progress"]) == 0
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(write_config: ConfigWriter, tmp_path: Path) -> None:
+    folder = write_config()
+    results = tmp_path / "results"
+    # every epoch after the first fails to improve by the (huge) min_delta: stop after patience = 1
+    stopping = "T.training.early_stopping={ monitor = \"val_loss\", patience = 1, min_delta = 1e9 }"
+    assert main(["run", "T", "T.training.epochs=10", stopping, "--config-dir", str(folder),
+                 "--results", str(results), "--no-progress"]) == 0
+    with RunStore.open(_only_run(results, "T") / "store.sqlite", readonly=True) as store:
+        (trial,) = store.trials()
+        assert trial.epochs_completed == 2 and trial.best_epoch == 1
+        epochs = store.epochs(trial.trial_id)
+        final_val_loss = next(m.value for m in store.metrics(trial.trial_id, split="validation", epoch="final")
+                              if m.name == "loss")
+    assert len(epochs) == 2
+    # the weights of epoch 1 were restored: the final validation loss is epoch 1's
+    assert epochs[0].val_loss is not None
+    assert final_val_loss == pytest.approx(epochs[0].val_loss, rel=1e-4)
