@@ -120,3 +120,15 @@ def test_error_from_command_line_override_names_it(write_config: ConfigWriter) -
 def test_save_interval_above_epochs(write_config: ConfigWriter) -> None:
     message = _plan_error(write_config, overrides=("T.training.save_interval=5",))
     assert "save_interval" in message and "epochs = 2" in message
+
+
+def test_early_stopping_must_monitor_a_logged_value(write_config: ConfigWriter) -> None:
+    message = _plan_error(write_config, overrides=('T.training.early_stopping={ monitor = "val_r2" }',))
+    assert '[T.training.early_stopping] monitor = "val_r2"' in message
+    assert "val_r_squared" in message and "val_mean_absolute_error" in message
+
+
+def test_early_stopping_on_validation_needs_a_validation_split(write_config: ConfigWriter) -> None:
+    message = _plan_error(write_config, overrides=("T.training.early_stopping=true",
+                                                   "tiny.shape.splits=[0.8, 0.0, 0.2]"))
+    assert '[T.training.early_stopping] monitor = "val_loss"' in message and "logged: loss," in message

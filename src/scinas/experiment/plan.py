@@ -21,7 +21,7 @@ from scinas.data.base import DatasetGenerator
 from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
 from scinas.search_space.architecture import LayerStackArchitecture
-from scinas.training.trainer import build_compiled_model
+from scinas.training.trainer import build_compiled_model, monitorable
 
 __all__ = ["ExperimentPlan", "plan_experiments", "resolve_names"]
 
@@ -73,6 +73,7 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
         info = generator.info()
         try:
             build_compiled_model(config, LayerStackArchitecture(config.layers), info=info)
+            _check_monitor(raw, config, monitorable(config, info.n_targets))
         except ConfigError as exc:
             source = raw.file_for(exc.path or "", exc.file or raw.experiments_file)
             raise (exc.relocated(source) if source != exc.file else exc) from None
@@ -80,3 +81,19 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
             keras.backend.clear_session()
         plans.append(ExperimentPlan(config, generator, raw.datasets[config.dataset.training]))
     return plans
+
+
+def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str]) -> None:
+    """Early stopping must watch a value Keras actually logs (it would silently never stop)."""
+    early = config.training.early_stopping
+    if early is None:
+        return
+    splits = raw.datasets[config.dataset.training].get("shape", {}).get("splits", [1, 1, 1])
+    if isinstance(splits, list) and len(splits) == 3 and splits[1] == 0:  # no validation split
+        available = {name for name in available if not name.startswith("val_")}
+    if early.monitor in available:
+        return
+    raise ConfigError(f"early stopping would monitor a value that training does not log; logged: "
+                      f"{', '.join(sorted(available))}", file=raw.experiments_file,
+                      path=f"{config.name}.training.early_stopping.monitor", value=early.monitor,
+                      fix=suggest(early.monitor, available))

@@ -42,9 +42,22 @@ from scinas.training.callbacks import (
     atomic_save_model,
 )
 
-__all__ = ["Trainer", "build_compiled_model"]
+__all__ = ["Trainer", "build_compiled_model", "build_metrics", "monitorable"]
 
 logger = logging.getLogger(__name__)
+
+
+def build_metrics(experiment: ExperimentConfig, n_outputs: int) -> list[keras.metrics.Metric]:
+    """Fresh metric objects for ``[X.compile] metrics``."""
+    return [build_metric(dict(m.arguments, name=m.name) if m.arguments else m.name,
+                         n_outputs=n_outputs, file=m.file, path=m.path)
+            for m in experiment.compile.metrics]
+
+
+def monitorable(experiment: ExperimentConfig, n_outputs: int) -> set[str]:
+    """The names Keras logs per epoch for this experiment (what early stopping may monitor)."""
+    names = {"loss", *(metric.name for metric in build_metrics(experiment, n_outputs))}
+    return names | {f"val_{name}" for name in names}
 
 
 def build_compiled_model(experiment: ExperimentConfig, architecture: Architecture,
@@ -55,13 +68,8 @@ def build_compiled_model(experiment: ExperimentConfig, architecture: Architectur
         raise ConfigError(f"no model generator for architectures of type {type(architecture).__name__}")
     model = build_layer_stack(architecture.layers, info, name=experiment.name)
     compile_config = experiment.compile
-    model.compile(
-        optimizer=build_optimizer(compile_config.optimizer),
-        loss=build_loss(compile_config.loss),
-        metrics=[build_metric(dict(m.arguments, name=m.name) if m.arguments else m.name,
-                              n_outputs=info.n_targets, file=m.file, path=m.path)
-                 for m in compile_config.metrics],
-    )
+    model.compile(optimizer=build_optimizer(compile_config.optimizer), loss=build_loss(compile_config.loss),
+                  metrics=build_metrics(experiment, info.n_targets))
     return model
 
 
