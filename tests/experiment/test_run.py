@@ -184,3 +184,18 @@ def test_early_stopping_stops_and_restores_the_best_epoch(write_config: ConfigWr
     # the weights of epoch 1 were restored: the final validation loss is epoch 1's
     assert epochs[0].val_loss is not None
     assert final_val_loss == pytest.approx(epochs[0].val_loss, rel=1e-4)
+
+
+def test_resume_after_the_strategy_state_was_lost_trains_nothing_again(write_config: ConfigWriter,
+                                                                         tmp_path: Path) -> None:
+    folder = write_config()
+    results = tmp_path / "results"
+    assert main(["run", "T", "--config-dir", str(folder), "--results", str(results), "--no-progress"]) == 0
+    run = _only_run(results, "T")
+    (run / "strategy.json").unlink()  # as if killed between the trial's completion and the state write
+    model_time = (run / "trials/trial-0000/model.keras").stat().st_mtime_ns
+    assert main(["run", "--resume", str(run), "--no-progress"]) == 0
+    assert (run / "trials/trial-0000/model.keras").stat().st_mtime_ns == model_time
+    with RunStore.open(run / "store.sqlite", readonly=True) as store:
+        (trial,) = store.trials()
+        assert trial.status == TrialStatus.COMPLETED and trial.attempts == 1

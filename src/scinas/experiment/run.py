@@ -32,6 +32,7 @@ from scinas.errors import ConfigError, ScinasError
 from scinas.execution.inline import InlineExecutor
 from scinas.experiment.manifest import build_manifest
 from scinas.experiment.plan import ExperimentPlan, plan_experiments
+from scinas.search.base import TrialOutcome
 from scinas.search.fixed import FixedStrategy
 from scinas.store import RunStatus, RunStore, TrialStatus
 from scinas.training.trainer import Trainer
@@ -135,7 +136,16 @@ class ExperimentRun:
                 requests = strategy.ask(1)
                 if not requests:
                     break
-                strategy.tell(executor.run(requests))
+                # A trial the store already holds as completed (the run stopped before the strategy's
+                # state was saved) is reported from the store, never trained twice.
+                finished, pending = [], []
+                for request in requests:
+                    record = self.store.trial(request.name)
+                    if record is not None and record.status == TrialStatus.COMPLETED:
+                        finished.append(TrialOutcome(request.name, completed=True, fitness=record.fitness))
+                    else:
+                        pending.append(request)
+                strategy.tell([*finished, *executor.run(pending)])
                 _write_atomic(state_path, json.dumps(strategy.state()))
                 self.store.export_csv(self.run_dir / "csv")
             result = self._result()
