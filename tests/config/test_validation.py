@@ -117,9 +117,13 @@ def test_error_from_command_line_override_names_it(write_config: ConfigWriter) -
     assert message.startswith("command line override T.training.epochs: [T.training] epochs = 0")
 
 
-def test_save_interval_above_epochs(write_config: ConfigWriter) -> None:
-    message = _plan_error(write_config, overrides=("T.training.save_interval=5",))
-    assert "save_interval" in message and "epochs = 2" in message
+def test_save_interval_above_epochs_warns_and_runs(write_config: ConfigWriter,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    raw = load_config(write_config(), ["T.training.save_interval=5"])
+    with caplog.at_level("WARNING"):
+        (plan,) = plan_experiments(raw, ["T"])
+    assert plan.config.training.save_interval == 5
+    assert "T.training.save_interval: save_interval = 5 is above epochs = 2" in caplog.text
 
 
 def test_early_stopping_must_monitor_a_logged_value(write_config: ConfigWriter) -> None:

@@ -29,6 +29,7 @@ Keras by :mod:`scinas.models` when the experiment is planned, still before anyth
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ __all__ = [
     "TrainingConfig",
     "parse_experiment",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,10 @@ def _parse_training(table: Table) -> TrainingConfig:
         tensorboard=table.boolean("tensorboard", True),
     )
     if config.save_interval > epochs:
-        raise table.error("save_interval", f"save_interval is above epochs = {epochs}: nothing would be saved",
-                          fix="use 0 to disable, or a value <= epochs")
+        # Legitimate when epochs are lowered for a quick check (E.training.epochs=1): say so, go on.
+        logger.warning("%s: save_interval = %d is above epochs = %d, so no periodic save will happen "
+                       "(the final model is saved as always)", table.key_path("save_interval"),
+                       config.save_interval, epochs)
     table.finish()
     return config
 
