@@ -199,3 +199,17 @@ def test_resume_after_the_strategy_state_was_lost_trains_nothing_again(write_con
     with RunStore.open(run / "store.sqlite", readonly=True) as store:
         (trial,) = store.trials()
         assert trial.status == TrialStatus.COMPLETED and trial.attempts == 1
+
+
+def test_final_metrics_json_stays_valid_with_a_nan_metric(write_config: ConfigWriter, tmp_path: Path) -> None:
+    folder = write_config()
+    results = tmp_path / "results"
+    assert main(["run", "T", "--config-dir", str(folder), "--results", str(results), "--no-progress"]) == 0
+    run = _only_run(results, "T")
+    with RunStore.open(run / "store.sqlite") as store:
+        (trial,) = store.trials()
+        store.record_metrics(trial.trial_id, "test", {"undefined": float("nan")})
+    assert main(["run", "--resume", str(run), "--no-progress"]) == 0  # rewrites final_metrics.json
+    final = json.loads((run / "final_metrics.json").read_text(), parse_constant=pytest.fail)
+    assert final["trial-0000"]["test"]["undefined"] is None
+    assert isinstance(final["trial-0000"]["test"]["loss"], float)

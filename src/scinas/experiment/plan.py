@@ -73,7 +73,8 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
         info = generator.info()
         try:
             build_compiled_model(config, LayerStackArchitecture(config.layers), info=info)
-            _check_monitor(raw, config, monitorable(config, info.n_targets))
+            _check_monitor(raw, config, monitorable(config, info.n_targets),
+                           has_validation=info.split_sizes.get("validation", 0) > 0)
         except ConfigError as exc:
             source = raw.file_for(exc.path or "", exc.file or raw.experiments_file)
             raise (exc.relocated(source) if source != exc.file else exc) from None
@@ -83,13 +84,12 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
     return plans
 
 
-def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str]) -> None:
+def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str], *, has_validation: bool) -> None:
     """Early stopping must watch a value Keras actually logs (it would silently never stop)."""
     early = config.training.early_stopping
     if early is None:
         return
-    splits = raw.datasets[config.dataset.training].get("shape", {}).get("splits", [1, 1, 1])
-    if isinstance(splits, list) and len(splits) == 3 and splits[1] == 0:  # no validation split
+    if not has_validation:  # nothing named val_* is logged
         available = {name for name in available if not name.startswith("val_")}
     if early.monitor in available:
         return

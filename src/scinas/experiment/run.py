@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 from collections.abc import Sequence
@@ -176,6 +177,9 @@ class ExperimentRun:
                 per_split.setdefault(record.split, {})[record.name] = record.value
             final[trial.name] = per_split
             test_metrics = per_split.get("test", test_metrics)
-        _write_atomic(self.run_dir / "final_metrics.json", json.dumps(final, indent=2, sort_keys=True))
+        # JSON has no NaN: a metric that could not be computed is written as null
+        readable = {trial: {split: {k: (None if math.isnan(v) else v) for k, v in values.items()}
+                            for split, values in splits.items()} for trial, splits in final.items()}
+        _write_atomic(self.run_dir / "final_metrics.json", json.dumps(readable, indent=2, sort_keys=True))
         status = RunStatus.FAILED if failures else RunStatus.COMPLETED
         return RunResult(self.plan.name, self.run_dir, status, failures, test_metrics)

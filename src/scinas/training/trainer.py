@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from scinas.config.experiment import ExperimentConfig
-from scinas.data.base import SPLITS
+from scinas.data.base import SPLITS, DatasetInfo
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ConfigError, TrialFailed
 from scinas.models.compile import build_loss, build_optimizer
@@ -61,9 +61,12 @@ def monitorable(experiment: ExperimentConfig, n_outputs: int) -> set[str]:
 
 
 def build_compiled_model(experiment: ExperimentConfig, architecture: Architecture,
-                         dataset: PreparedDataset | None = None, *, info: Any = None) -> keras.Model:
+                         dataset: PreparedDataset | None = None, *,
+                         info: DatasetInfo | None = None) -> keras.Model:
     """The trial's model, compiled with the experiment's optimizer, loss and metrics."""
     info = dataset.info if dataset is not None else info
+    if info is None:
+        raise ValueError("build_compiled_model needs a dataset or its DatasetInfo")
     if not isinstance(architecture, LayerStackArchitecture):
         raise ConfigError(f"no model generator for architectures of type {type(architecture).__name__}")
     model = build_layer_stack(architecture.layers, info, name=experiment.name)
