@@ -29,6 +29,7 @@ from __future__ import annotations
 import abc
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -123,6 +124,16 @@ class OpAllocator(abc.ABC, Generic[SpecT]):
     """Human-readable patterns, shown when an operator string is wrong (e.g. ``"KxK:Ddr conv"``)."""
     ranks: ClassVar[frozenset[int]] = frozenset({1, 2})
     """Input ranks the family supports (1 = series, 2 = images)."""
+    forms_by_rank: ClassVar[Mapping[int, tuple[str, ...]]] = {}
+    """Optional: the forms valid for each rank (``{2: ("KxK conv",), 1: ("K conv",)}``), so that
+    error messages list only the forms that apply.  Empty: :attr:`forms` apply to every rank."""
+
+    @classmethod
+    def forms_for(cls, rank: int) -> tuple[str, ...]:
+        """The forms valid for inputs of ``rank`` (none when the family does not support it)."""
+        if rank not in cls.ranks:
+            return ()
+        return tuple(cls.forms_by_rank.get(rank, cls.forms))
 
     @abc.abstractmethod
     def parse(self, text: str, rank: int) -> SpecT | None:
@@ -141,10 +152,12 @@ class OpAllocator(abc.ABC, Generic[SpecT]):
     def build(self, spec: SpecT, request: LayerRequest) -> keras.layers.Layer:
         """A new Keras layer for ``request`` (its variant, channels and strides)."""
 
-    def error(self, text: str, problem: str, *, fix: str | None = None) -> ConfigError:
-        """A ConfigError about operator ``text`` that lists this family's valid forms."""
-        forms = ", ".join(f'"{form}"' for form in self.forms)
-        return ConfigError(f"invalid operator: {problem}; valid forms: {forms}", value=text, fix=fix)
+    def error(self, text: str, problem: str, *, fix: str | None = None, rank: int | None = None) -> ConfigError:
+        """A ConfigError about operator ``text`` that lists this family's valid forms (those of
+        ``rank`` when it is given and the family supports it)."""
+        listed = (self.forms_for(rank) if rank is not None else ()) or self.forms
+        forms = ", ".join(f'"{form}"' for form in listed)
+        return ConfigError(f'invalid operator "{text}": {problem}; valid forms: {forms}', value=text, fix=fix)
 
 
 ALLOCATORS: Registry[type[OpAllocator[Any]]] = Registry("operator family")
