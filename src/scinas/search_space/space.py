@@ -1,0 +1,135 @@
+"""The cell search space: which operators a block may use, how far back it may look, how many
+blocks a cell may have — and the checks that a cell belongs to it.
+
+Example ``configurations.toml``::
+
+    [A.search_space]
+    blocks = 5                 # the most blocks a cell may have
+    lookback_depth = 2         # blocks may read the outputs of the last 2 cells (-1, -2)
+    operators = ["identity", "3x3 conv", "3x3 dconv", "2x2 maxpool"]
+
+and from Python::
+
+    space = SearchSpace(operators=("identity", "3x3 conv"), max_blocks=3)
+    cell = space.cell("[(-1, 3x3 conv, -2, identity)]")
+    len(space.one_block_cells())
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scinas.config.reader import Table
+from scinas.errors import ConfigError
+from scinas.search_space.cell import Block, Cell
+from scinas.search_space.operators import parse_operator
+from scinas.search_space.operators.patterns import RANK_NAMES
+
+__all__ = ["SearchSpace"]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Operators (canonical texts), the most blocks per cell, the lookback depth and the input rank."""
+
+    operators: tuple[str, ...]
+    max_blocks: int = 5
+    lookback_depth: int = 2
+    rank: int = 2
+
+    def __post_init__(self) -> None:
+        if self.rank not in (1, 2):
+            raise ValueError(f"rank must be 1 (series) or 2 (images), not {self.rank}")
+        if self.max_blocks < 1 or self.lookback_depth < 1:
+            raise ValueError("max_blocks and lookback_depth must be >= 1")
+        if not self.operators:
+            raise ValueError("a search space needs at least one operator")
+        canonical = tuple(parse_operator(op, self.rank).text for op in self.operators)
+        if len(set(canonical)) != len(canonical):
+            raise ValueError(f"duplicate operators in {list(self.operators)}")
+        object.__setattr__(self, "operators", canonical)
+
+    @classmethod
+    def parse(cls, table: Table, *, rank: int) -> SearchSpace:
+        """Read ``[X.search_space]`` (operators checked for inputs of ``rank``)."""
+        max_blocks = table.integer("blocks", 5, minimum=1)
+        lookback_depth = table.integer("lookback_depth", 2, minimum=1)
+        raw = table.string_list("operators")
+        if not raw:
+            raise table.error("operators", "expected at least one operator",
+                              fix='e.g. operators = ["identity", "3x3 conv", "2x2 maxpool"]')
+        operators: list[str] = []
+        for index, written in enumerate(raw):
+            path = f"{table.key_path('operators')}[{index}]"
+            text = parse_operator(written, rank, file=table.file, path=path).text
+            if text in operators:
+                raise ConfigError(f'operator "{text}" is listed twice (as operators[{operators.index(text)}] too)',
+                                  file=table.file, path=path, value=written, fix="remove one of the two")
+            operators.append(text)
+        table.finish()
+        return cls(tuple(operators), max_blocks, lookback_depth, rank)
+
+    # -- membership ------------------------------------------------------------------------------
+    def validate(self, cell: Cell, *, file: str | None = None, path: str | None = None) -> Cell:
+        """``cell`` with canonical operator texts; a ConfigError when it is not in this space."""
+        def error(problem: str, fix: str) -> ConfigError:
+            return ConfigError(problem, file=file, path=path, value=cell.to_text(), fix=fix)
+
+        if cell.n_blocks > self.max_blocks:
+            raise error(f"the cell has {cell.n_blocks} blocks, the search space allows {self.max_blocks}",
+                        f"remove blocks or raise [search_space] blocks to {cell.n_blocks}")
+        blocks = []
+        for index, block in enumerate(cell.blocks):
+            texts = []
+            for side, (source, op) in enumerate(zip(block.inputs, block.operators, strict=True), start=1):
+                if source < -self.lookback_depth:
+                    raise error(f"block {index} input {side} is {source}, beyond lookback_depth = "
+                                f"{self.lookback_depth} (inputs may be -1..-{self.lookback_depth} or earlier blocks)",
+                                f"read -1..-{self.lookback_depth}, or set [search_space] lookback_depth = {-source}")
+                try:
+                    text = parse_operator(op, self.rank).text
+                except ConfigError as exc:
+                    raise ConfigError(f"block {index}: {exc.problem}", file=file, path=path, fix=exc.fix) from None
+                if text not in self.operators:
+                    raise error(f'block {index} uses operator "{text}", which is not in the search space '
+                                f"({', '.join(self.operators)})",
+                                f'add "{text}" to [search_space] operators or use one of those')
+                texts.append(text)
+            blocks.append(Block(block.in1, texts[0], block.in2, texts[1]))
+        return Cell(tuple(blocks))
+
+    def cell(self, text: str, *, file: str | None = None, path: str | None = None) -> Cell:
+        """Parse ``text`` (see :meth:`Cell.from_text`) and :meth:`validate` it."""
+        try:
+            parsed = Cell.from_text(text)
+        except ConfigError as exc:
+            raise ConfigError(exc.problem, file=file, path=path, value=text, fix=exc.fix) from None
+        return self.validate(parsed, file=file, path=path)
+
+    # -- enumeration -----------------------------------------------------------------------------
+    def legal_blocks(self, n_existing: int) -> tuple[Block, ...]:
+        """Every block a cell of ``n_existing`` blocks may gain, once per unordered pair of sides."""
+        inputs = [*range(-1, -self.lookback_depth - 1, -1), *range(n_existing)]
+        sides = [(source, op) for source in inputs for op in self.operators]
+        return tuple(Block(a[0], a[1], b[0], b[1]) for a, b in itertools.combinations_with_replacement(sides, 2))
+
+    def one_block_cells(self) -> tuple[Cell, ...]:
+        """Every non-equivalent single-block cell, sorted by text."""
+        cells = {Cell((block,)) for block in self.legal_blocks(0)}
+        return tuple(sorted(cells, key=Cell.to_text))
+
+    # -- JSON ------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {"operators": list(self.operators), "blocks": self.max_blocks,
+                "lookback_depth": self.lookback_depth, "rank": self.rank}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SearchSpace:
+        return cls(tuple(data["operators"]), int(data["blocks"]), int(data["lookback_depth"]), int(data["rank"]))
+
+    def describe(self) -> str:
+        return (f"{len(self.operators)} operators for {RANK_NAMES[self.rank]} inputs, up to {self.max_blocks} blocks, "
+                f"lookback depth {self.lookback_depth}")

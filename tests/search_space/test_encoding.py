@@ -1,0 +1,83 @@
+"""The GIN graph encoding against hand-written node lists and adjacency matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scinas.search_space.cell import Cell
+from scinas.search_space.encoding import batch_graphs, encode_cell, feature_names, max_nodes
+from scinas.search_space.space import SearchSpace
+
+SPACE = SearchSpace(("identity", "3x3 conv", "2x2 maxpool"), max_blocks=3, lookback_depth=2)
+
+
+def _check(text: str, labels: list[str], edges: list[tuple[int, int]]) -> None:
+    graph = encode_cell(Cell.from_text(text), SPACE)
+    assert list(graph.node_labels) == labels
+    expected = np.zeros((len(labels), len(labels)), dtype=np.float32)
+    for source, target in edges:
+        expected[source, target] = 1
+    np.testing.assert_array_equal(graph.adjacency, expected)
+    names = feature_names(SPACE)
+    np.testing.assert_array_equal(graph.features.sum(axis=1), np.ones(len(labels)))
+    assert [names[i] for i in graph.features.argmax(axis=1)] == labels
+
+
+def test_only_minus_one_with_depth_two_has_no_minus_two_node() -> None:
+    # the node numbering must not reserve a slot for the unused -2
+    _check("[(-1, 3x3 conv, -1, 2x2 maxpool)]",
+           ["-1", "2x2 maxpool", "3x3 conv", "join"],
+           [(0, 1), (0, 2), (1, 3), (2, 3)])
+
+
+def test_only_minus_two() -> None:
+    _check("[(-2, identity, -2, 3x3 conv)]",
+           ["-2", "3x3 conv", "identity", "join"],
+           [(0, 1), (0, 2), (1, 3), (2, 3)])
+
+
+def test_a_block_reading_a_block_has_no_concat() -> None:
+    # block 1 reads block 0: one unused block, no concat node
+    _check("[(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 conv)]",
+           ["-1", "-2", "2x2 maxpool", "3x3 conv", "join", "identity", "3x3 conv", "join"],
+           [(0, 2), (1, 3), (2, 4), (3, 4), (4, 5), (0, 6), (5, 7), (6, 7)])
+
+
+def test_two_unused_blocks_are_concatenated() -> None:
+    _check("[(-1, 3x3 conv, -1, identity); (-2, 2x2 maxpool, -2, 2x2 maxpool)]",
+           ["-1", "-2", "3x3 conv", "identity", "join", "2x2 maxpool", "2x2 maxpool", "join", "concat"],
+           [(0, 2), (0, 3), (2, 4), (3, 4), (1, 5), (1, 6), (5, 7), (6, 7), (4, 8), (7, 8)])
+
+
+def test_the_empty_cell_is_one_lookback_node() -> None:
+    _check("[]", ["-1"], [])
+
+
+def test_equivalent_cells_encode_identically() -> None:
+    a = encode_cell(Cell.from_text("[(-1, 3x3 conv, -2, identity); (-1, 2x2 maxpool, -1, identity)]"), SPACE)
+    b = encode_cell(Cell.from_text("[(-1, identity, -1, 2x2 maxpool); (-2, identity, -1, 3x3 conv)]"), SPACE)
+    assert a.node_labels == b.node_labels
+    np.testing.assert_array_equal(a.features, b.features)
+    np.testing.assert_array_equal(a.adjacency, b.adjacency)
+
+
+def test_every_node_but_the_output_has_an_edge_out() -> None:
+    graph = encode_cell(Cell.from_text("[(-1, 3x3 conv, -2, identity); (0, 2x2 maxpool, -1, identity); "
+                                       "(0, identity, 1, 3x3 conv)]"), SPACE)
+    outgoing = graph.adjacency.sum(axis=1)
+    assert (outgoing[:-1] > 0).all() and outgoing[-1] == 0  # the last join is the only sink
+    assert graph.edges()[0] == (0, 2) or graph.edges()[0][0] == 0
+
+
+def test_batch_graphs_pads_and_masks() -> None:
+    graphs = [encode_cell(Cell.from_text(t), SPACE) for t in ("[]", "[(-1, 3x3 conv, -1, 2x2 maxpool)]")]
+    features, adjacency, mask = batch_graphs(graphs, max_nodes=max_nodes(SPACE))
+    assert features.shape == (2, 2 + 9 + 1, len(feature_names(SPACE)))
+    assert adjacency.shape == (2, 12, 12)
+    np.testing.assert_array_equal(mask.sum(axis=1), [1, 4])
+    np.testing.assert_array_equal(adjacency[1, :4, :4], graphs[1].adjacency)
+    assert features[0, 1:].sum() == 0
+    with pytest.raises(ValueError, match="max_nodes"):
+        batch_graphs(graphs, max_nodes=2)
+    assert batch_graphs(graphs)[0].shape[1] == 4

@@ -1,0 +1,84 @@
+"""The search space: TOML parsing with paths, membership checks, enumeration of blocks and cells."""
+
+from __future__ import annotations
+
+import pytest
+
+from scinas.config.reader import Table
+from scinas.errors import ConfigError
+from scinas.search_space.cell import Cell
+from scinas.search_space.space import SearchSpace
+
+OPERATORS = ("identity", "3x3 conv", "3x3 dconv", "2x2 maxpool")
+
+
+def _parse(raw: dict[str, object], rank: int = 2) -> SearchSpace:
+    return SearchSpace.parse(Table(raw, file="configurations.toml", path="A.search_space"), rank=rank)
+
+
+def test_parse_canonicalises_operators() -> None:
+    space = _parse({"blocks": 3, "lookback_depth": 1, "operators": ["identity", " 3x3:1dr  conv", "8r se"]})
+    assert space == SearchSpace(("identity", "3x3 conv", "8r SE"), max_blocks=3, lookback_depth=1, rank=2)
+    assert SearchSpace.from_json(space.to_json()) == space
+
+
+@pytest.mark.parametrize(("raw", "rank", "message"), [
+    ({"operators": []}, 2, r"\[A.search_space\] operators.*at least one"),
+    ({"operators": ["3x3 convv"]}, 2, r"\[A.search_space\] operators\[0\].*3x3 convv"),
+    ({"operators": ["3x3 conv", "lstm"]}, 2, r"operators\[1\].*lstm"),
+    ({"operators": ["3x3 conv"]}, 1, r"operators\[0\].*3 conv"),
+    ({"operators": ["3x3 conv", "3x3:1dr conv"]}, 2, r"operators\[1\].*listed twice"),
+    ({"operators": ["identity"], "blocks": 0}, 2, r"blocks = 0"),
+    ({"operators": ["identity"], "lookback_depth": 0}, 2, r"lookback_depth = 0"),
+    ({"operators": ["identity"], "block": 3}, 2, r"unknown key"),
+])
+def test_parse_errors_name_the_toml_path(raw: dict[str, object], rank: int, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _parse(raw, rank)
+
+
+SPACE = SearchSpace(OPERATORS, max_blocks=2, lookback_depth=2, rank=2)
+
+
+def test_validate_returns_canonical_operators() -> None:
+    cell = SPACE.validate(Cell.from_text("[(-1, 3x3:1dr conv, -2, 2X2 MAXPOOL)]"))
+    assert set(cell.operators) == {"3x3 conv", "2x2 maxpool"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[(-3, 3x3 conv, -1, identity)]", r"-3, beyond lookback_depth = 2"),
+    ("[(-1, 5x5 conv, -1, identity)]", r'"5x5 conv", which is not in the search space'),
+    ("[(-1, lstm, -1, identity)]", r"lstm"),
+    ("[(-1, 3x3 convv, -1, identity)]", r"3x3 convv"),
+    ("[(-1, identity, -1, identity); (0, identity, -1, 3x3 conv); (1, identity, 0, 3x3 conv)]",
+     r"3 blocks, the search space allows 2"),
+])
+def test_validate_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        SPACE.cell(text, file="configurations.toml", path="A.structure.cell")
+    assert "[A.structure] cell" in str(info.value)
+
+
+def test_block_referring_to_a_later_block_is_named() -> None:
+    with pytest.raises(ConfigError, match="refers to block 1") as info:
+        SPACE.cell("[(1, identity, -1, identity); (-1, identity, -1, identity)]", path="A.structure.cell")
+    assert "[A.structure] cell" in str(info.value)
+
+
+def test_legal_blocks_counts() -> None:
+    space = SearchSpace(("identity", "3x3 conv"), max_blocks=3, lookback_depth=2)
+    # sides = inputs x operators; blocks = unordered pairs of sides with repetition: s (s + 1) / 2
+    for existing, inputs in ((0, 2), (1, 3), (2, 4)):
+        sides = inputs * 2
+        blocks = space.legal_blocks(existing)
+        assert len(blocks) == sides * (sides + 1) // 2
+        assert len({frozenset(((b.in1, b.op1), (b.in2, b.op2))) for b in blocks}) == len(blocks)
+        assert all(-2 <= s < existing for b in blocks for s in b.inputs)
+
+
+def test_one_block_cells_are_all_distinct() -> None:
+    space = SearchSpace(("identity", "3x3 conv"), max_blocks=3, lookback_depth=2)
+    cells = space.one_block_cells()
+    assert len(cells) == 10 == len(set(cells)) == len({c.to_text() for c in cells})
+    assert all(c.n_blocks == 1 for c in cells)
+    assert list(cells) == sorted(cells, key=Cell.to_text)
