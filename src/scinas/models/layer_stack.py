@@ -21,11 +21,11 @@ from typing import Any
 
 import keras
 
-from scinas.config.experiment import LayerSpec
 from scinas.config.reader import suggest
 from scinas.data.base import DatasetInfo
 from scinas.errors import ConfigError
 from scinas.models.catalog import public_classes
+from scinas.search_space.layer_spec import LayerSpec
 
 __all__ = ["build_layer", "build_layer_stack", "known_layer_types", "layer_arguments"]
 

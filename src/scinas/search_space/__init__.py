@@ -1,5 +1,9 @@
-"""Architectures that trials train: fixed layer stacks now, cells and blocks later."""
+"""What trials train: operators (``operators``), cells and blocks (``cell``), the search space
+(``space``), macro-architecture settings (``macro``), encodings for predictors (``encoding``) and
+the :class:`~scinas.search_space.architecture.Architecture` types.
 
-from scinas.search_space.architecture import Architecture, LayerStackArchitecture
+The package imports nothing eagerly, so the configuration schema can use its types without an
+import cycle; import the submodules (``from scinas.search_space.cell import Cell``).
+"""
 
-__all__ = ["Architecture", "LayerStackArchitecture"]
+__all__: list[str] = []
