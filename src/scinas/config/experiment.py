@@ -36,16 +36,20 @@ from typing import Any
 
 from scinas.config.loading import RawConfig
 from scinas.config.reader import Table, suggest
+from scinas.config.structure import LayersStructure, Structure, parse_structure
 from scinas.errors import ConfigError
+from scinas.search_space.layer_spec import LayerSpec
 
 __all__ = [
     "CompileConfig",
+    "CostConfig",
     "DatasetRef",
     "EarlyStoppingConfig",
     "ExperimentConfig",
     "LayerSpec",
     "NamedSpec",
     "TrainingConfig",
+    "dataset_of",
     "parse_experiment",
 ]
 
@@ -82,16 +86,6 @@ class NamedSpec:
 
 
 @dataclass(frozen=True)
-class LayerSpec:
-    """One entry of ``[X.structure] layers``: a Keras layer class name and its arguments."""
-
-    type: str
-    arguments: Mapping[str, Any]
-    file: str
-    path: str
-
-
-@dataclass(frozen=True)
 class DatasetRef:
     """``[X.dataset]``: which ``data.toml`` entry to train on."""
 
@@ -122,6 +116,40 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class CostConfig:
+    """``[X.costs]``: which cost measures are taken of each trained model, and how.
+
+    ``latency_batch_size`` inputs per timed call; ``latency_warmup`` untimed calls first (tracing,
+    allocation); the median of ``latency_repeats`` timed calls is recorded.
+
+    Example::
+
+        [A.costs]
+        flops = true
+        latency = true
+        latency_batch_size = 1
+    """
+
+    flops: bool = True
+    latency: bool = True
+    latency_batch_size: int = 1
+    latency_warmup: int = 3
+    latency_repeats: int = 20
+
+    @classmethod
+    def parse(cls, table: Table) -> CostConfig:
+        config = cls(
+            flops=table.boolean("flops", True),
+            latency=table.boolean("latency", True),
+            latency_batch_size=table.integer("latency_batch_size", 1, minimum=1),
+            latency_warmup=table.integer("latency_warmup", 3, minimum=0),
+            latency_repeats=table.integer("latency_repeats", 20, minimum=1),
+        )
+        table.finish()
+        return config
+
+
+@dataclass(frozen=True)
 class CompileConfig:
     """``[X.compile]``."""
 
@@ -138,31 +166,16 @@ class ExperimentConfig:
     description: str
     seed: int
     dataset: DatasetRef
-    layers: tuple[LayerSpec, ...]
+    structure: Structure
     compile: CompileConfig
     training: TrainingConfig
+    costs: CostConfig
     table: Mapping[str, Any]
 
-
-def _parse_layers(table: Table) -> tuple[LayerSpec, ...]:
-    entries = table.array("layers")
-    if not entries:
-        raise table.error("layers", "expected at least one layer",
-                          fix='add e.g. { type = "Dense", units = 1 }')
-    layers = []
-    for index, entry in enumerate(entries):
-        path = f"{table.key_path('layers')}[{index}]"
-        if not isinstance(entry, Mapping):
-            raise ConfigError("expected a table { type = \"...\", ... }", file=table.file, path=path,
-                              value=entry, fix='write { type = "Dense", units = 64 }')
-        kind = entry.get("type")
-        if not isinstance(kind, str):
-            raise ConfigError("each layer needs a string `type` (a Keras layer class name)",
-                              file=table.file, path=path, value=entry,
-                              fix='add type = "Dense" (or Conv2D, Flatten, ...)')
-        arguments = {k: v for k, v in entry.items() if k != "type"}
-        layers.append(LayerSpec(kind, arguments, table.file, path))
-    return tuple(layers)
+    @property
+    def layers(self) -> tuple[LayerSpec, ...]:
+        """The layer stack of a ``layers`` structure (empty for a cell structure)."""
+        return self.structure.layers if isinstance(self.structure, LayersStructure) else ()
 
 
 def _parse_early_stopping(table: Table) -> EarlyStoppingConfig | None:
@@ -210,7 +223,7 @@ def _parse_training(table: Table) -> TrainingConfig:
 
 def _parse_compile(table: Table) -> CompileConfig:
     optimizer = NamedSpec.parse(table, "optimizer", "adam")
-    loss = NamedSpec.parse(table, "loss", "mean_squared_error")
+    loss = NamedSpec.parse(table, "loss", "auto")
     raw_metrics = table.array("metrics", [])
     metrics = tuple(NamedSpec.from_value(m, Table({"metrics": m}, file=table.file, path=table.path), "metrics")
                     for m in raw_metrics)
@@ -219,8 +232,19 @@ def _parse_compile(table: Table) -> CompileConfig:
     return CompileConfig(optimizer, loss, metrics)
 
 
-def parse_experiment(raw: RawConfig, name: str) -> ExperimentConfig:
-    """Validate experiment ``name`` (with ``extends`` merged) into an :class:`ExperimentConfig`."""
+def dataset_of(raw: RawConfig, name: str) -> str | None:
+    """The dataset experiment ``name`` trains on, if its table names one (unvalidated)."""
+    dataset = raw.experiment_table(name).get("dataset")
+    training = dataset.get("training") if isinstance(dataset, Mapping) else None
+    return training if isinstance(training, str) else None
+
+
+def parse_experiment(raw: RawConfig, name: str, *, rank: int | None = None) -> ExperimentConfig:
+    """Validate experiment ``name`` (with ``extends`` merged) into an :class:`ExperimentConfig`.
+
+    ``rank`` is the number of spatial dimensions of the dataset's inputs (1 series, 2 images);
+    with it, the operators of a cell structure are checked as well.
+    """
     resolved = raw.experiment_table(name)
     top = Table(resolved, file=raw.experiments_file, path=name)
     try:
@@ -239,14 +263,12 @@ def parse_experiment(raw: RawConfig, name: str) -> ExperimentConfig:
         if top.has("search"):
             raise top.error("search", "architecture search is not available in this version",
                             fix="describe one architecture in [X.structure] layers = [...]")
-        structure = top.table("structure", required=True)
-        layers = _parse_layers(structure)
-        structure.finish()
-
+        structure = parse_structure(top, rank=rank)
         compile_config = _parse_compile(top.table("compile"))
         training = _parse_training(top.table("training"))
+        costs = CostConfig.parse(top.table("costs"))
         top.finish()
     except ConfigError as exc:
         source = raw.file_for(exc.path or "", raw.experiments_file)
         raise exc.relocated(source) if source != exc.file else exc from None
-    return ExperimentConfig(name, description, seed, dataset, layers, compile_config, training, resolved)
+    return ExperimentConfig(name, description, seed, dataset, structure, compile_config, training, costs, resolved)

@@ -68,6 +68,7 @@ Example ``data.toml`` (optional keys shown with their defaults)::
     t_max = 500.0
     n_times = 501
     n_components = 3
+    layout = "image"     # or "series": inputs (n_times, n_components) for 1D models
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ from scinas.errors import DataError
 
 __all__ = [
     "KINETICS",
+    "LAYOUTS",
     "SPECIES",
     "SPECTRA_MAX_CONDITION",
     "MichaelisMentenGenerator",
@@ -111,6 +113,8 @@ __all__ = [
 Array = NDArray[np.float64]
 
 SPECIES: tuple[str, str, str, str] = ("E", "S", "ES", "P")
+LAYOUTS = ("image", "series")
+"""``layout``: inputs as a one-channel image ``(n_times, n_components, 1)`` or a series ``(n_times, n_components)``."""
 SPECTRA_MAX_CONDITION = 100.0
 """Spectra matrices with a larger 2-norm condition number are redrawn."""
 
@@ -309,6 +313,15 @@ class MichaelisMentenParameters:
     t_max: float = 500.0
     n_times: int = 501
     n_components: int = 3
+    layout: str = "image"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """``(n_times, n_components, 1)`` as an image (the seed's form) or ``(n_times, n_components)``
+        as a series of ``n_components`` channels (for 1D models)."""
+        if self.layout == "series":
+            return (self.n_times, self.n_components)
+        return (self.n_times, self.n_components, 1)
 
     @classmethod
     def parse(cls, table: Table) -> MichaelisMentenParameters:
@@ -334,6 +347,7 @@ class MichaelisMentenParameters:
         t_max = table.number("t_max", 500.0, minimum=0.0, exclusive_minimum=True)
         n_times = table.integer("n_times", 501, minimum=3)
         n_components = table.integer("n_components", 3, minimum=1, maximum=3)
+        layout = table.string("layout", "image", choices=LAYOUTS)
         table.finish()
         fastest = ranges["k1"][1] * (ranges["E0"][1] + ranges["S0"][1]) + ranges["k2"][1] + ranges["k3"][1]
         steps = integration_steps(t_max, *(ranges[k][1] for k in ("k1", "k2", "k3", "E0", "S0")))
@@ -342,7 +356,7 @@ class MichaelisMentenParameters:
                               f"about {steps:.3g} integration steps per sample (at most {MAX_STEPS} allowed)",
                               fix="lower t_max or the upper ends of the rate and concentration ranges")
         return cls(ranges["k1"], ranges["k2"], ranges["k3"], ranges["E0"], ranges["S0"], spectra, amplitude,
-                   kinetics, t_max, n_times, n_components)
+                   kinetics, t_max, n_times, n_components, layout)
 
 
 @GENERATORS.register("michaelis_menten")
@@ -362,11 +376,12 @@ class MichaelisMentenGenerator(DatasetGenerator):
         p = self.parameters
         names = tuple(f"{s}·u{j + 1}" for j in range(p.n_components) for s in SPECIES)
         sizes = split_sizes(self.shape.n_samples, self.shape.splits)
-        return DatasetInfo(name=self.dataset, task="regression", input_shape=(p.n_times, p.n_components, 1),
+        return DatasetInfo(name=self.dataset, task="regression", input_shape=p.input_shape,
                            target_shape=(4 * p.n_components,), split_sizes=dict(zip(SPLITS, sizes, strict=True)),
                            target_names=names)
 
     def generate_shard(self, index: int, n_samples: int,
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n_samples`` samples drawn from ``rng`` (the shard index does not enter otherwise)."""
-        return samples_from_draws(self.parameters, draw_samples(rng, self.parameters, n_samples))
+        x, y = samples_from_draws(self.parameters, draw_samples(rng, self.parameters, n_samples))
+        return x.reshape((n_samples, *self.parameters.input_shape)), y

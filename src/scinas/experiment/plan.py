@@ -14,16 +14,25 @@ from typing import Any
 
 import keras
 
-from scinas.config.experiment import ExperimentConfig, parse_experiment
+from scinas.config.experiment import ExperimentConfig, dataset_of, parse_experiment
 from scinas.config.loading import RawConfig
 from scinas.config.reader import suggest
+from scinas.config.structure import CellStructure, LayersStructure
 from scinas.data.base import DatasetGenerator
 from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
-from scinas.search_space.architecture import LayerStackArchitecture
+from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.training.trainer import build_compiled_model, monitorable
 
-__all__ = ["ExperimentPlan", "plan_experiments", "resolve_names"]
+__all__ = ["ExperimentPlan", "architecture_of", "plan_experiments", "resolve_names"]
+
+
+def architecture_of(config: ExperimentConfig) -> Architecture:
+    """The architecture described by ``[X.structure]``."""
+    structure = config.structure
+    if isinstance(structure, LayersStructure):
+        return LayerStackArchitecture(structure.layers)
+    return CellArchitecture(structure.cell, structure.macro)
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,9 @@ class ExperimentPlan:
         return self.config.name
 
     @property
-    def architecture(self) -> LayerStackArchitecture:
-        return LayerStackArchitecture(self.config.layers)
+    def architecture(self) -> Architecture:
+        """What the experiment trains (its one architecture: there is no search yet)."""
+        return architecture_of(self.config)
 
     def resolved_toml(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(configurations.toml, data.toml) documents that reproduce this experiment alone."""
@@ -68,11 +78,16 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
     """Validate every named experiment in full (see the module docstring)."""
     plans = []
     for name in resolve_names(raw, names):
-        config = parse_experiment(raw, name)
-        generator = build_generator(raw, config.dataset.training)
+        dataset_name = dataset_of(raw, name)
+        # The dataset is validated first: a cell's operators are checked against its input rank.
+        generator = build_generator(raw, dataset_name) if dataset_name in raw.datasets else None
+        rank = len(generator.info().input_shape) - 1 if generator is not None else None
+        config = parse_experiment(raw, name, rank=rank if rank in (1, 2) else None)
+        _check_rank(raw, config, rank)
+        generator = generator or build_generator(raw, config.dataset.training)
         info = generator.info()
         try:
-            build_compiled_model(config, LayerStackArchitecture(config.layers), info=info)
+            build_compiled_model(config, architecture_of(config), info=info)
             _check_monitor(raw, config, monitorable(config, info.n_targets),
                            has_validation=info.split_sizes.get("validation", 0) > 0)
         except ConfigError as exc:
@@ -82,6 +97,16 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
             keras.backend.clear_session()
         plans.append(ExperimentPlan(config, generator, raw.datasets[config.dataset.training]))
     return plans
+
+
+def _check_rank(raw: RawConfig, config: ExperimentConfig, rank: int | None) -> None:
+    """A cell needs images (H, W, C) or series (L, C); a flat input has no spatial axis to convolve."""
+    if isinstance(config.structure, CellStructure) and rank not in (1, 2):
+        raise ConfigError(f"a cell needs inputs shaped (length, channels) or (height, width, channels), but "
+                          f"dataset {config.dataset.training!r} has inputs of rank {rank}",
+                          file=raw.file_for(f"{config.name}.structure", raw.experiments_file),
+                          path=f"{config.name}.structure.cell",
+                          fix="use a layer stack for this dataset, or a dataset of series or images")
 
 
 def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str], *, has_validation: bool) -> None:

@@ -4,7 +4,7 @@ Example::
 
     [E.compile]
     optimizer = { name = "adam", learning_rate = 1e-3 }   # or optimizer = "adam"
-    loss = "mean_squared_error"                            # or "mse", "Huber", { name = "Huber", delta = 0.5 }
+    loss = "mean_squared_error"      # or "mse", "Huber", { name = "Huber", delta = 0.5 }; default "auto"
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from scinas.config.reader import suggest
 from scinas.errors import ConfigError
 from scinas.models.catalog import constructor_arguments, public_classes
 
-__all__ = ["build_loss", "build_optimizer"]
+__all__ = ["AUTO_LOSS", "build_loss", "build_optimizer"]
 
 
 def _normalise(name: str) -> str:
@@ -66,8 +66,22 @@ def build_optimizer(spec: NamedSpec) -> keras.optimizers.Optimizer:
     return optimizer
 
 
-def build_loss(spec: NamedSpec) -> keras.losses.Loss:
-    """A loss instance: ``"mean_squared_error"``, ``"mse"``, ``"Huber"`` or a table with arguments."""
+AUTO_LOSS = "auto"
+"""The default loss name: sparse categorical cross-entropy for classification, MSE for regression."""
+
+
+def build_loss(spec: NamedSpec, task: str = "regression") -> keras.losses.Loss:
+    """A loss instance: ``"mean_squared_error"``, ``"mse"``, ``"Huber"`` or a table with arguments.
+
+    ``"auto"`` (the default) picks by the dataset's ``task``: sparse categorical cross-entropy
+    on the class indices of a classification dataset, mean squared error otherwise.
+    """
+    if _normalise(spec.name) == AUTO_LOSS:
+        if spec.arguments:
+            raise ConfigError("the automatic loss takes no arguments", file=spec.file, path=spec.path,
+                              fix="name the loss explicitly to give it arguments")
+        name = "sparse_categorical_crossentropy" if task == "classification" else "mean_squared_error"
+        spec = NamedSpec(name, {}, spec.file, spec.path)
     cls = _find(spec, public_classes(keras.losses, keras.losses.Loss), "loss", _LOSS_ALIASES)
     loss: keras.losses.Loss = _instantiate(spec, cls, "loss")
     return loss

@@ -14,24 +14,29 @@ import io
 import json
 import logging
 import shutil
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from scinas.config.experiment import ExperimentConfig
 from scinas.data.base import SPLITS, DatasetInfo
 from scinas.data.pipeline import PreparedDataset
-from scinas.errors import ConfigError, TrialFailed
+from scinas.errors import TrialFailed
+from scinas.models.base import generator_for
 from scinas.models.compile import build_loss, build_optimizer
-from scinas.models.layer_stack import build_layer_stack
+from scinas.models.costs import measure_costs
 from scinas.models.metrics import build_metric
+from scinas.models.plot import plot_cell, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
-from scinas.search_space.architecture import Architecture, LayerStackArchitecture
+from scinas.search_space.architecture import Architecture, CellArchitecture
 from scinas.store import RunStore
 from scinas.training.callbacks import (
     EpochRecorder,
@@ -42,7 +47,7 @@ from scinas.training.callbacks import (
     atomic_save_model,
 )
 
-__all__ = ["Trainer", "build_compiled_model", "build_metrics", "monitorable"]
+__all__ = ["MAIN_OUTPUT", "Trainer", "build_compiled_model", "build_metrics", "monitorable"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +65,70 @@ def monitorable(experiment: ExperimentConfig, n_outputs: int) -> set[str]:
     return names | {f"val_{name}" for name in names}
 
 
+MAIN_OUTPUT = "output"
+"""Name of a multi-output model's final head: metrics are reported on it."""
+
+
 def build_compiled_model(experiment: ExperimentConfig, architecture: Architecture,
                          dataset: PreparedDataset | None = None, *,
                          info: DatasetInfo | None = None) -> keras.Model:
-    """The trial's model, compiled with the experiment's optimizer, loss and metrics."""
+    """The trial's model, compiled with the experiment's optimizer, loss and metrics.
+
+    A model with several outputs (``multi_output`` cells) gets the loss on every head, weighted
+    by its generator's ``loss_weights``, and the metrics on the final head only.
+    """
     info = dataset.info if dataset is not None else info
     if info is None:
         raise ValueError("build_compiled_model needs a dataset or its DatasetInfo")
-    if not isinstance(architecture, LayerStackArchitecture):
-        raise ConfigError(f"no model generator for architectures of type {type(architecture).__name__}")
-    model = build_layer_stack(architecture.layers, info, name=experiment.name)
+    generator = generator_for(architecture)
+    model = generator.build(architecture, info, name=experiment.name)
     compile_config = experiment.compile
-    model.compile(optimizer=build_optimizer(compile_config.optimizer), loss=build_loss(compile_config.loss),
-                  metrics=build_metrics(experiment, info.n_targets))
+    optimizer = build_optimizer(compile_config.optimizer)
+    metrics = build_metrics(experiment, info.n_targets)
+    names = _output_names(model)
+    if len(names) == 1:
+        model.compile(optimizer=optimizer, loss=build_loss(compile_config.loss, info.task), metrics=metrics)
+        return model
+    weights = generator.loss_weights(architecture) or {}
+    model.compile(optimizer=optimizer, loss={name: build_loss(compile_config.loss, info.task) for name in names},
+                  loss_weights={name: weights.get(name, 1.0) for name in names},
+                  metrics={MAIN_OUTPUT if MAIN_OUTPUT in names else names[-1]: metrics})
     return model
+
+
+def _output_names(model: keras.Model) -> list[str]:
+    """The names of ``model``'s outputs (one name, unused, for a single-output model)."""
+    if len(model.outputs) == 1:
+        return [MAIN_OUTPUT]
+    return list(model.output_names)
+
+
+def _targets_for(model: keras.Model) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
+    """How a split's ``(x, y)`` must look for ``model``: ``y`` repeated per head when it has several."""
+    names = _output_names(model)
+    if len(names) == 1:
+        return lambda dataset: dataset
+    return lambda dataset: dataset.map(lambda x, y: (x, {name: y for name in names}),
+                                       num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _main_head(model: keras.Model) -> keras.Model:
+    """``model`` itself, or for a multi-output model the same network ending at its final head."""
+    names = _output_names(model)
+    if len(names) == 1:
+        return model
+    index = names.index(MAIN_OUTPUT) if MAIN_OUTPUT in names else len(names) - 1
+    return keras.Model(model.inputs, model.outputs[index], name=model.name)
+
+
+def _draw(model: keras.Model, architecture: Architecture, directory: Path) -> None:
+    """The model graph (and the cell) next to the trial's summary; never fails the trial."""
+    try:
+        plot_model_graph(model, directory / "model.png")
+        if isinstance(architecture, CellArchitecture):
+            plot_cell(architecture.cell, directory / "cell.png")
+    except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as exc:
+        logger.warning("the graph of %s could not be drawn: %s", directory.name, exc)
 
 
 @dataclass
@@ -83,10 +138,11 @@ class _Evaluator:
 
     def __call__(self, model: keras.Model) -> dict[str, dict[str, float]]:
         results: dict[str, dict[str, float]] = {}
+        targets = _targets_for(model)
         for split in SPLITS:
             if self.dataset.size(split) == 0:
                 continue
-            values = model.evaluate(self.dataset.split(split, batch_size=self.batch_size, shuffle=False),
+            values = model.evaluate(targets(self.dataset.split(split, batch_size=self.batch_size, shuffle=False)),
                                     verbose=0, return_dict=True)
             results[split] = _flatten_metrics(values)
         return results
@@ -141,6 +197,7 @@ class Trainer:
             initial_epoch = 0
             keras.utils.set_random_seed(self.experiment.seed)
             model = build_compiled_model(self.experiment, request.architecture, self.dataset)
+            _draw(model, request.architecture, directory)
         self.store.truncate_epochs(trial_id, after=initial_epoch)
 
         evaluator = _Evaluator(self.dataset, training.batch_size)
@@ -160,10 +217,12 @@ class Trainer:
                                                          write_graph=False, profile_batch=0))
 
         has_validation = self.dataset.size("validation") > 0
+        targets = _targets_for(model)
         started = time.perf_counter()
         history = model.fit(
-            self.dataset.split("train", batch_size=training.batch_size, seed=self.experiment.seed + initial_epoch),
-            validation_data=(self.dataset.split("validation", batch_size=training.batch_size)
+            targets(self.dataset.split("train", batch_size=training.batch_size,
+                                       seed=self.experiment.seed + initial_epoch)),
+            validation_data=(targets(self.dataset.split("validation", batch_size=training.batch_size))
                              if has_validation else None),
             epochs=training.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose,
             shuffle=False)  # the training split is shuffled by its tf.data pipeline
@@ -179,9 +238,10 @@ class Trainer:
             self.store.record_metrics(trial_id, split, values)
         best_epoch = (early.best_epoch + 1) if early is not None and early.best is not None else epochs_done
         self._save_artifacts(model, directory, results)
+        costs = measure_costs(model, self.experiment.costs)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         self.store.complete_trial(trial_id, best_epoch=best_epoch, epochs_completed=epochs_done,
-                                  train_time_s=train_time, params=int(model.count_params()))
+                                  train_time_s=train_time, **costs.as_fields())
         logger.info("%s: %d epochs in %.1f s (this session), test metrics %s", request.name,
                     len(history.epoch), elapsed, results.get("test", {}))
         fitness = results.get("validation", results.get("train", {})).get("loss")
@@ -193,7 +253,7 @@ class Trainer:
         statistics = self.dataset.statistics
         layers: list[keras.layers.Layer] = [keras.Input(shape=self.dataset.info.input_shape)]  # type: ignore[list-item]
         layers.append(statistics.input_layer())
-        layers.append(model)
+        layers.append(_main_head(model))
         output = statistics.target_output_layer()
         if output is not None:
             layers.append(output)

@@ -1,0 +1,102 @@
+"""Drawings of a model's layer graph and of a cell, rendered with Graphviz's ``dot``.
+
+Both are optional niceties: when the ``dot`` program is not installed, nothing is drawn and one
+note is logged (install it with ``apt-get install graphviz``, ``brew install graphviz`` or
+``conda install graphviz``).
+
+Example::
+
+    plot_model_graph(model, trial_dir / "model.png")
+    plot_cell(cell, trial_dir / "cell.png")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import keras
+
+from scinas.search_space.cell import Cell
+
+__all__ = ["cell_dot", "dot_program", "plot_cell", "plot_model_graph"]
+
+logger = logging.getLogger(__name__)
+
+_INSTALL_HINT = "install Graphviz (apt-get install graphviz, brew install graphviz or conda install graphviz)"
+
+
+def dot_program() -> str | None:
+    """The path of Graphviz's ``dot``, or ``None`` when it is not installed."""
+    return shutil.which("dot")
+
+
+def _skip(what: str, path: Path) -> None:
+    logger.info("%s not drawn to %s: the Graphviz `dot` program is not installed; %s", what, path, _INSTALL_HINT)
+
+
+def plot_model_graph(model: keras.Model, path: Path, *, dpi: int = 96) -> Path | None:
+    """Draw ``model``'s layers with their shapes into ``path`` (PNG, SVG or PDF by suffix)."""
+    if dot_program() is None:
+        _skip("model graph", path)
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chatter = io.StringIO()  # pydot prints dot's complaints to stdout; they belong in the log
+    try:
+        with contextlib.redirect_stdout(chatter):
+            # "ortho" edges (Keras' default) crash some Graphviz versions on larger graphs
+            keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True, dpi=dpi,
+                                   splines="spline")
+    except AssertionError:  # pydot's way of reporting that dot failed
+        logger.warning("dot could not draw the graph of %s: %s", model.name, chatter.getvalue().strip())
+        return None
+    return path
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def cell_dot(cell: Cell) -> str:
+    """The DOT text of ``cell``: lookback inputs, one node per operator, joins and the output."""
+    lines = ["digraph cell {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=11];']
+    for lookback in cell.used_lookbacks:
+        lines.append(f'  in{-lookback} [label="input {lookback}", shape=box, style=filled, fillcolor="#dde8f5"];')
+    for index, block in enumerate(cell.blocks):
+        for side, (source, op) in enumerate(((block.in1, block.op1), (block.in2, block.op2))):
+            node = f"b{index}s{side}"
+            lines.append(f"  {node} [label={_quote(op)}, shape=box, style=rounded];")
+            origin = f"in{-source}" if source < 0 else f"b{source}"
+            lines.append(f"  {origin} -> {node};")
+            lines.append(f"  {node} -> b{index};")
+        lines.append(f'  b{index} [label="block {index}", shape=circle];')
+    lines.append('  out [label="cell output", shape=box, style=filled, fillcolor="#f5e6d3"];')
+    if cell.is_empty:  # the empty cell passes its input through
+        lines.append('  in1 [label="input -1", shape=box, style=filled, fillcolor="#dde8f5"];')
+        lines.append("  in1 -> out;")
+    for index in cell.unused_blocks:
+        lines.append(f"  b{index} -> out;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_cell(cell: Cell, path: Path) -> Path | None:
+    """Draw ``cell`` into ``path`` (format from the suffix); also writes the ``.dot`` source beside it."""
+    program = dot_program()
+    source = path.with_suffix(".dot")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(cell_dot(cell))
+    if program is None:
+        _skip("cell", path)
+        return None
+    fmt = path.suffix.lstrip(".") or "png"
+    completed = subprocess.run([program, f"-T{fmt}", str(source), "-o", str(path)], capture_output=True,
+                               text=True, check=False, timeout=60)
+    if completed.returncode != 0:
+        logger.warning("dot could not draw %s: %s", path, completed.stderr.strip())
+        return None
+    return path
