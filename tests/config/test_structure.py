@@ -3,11 +3,13 @@ with its TOML path, and a fixed cell trained end to end through the same spine a
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
 from pathlib import Path
 
+import keras
 import pytest
 
 from scinas.cli import main
@@ -154,3 +156,19 @@ def test_a_fixed_cell_trains_through_the_spine(write_config: ConfigWriter, tmp_p
     assert status == "completed"
     assert architecture.startswith("[(")
     assert params > 0 and flops > 0 and latency > 0
+
+
+def test_a_multi_output_cell_trains_and_saves_its_final_head(write_config: ConfigWriter, tmp_path: Path) -> None:
+    extra = "multi_output = true\nresidual_cells = true\nse_cell_output = true\nse_ratio = 2"
+    folder = write_config(_experiments(extra=extra).replace("[C.compile]", '[C.compile]\nloss = "mse"'), SERIES_DATA)
+    results = tmp_path / "results"
+    assert main(["run", "C", "--config-dir", str(folder), "--results", str(results), "--no-progress", "-q"]) == 0
+    run = next((results / "C").iterdir())
+    model = keras.models.load_model(run / "trials" / "trial-0000" / "model.keras")
+    assert len(model.outputs) == 1 and tuple(model.output_shape) == (None, 12)
+    with sqlite3.connect(run / "store.sqlite") as db:
+        names = {row[0] for row in db.execute("SELECT name FROM metrics WHERE split = 'test'")}
+    assert {"loss", "output_r_squared", "r_squared", "cell_0_output_loss"} <= names, names
+    with sqlite3.connect(run / "store.sqlite") as db:
+        epoch_metrics = json.loads(db.execute("SELECT metrics FROM epochs").fetchone()[0])
+    assert {"r_squared", "val_r_squared", "output_r_squared"} <= set(epoch_metrics), epoch_metrics

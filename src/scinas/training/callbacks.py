@@ -24,10 +24,12 @@ from scinas.store import EpochRecord, RunStore
 __all__ = [
     "EpochRecorder",
     "IntervalSaver",
+    "MainHeadAliases",
     "NaNGuard",
     "ResumableEarlyStopping",
     "ResumeCheckpoint",
     "atomic_save_model",
+    "main_head_aliases",
 ]
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,30 @@ logger = logging.getLogger(__name__)
 
 def _float_logs(logs: Mapping[str, Any] | None) -> dict[str, float]:
     return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+def main_head_aliases(logs: dict[str, Any], head: str = "output") -> dict[str, Any]:
+    """Add ``r_squared`` for ``output_r_squared`` (and ``val_...``) in place, unless taken.
+
+    A multi-output model logs its metrics per head (``output_r_squared``); the aliases let
+    ``val_r_squared`` mean the final head's value whatever the number of heads, so early
+    stopping, the store and searches see the same names as for one-output models.
+    """
+    prefix = f"{head}_"
+    for key in list(logs):
+        for stem in ("", "val_"):
+            if key.startswith(stem + prefix):
+                alias = stem + key[len(stem + prefix):]
+                logs.setdefault(alias, logs[key])
+    return logs
+
+
+class MainHeadAliases(keras.callbacks.Callback):
+    """Applies :func:`main_head_aliases` to every epoch's logs; must be the first callback."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            main_head_aliases(logs)
 
 
 def atomic_save_model(model: keras.Model, path: Path) -> None:

@@ -41,10 +41,12 @@ from scinas.store import RunStore
 from scinas.training.callbacks import (
     EpochRecorder,
     IntervalSaver,
+    MainHeadAliases,
     NaNGuard,
     ResumableEarlyStopping,
     ResumeCheckpoint,
     atomic_save_model,
+    main_head_aliases,
 )
 
 __all__ = ["MAIN_OUTPUT", "Trainer", "build_compiled_model", "build_metrics", "monitorable"]
@@ -144,7 +146,7 @@ class _Evaluator:
                 continue
             values = model.evaluate(targets(self.dataset.split(split, batch_size=self.batch_size, shuffle=False)),
                                     verbose=0, return_dict=True)
-            results[split] = _flatten_metrics(values)
+            results[split] = _flatten_metrics(main_head_aliases(dict(values)))
         return results
 
 
@@ -204,6 +206,8 @@ class Trainer:
         recorder = EpochRecorder(self.store, trial_id)
         guard = NaNGuard()
         callbacks: list[keras.callbacks.Callback] = [recorder]
+        if len(model.outputs) > 1:
+            callbacks.insert(0, MainHeadAliases())
         if training.terminate_on_nan:
             callbacks.append(guard)
         if early is not None:
