@@ -1,0 +1,50 @@
+"""Drawings of models and cells: DOT text by hand, PNGs when Graphviz is there, a note when not."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import keras
+import pytest
+
+from scinas.models import plot
+from scinas.search_space.cell import Cell
+
+
+def _model() -> keras.Model:
+    inputs = keras.Input((6, 2))
+    return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)), name="tiny")
+
+
+def test_cell_dot_wires_inputs_operators_blocks_and_output() -> None:
+    text = plot.cell_dot(Cell.from_text("[(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 dconv)]"))
+    assert text.startswith("digraph cell {") and text.rstrip().endswith("}")
+    for edge in ("in1 -> b0s0", "in2 -> b0s1", "b0 -> b1s0", "b1 -> out"):
+        assert edge in text, text
+    assert "b0 -> out" not in text  # block 0 is read by block 1, so it is not concatenated
+    assert '"3x3 conv"' in text and 'label="input -2"' in text
+
+
+def test_the_empty_cell_passes_its_input_to_the_output() -> None:
+    assert "in1 -> out" in plot.cell_dot(Cell.from_text("[]"))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+def test_drawings_are_written_when_dot_is_installed(tmp_path: Path) -> None:
+    assert plot.plot_model_graph(_model(), tmp_path / "model.png") == tmp_path / "model.png"
+    assert plot.plot_cell(Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]"), tmp_path / "cell.svg") is not None
+    assert (tmp_path / "model.png").read_bytes()[:4] == b"\x89PNG"
+    assert "<svg" in (tmp_path / "cell.svg").read_text()
+
+
+def test_without_dot_nothing_is_drawn_and_a_note_is_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(plot, "dot_program", lambda: None)
+    with caplog.at_level(logging.INFO, logger="scinas.models.plot"):
+        assert plot.plot_model_graph(_model(), tmp_path / "model.png") is None
+        assert plot.plot_cell(Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]"), tmp_path / "cell.png") is None
+    assert not (tmp_path / "model.png").exists() and not (tmp_path / "cell.png").exists()
+    assert (tmp_path / "cell.dot").exists()  # the source is kept: render it elsewhere
+    assert "install Graphviz" in caplog.text
