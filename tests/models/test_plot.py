@@ -48,3 +48,25 @@ def test_without_dot_nothing_is_drawn_and_a_note_is_logged(tmp_path: Path, monke
     assert not (tmp_path / "model.png").exists() and not (tmp_path / "cell.png").exists()
     assert (tmp_path / "cell.dot").exists()  # the source is kept: render it elsewhere
     assert "install Graphviz" in caplog.text
+
+
+def test_a_saved_cell_model_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from scinas.data.base import DatasetInfo
+    from scinas.models.cell_network import CellNetworkGenerator
+    from scinas.search_space.architecture import CellArchitecture
+    from scinas.search_space.macro import MacroConfig
+
+    info = DatasetInfo("d", "classification", (9, 3), (), {"train": 4, "validation": 0, "test": 0}, n_classes=3)
+    architecture = CellArchitecture(Cell.from_text("[(-1, 3 conv, -1, 2 maxpool)]"),
+                                    MacroConfig(filters=4, motifs=1, normal_cells_per_motif=1))
+    model = CellNetworkGenerator().build(architecture, info)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(tmp_path / "m.keras")
+    code = ("from scinas.models.saving import load_model; "
+            f"m = load_model({str(tmp_path / 'm.keras')!r}); print(m.count_params())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(model.count_params())

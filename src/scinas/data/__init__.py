@@ -1,11 +1,14 @@
 """Datasets: generators registered by name, the on-disk shard cache, tf.data splits, statistics.
 
-Importing this package registers the shipped generators (``michaelis_menten``).
+Importing this package registers the shipped generators (``michaelis_menten``, ``images``,
+``time_series``).
 """
 
+from scinas.data import images as _images  # registers the generator
 from scinas.data import michaelis_menten as _michaelis_menten  # registers the generator
+from scinas.data import time_series as _time_series  # registers the generator
 from scinas.data.base import GENERATORS, DatasetGenerator, DatasetInfo, NormalizationConfig, ShapeConfig
 
 __all__ = ["GENERATORS", "DatasetGenerator", "DatasetInfo", "NormalizationConfig", "ShapeConfig"]
 
-del _michaelis_menten
+del _images, _michaelis_menten, _time_series

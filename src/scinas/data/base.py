@@ -62,11 +62,14 @@ class ShapeConfig:
     splits: tuple[float, float, float]
 
     @classmethod
-    def parse(cls, table: Table) -> ShapeConfig:
+    def parse(cls, table: Table, *, n_samples_required: bool = True) -> ShapeConfig:
+        """Read ``[d.shape]``.  With ``n_samples_required = False`` (datasets read from files,
+        whose size the files give) ``n_samples`` may be left out: it is then 0, meaning "all"."""
         seed = table.integer("seed", 0, minimum=0)
-        n_samples = table.integer("n_samples", minimum=3)
+        needed = n_samples_required or table.has("n_samples")
+        n_samples = table.integer("n_samples", minimum=3) if needed else 0
         n_shards = table.integer("n_shards", 1, minimum=1)
-        if n_shards > n_samples:
+        if n_samples and n_shards > n_samples:
             raise table.error("n_shards", f"more shards than samples (n_samples = {n_samples})",
                               fix="use at most one shard per sample")
         batch_size = table.integer("batch_size", 32, minimum=1)
@@ -79,11 +82,12 @@ class ShapeConfig:
             raise table.error("splits", "the training split is empty",
                               fix="give the training split a fraction > 0")
         shape = cls(seed, n_samples, n_shards, batch_size, shuffle, (splits[0], splits[1], splits[2]))
-        sizes = split_sizes(n_samples, shape.splits)
-        for name, size, frac in zip(SPLITS, sizes, splits, strict=True):
-            if frac > 0 and size == 0:
-                raise table.error("splits", f"the {name} split gets no sample of {n_samples}",
-                                  fix="raise n_samples or that split's fraction")
+        if n_samples:
+            sizes = split_sizes(n_samples, shape.splits)
+            for name, size, frac in zip(SPLITS, sizes, splits, strict=True):
+                if frac > 0 and size == 0:
+                    raise table.error("splits", f"the {name} split gets no sample of {n_samples}",
+                                      fix="raise n_samples or that split's fraction")
         table.finish()
         return shape
 
@@ -142,13 +146,18 @@ class DatasetGenerator(abc.ABC):
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
     description: ClassVar[str] = ""
+    generated: ClassVar[bool] = True
+    """False for datasets read from files (``n_samples`` optional: the files give it)."""
+    augmentable: ClassVar[bool] = False
+    """True when ``[d.augmentation]`` applies (image datasets)."""
 
     def __init__(self, dataset: str, parameters: Any, shape: ShapeConfig,
-                 normalization: NormalizationConfig | None = None) -> None:
+                 normalization: NormalizationConfig | None = None, *, augmentation: Any = None) -> None:
         self.dataset = dataset
         self.parameters = parameters
         self.shape = shape
         self.normalization = normalization or NormalizationConfig()
+        self.augmentation = augmentation
 
     @classmethod
     @abc.abstractmethod

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from scinas.data.augmentation import AugmentationConfig, augment_batches
 from scinas.data.base import SPLITS, DatasetGenerator, DatasetInfo, split_sizes
 from scinas.data.cache import ShardCache, ensure_cache
 from scinas.data.statistics import NormalizationStatistics, load_or_compute_statistics
@@ -105,12 +106,13 @@ class PreparedDataset:
     # -- streaming -------------------------------------------------------------------------------
     def split(self, name: str, *, batch_size: int | None = None, shuffle: bool | None = None,
               repeat: bool = False, normalize: bool = True, seed: int | None = None,
-              drop_remainder: bool = False) -> tf.data.Dataset:
+              drop_remainder: bool = False, augment: bool | None = None) -> tf.data.Dataset:
         """Batches ``(x, y)`` of split ``name`` streamed from the cache.
 
         ``batch_size`` defaults to the dataset's; ``shuffle`` to ``name == "train"``; ``seed`` to
         the dataset's seed.  ``repeat`` repeats forever (each pass reshuffled); ``normalize``
-        applies the training statistics; ``drop_remainder`` gives every batch the same size.
+        applies the training statistics; ``drop_remainder`` gives every batch the same size;
+        ``augment`` (default: ``name == "train"``) applies the dataset's ``[d.augmentation]``.
         """
         start, stop = self._range(name)
         batch = self.generator.shape.batch_size if batch_size is None else batch_size
@@ -150,6 +152,9 @@ class PreparedDataset:
         if normalize and (stats.inputs != "none" or stats.targets != "none"):
             batches = batches.map(lambda x, y: (stats.normalize_inputs(x), stats.normalize_targets(y)),
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        augmentation = self.generator.augmentation
+        if (name == "train" if augment is None else augment) and isinstance(augmentation, AugmentationConfig):
+            batches = augment_batches(batches, augmentation, _derived(seed + 1))
         options = tf.data.Options()
         # The source is a list of pieces, not files: shard across workers by element.
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

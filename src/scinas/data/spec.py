@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from scinas.config.loading import RawConfig
 from scinas.config.reader import Table, suggest
+from scinas.data.augmentation import AugmentationConfig
 from scinas.data.base import GENERATORS, DatasetGenerator, NormalizationConfig, ShapeConfig
 from scinas.errors import ConfigError
 
@@ -26,13 +27,25 @@ def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
         cls = GENERATORS.get(generator_name, file=raw.data_file, path=f"{name}.generator")
         table.string("description", "")
         parameters = cls.parse_parameters(table.table("parameters"))
-        shape = ShapeConfig.parse(table.table("shape", required=True))
+        shape = ShapeConfig.parse(table.table("shape", required=cls.generated), n_samples_required=cls.generated)
         normalization = NormalizationConfig.parse(table.table("normalization"))
+        augmentation = None
+        if cls.augmentable:
+            augmentation = AugmentationConfig.parse(table.table("augmentation"))
+        elif table.has("augmentation"):
+            raise table.error("augmentation", f"the {generator_name} generator does not augment its data",
+                              fix="remove the table (augmentation applies to image datasets)")
         table.finish()
+        generator = (cls(name, parameters, shape, normalization, augmentation=augmentation) if cls.augmentable
+                     else cls(name, parameters, shape, normalization))
+        if generator.info().task == "classification" and normalization.targets != "none":
+            raise ConfigError("class labels cannot be standardised", file=raw.data_file,
+                              path=f"{name}.normalization.targets", value=normalization.targets,
+                              fix='use targets = "none" (the default) for a classification dataset')
     except ConfigError as exc:
         source = raw.file_for(exc.path or "", raw.data_file)
         raise (exc.relocated(source) if source != exc.file else exc) from None
-    return cls(name, parameters, shape, normalization)
+    return generator
 
 
 def dataset_description(raw: RawConfig, name: str) -> str:

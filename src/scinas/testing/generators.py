@@ -122,7 +122,10 @@ def _generate(generator: DatasetGenerator, index: int, bounds: list[tuple[int, i
 def _variant(generator: DatasetGenerator, **shape_changes: Any) -> DatasetGenerator:
     """The same generator with a changed ``[d.shape]`` (built the way ``build_generator`` does)."""
     shape = dataclasses.replace(generator.shape, **shape_changes)
-    return type(generator)(generator.dataset, generator.parameters, shape, generator.normalization)
+    if generator.augmentation is None:  # generators written before augmentation keep their signature
+        return type(generator)(generator.dataset, generator.parameters, shape, generator.normalization)
+    return type(generator)(generator.dataset, generator.parameters, shape, generator.normalization,
+                           augmentation=generator.augmentation)
 
 
 def _check_fingerprint(generator: DatasetGenerator, x0: np.ndarray, label: str) -> None:
@@ -147,5 +150,6 @@ def _check_fingerprint(generator: DatasetGenerator, x0: np.ndarray, label: str) 
     other, _ = reseeded.generate_shard(0, bounds[0][1] - bounds[0][0], reseeded.shard_rng(0))
     _require(not np.array_equal(other, x0), label, "another seed gives the same samples in shard 0")
 
-    resized = _variant(generator, n_samples=shape.n_samples + 1)
+    # a generator makes any number of samples; a dataset read from files can only shrink
+    resized = _variant(generator, n_samples=shape.n_samples + (1 if generator.generated else -1))
     _require(resized.fingerprint() != fingerprint, label, "another n_samples gives the same fingerprint")

@@ -1,0 +1,104 @@
+"""Image augmentation of the training split, applied batch by batch inside the tf.data pipeline.
+
+Every image of a batch gets its own random flip, crop offset and cutout square; the randomness
+comes from a seeded stream that changes every epoch, so runs are reproducible and no two
+epochs see the same images.  Validation and test batches are never augmented.
+
+Example ``data.toml``::
+
+    [cifar.augmentation]
+    flip = "horizontal"     # none | horizontal | vertical | both
+    crop_padding = 4        # pad by 4 pixels (zeros after normalisation: the mean), crop back at random
+    cutout = 8              # zero a random 8x8 square of each image
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import tensorflow as tf
+
+from scinas.config.reader import Table
+
+__all__ = ["FLIPS", "AugmentationConfig", "augment_batches"]
+
+FLIPS = ("none", "horizontal", "vertical", "both")
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """``[d.augmentation]``; everything off by default."""
+
+    flip: str = "none"
+    crop_padding: int = 0
+    cutout: int = 0
+
+    @classmethod
+    def parse(cls, table: Table) -> AugmentationConfig | None:
+        config = cls(flip=table.string("flip", "none", choices=FLIPS),
+                     crop_padding=table.integer("crop_padding", 0, minimum=0),
+                     cutout=table.integer("cutout", 0, minimum=0))
+        table.finish()
+        return config if config.active else None
+
+    @property
+    def active(self) -> bool:
+        return self.flip != "none" or self.crop_padding > 0 or self.cutout > 0
+
+
+def _flip(images: tf.Tensor, seed: tf.Tensor, axis: int) -> tf.Tensor:
+    batch = tf.shape(images)[0]
+    flip = tf.random.stateless_uniform([batch], seed) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[axis]), images)
+
+
+def _crop(images: tf.Tensor, seed: tf.Tensor, padding: int) -> tf.Tensor:
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    offsets = tf.random.stateless_uniform([batch, 2], seed, minval=0, maxval=2 * padding + 1, dtype=tf.int32)
+    rows = offsets[:, :1] + tf.range(height)[None, :]
+    columns = offsets[:, 1:] + tf.range(width)[None, :]
+    cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(cropped, columns, axis=2, batch_dims=1)
+
+
+def _cutout(images: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    centres = tf.random.stateless_uniform([batch, 2], seed, minval=0, maxval=tf.int32.max, dtype=tf.int32)
+    cy = centres[:, 0] % height
+    cx = centres[:, 1] % width
+    half = size // 2
+    rows = tf.range(height)[None, :]
+    columns = tf.range(width)[None, :]
+    inside_rows = (rows >= (cy - half)[:, None]) & (rows < (cy - half + size)[:, None])
+    inside_columns = (columns >= (cx - half)[:, None]) & (columns < (cx - half + size)[:, None])
+    mask = tf.cast(inside_rows[:, :, None] & inside_columns[:, None, :], images.dtype)
+    return images * (1.0 - mask[:, :, :, None])
+
+
+def _augment(images: tf.Tensor, seed: tf.Tensor, config: AugmentationConfig) -> tf.Tensor:
+    seeds = tf.random.experimental.stateless_split(seed, num=4)
+    if config.flip in ("horizontal", "both"):
+        images = _flip(images, seeds[0], axis=2)
+    if config.flip in ("vertical", "both"):
+        images = _flip(images, seeds[1], axis=1)
+    if config.crop_padding > 0:
+        images = _crop(images, seeds[2], config.crop_padding)
+    if config.cutout > 0:
+        images = _cutout(images, seeds[3], config.cutout)
+    return images
+
+
+def augment_batches(batches: tf.data.Dataset, config: AugmentationConfig, seed: int) -> tf.data.Dataset:
+    """``batches`` of ``(images, y)`` (images ``[b, h, w, c]``) with ``config`` applied per image."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
+
+    def apply(batch: Any, pair: tf.Tensor) -> Any:
+        x, y = batch
+        return _augment(x, tf.cast(pair, tf.int64), config), y
+
+    zipped = tf.data.Dataset.zip((batches, seeds))
+    return zipped.map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,141 @@
+"""Time-series datasets: .ts (multivariate, unequal lengths), aeon's bundled sets, .tsv, .npz."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scinas.config.reader import Table
+from scinas.data.base import ShapeConfig
+from scinas.data.time_series import TimeSeriesGenerator, fit_length
+from scinas.errors import ConfigError, DataError
+from scinas.testing.generators import check_generator
+
+pytest.importorskip("aeon")
+
+TS_HEADER = """\
+@problemName tiny
+@timeStamps false
+@missing false
+@univariate false
+@dimensions 2
+@equalLength false
+@classLabel true walk run sit
+@data
+"""
+
+
+def _generator(parameters: dict[str, Any], shape: dict[str, Any] | None = None) -> TimeSeriesGenerator:
+    params = TimeSeriesGenerator.parse_parameters(Table(parameters, file="data.toml", path="d.parameters"))
+    config = ShapeConfig.parse(Table(shape or {}, file="data.toml", path="d.shape"), n_samples_required=False)
+    return TimeSeriesGenerator("d", params, config)
+
+
+def _ts(path: Path, rows: list[str], header: str = TS_HEADER) -> Path:
+    path.write_text(header + "\n".join(rows) + "\n")
+    return path
+
+
+ROWS = [
+    "1,2,3,4:10,20,30,40:walk",
+    "5,6:50,60:run",
+    "7,8,9:70,80,90:sit",
+    "1,1,1,1,1:2,2,2,2,2:walk",
+    "3,2:1,0:run",
+    "0,0,0:1,1,1:sit",
+]
+
+
+def test_multivariate_unequal_ts_padded_with_labels_remapped(tmp_path: Path) -> None:
+    generator = _generator({"source": "ts", "path": str(_ts(tmp_path / "tiny_TRAIN.ts", ROWS))},
+                           {"splits": [0.5, 0.0, 0.5], "shuffle_buffer_size": 0})
+    info = generator.info()
+    assert info.input_shape == (5, 2) and info.task == "classification"
+    assert info.target_names == ("run", "sit", "walk") and info.n_classes == 3
+    x, y = generator.generate_shard(0, 6, generator.shard_rng(0))
+    row = next(i for i in range(6) if np.array_equal(x[i, :2, 0], [5, 6]))
+    np.testing.assert_array_equal(x[row], [[5, 50], [6, 60], [0, 0], [0, 0], [0, 0]])
+    assert y[row] == 0  # "run"
+    check_generator(generator)
+
+
+def test_edge_padding_truncation_and_z_normalisation(tmp_path: Path) -> None:
+    path = str(_ts(tmp_path / "t.ts", ROWS))
+    edge = _generator({"source": "ts", "path": path, "pad": "edge"}, {"shuffle_buffer_size": 0})
+    x, _ = edge.generate_shard(0, 6, edge.shard_rng(0))
+    row = next(i for i in range(6) if np.array_equal(x[i, :2, 0], [5, 6]))
+    np.testing.assert_array_equal(x[row, :, 1], [50, 60, 60, 60, 60])
+    short = _generator({"source": "ts", "path": path, "length": 2})
+    assert short.info().input_shape == (2, 2)
+    normal = _generator({"source": "ts", "path": path, "z_normalize": True, "length": 3})
+    xn, _ = normal.generate_shard(0, 6, normal.shard_rng(0))
+    varying = xn[np.abs(xn).sum(axis=(1, 2)) > 0]
+    np.testing.assert_allclose(varying.mean(axis=1), 0, atol=1e-5)
+
+
+def test_fit_length_direct() -> None:
+    out = fit_length([np.array([[1.0, 2.0, 3.0]]), np.array([[4.0]])], 0, "zero")
+    np.testing.assert_array_equal(out[:, :, 0], [[1, 2, 3], [4, 0, 0]])
+
+
+def test_test_file_is_the_test_split(tmp_path: Path) -> None:
+    train = _ts(tmp_path / "a_TRAIN.ts", ROWS)
+    test = _ts(tmp_path / "a_TEST.ts", ROWS[:3])
+    generator = _generator({"source": "ts", "path": str(train), "test_path": str(test)}, {"splits": [0.7, 0.3, 0.0]})
+    assert generator.info().split_sizes == {"train": 4, "validation": 2, "test": 3}
+
+
+def test_mismatched_dimensions_are_named(tmp_path: Path) -> None:
+    train = _ts(tmp_path / "a.ts", ROWS)
+    other = _ts(tmp_path / "b.ts", ["1,2,3:walk", "4,5,6:run"],
+                TS_HEADER.replace("@dimensions 2", "@dimensions 1").replace("@univariate false", "@univariate true"))
+    with pytest.raises(DataError, match=r"b\.ts: series have 1 dimensions"):
+        _generator({"source": "ts", "path": str(train), "test_path": str(other)}).info()
+    broken = _ts(tmp_path / "c.ts", ["1,2,3:4,5,6:walk", "7,8,9:run"])
+    with pytest.raises(DataError, match=r"c\.ts"):
+        _generator({"source": "ts", "path": str(broken)}).info()
+
+
+def test_regression_ts_from_its_header(tmp_path: Path) -> None:
+    header = textwrap.dedent("""\
+        @problemName reg
+        @timeStamps false
+        @univariate true
+        @equalLength true
+        @seriesLength 3
+        @targetLabel true
+        @data
+        """)
+    path = _ts(tmp_path / "r.ts", ["1,2,3:0.5", "2,3,4:1.5", "3,4,5:2.5", "4,5,6:3.5"], header)
+    generator = _generator({"source": "ts", "path": str(path)})
+    info = generator.info()
+    assert info.task == "regression" and info.target_shape == (1,) and info.input_shape == (3, 1)
+
+
+def test_aeon_bundled_dataset_by_name() -> None:
+    generator = _generator({"source": "aeon", "name": "ItalyPowerDemand"}, {"n_shards": 2})
+    info = generator.info()
+    assert info.input_shape == (24, 1) and info.n_classes == 2
+    assert info.split_sizes["test"] == 1029 and info.split_sizes["train"] + info.split_sizes["validation"] == 67
+    check_generator(generator)
+
+
+def test_unknown_aeon_name_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"GunPoint.*(fix: did you mean \"GunPoint\")"):
+        _generator({"source": "aeon", "name": "Gunpoint"})
+
+
+def test_tsv_and_npz(tmp_path: Path) -> None:
+    tsv = tmp_path / "u.tsv"
+    tsv.write_text("1\t0.1\t0.2\t0.3\n2\t0.4\t0.5\tNaN\n1\t0.7\t0.8\t0.9\n2\t1.0\t1.1\t1.2\n")
+    generator = _generator({"source": "tsv", "path": str(tsv)})
+    assert generator.info().input_shape == (3, 1) and generator.info().target_names == ("1", "2")
+    np.savez(tmp_path / "s.npz", x=np.arange(24, dtype=float).reshape(4, 3, 2), y=np.array([0.5, 1, 2, 3]))
+    npz = _generator({"source": "npz", "path": str(tmp_path / "s.npz"), "task": "regression"})
+    assert npz.info().input_shape == (3, 2) and npz.info().task == "regression"
+    with pytest.raises(ConfigError, match="no such file"):
+        _generator({"source": "tsv", "path": str(tmp_path / "missing.tsv")})
