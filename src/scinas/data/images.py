@@ -55,7 +55,7 @@ from tqdm import tqdm
 from scinas.config.reader import Table
 from scinas.data.base import GENERATORS
 from scinas.data.image_files import IMAGE_SUFFIXES, read_image
-from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, file_signature
+from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import DataError
 
 __all__ = ["SOURCES", "ImageParameters", "ImagesGenerator"]
@@ -87,8 +87,9 @@ class ImageParameters:
         source = table.string("source", choices=SOURCES)
         path = test_path = name = data_dir = ""
         if source in ("folder", "npz"):
-            path = _existing(table, "path", directory=source == "folder")
-            test_path = _existing(table, "test_path", directory=source == "folder", required=False)
+            path = existing_path(table, "path", directory=source == "folder")
+            if table.has("test_path"):
+                test_path = existing_path(table, "test_path", directory=source == "folder")
         if source == "tfds":
             name = table.string("name")
             data_dir = table.string("data_dir", "")
@@ -109,19 +110,6 @@ class ImageParameters:
         y_key = table.string("y_key", "y")
         table.finish()
         return cls(source, path, test_path, name, data_dir, channels, resize, rescale, task, x_key, y_key)
-
-
-def _existing(table: Table, key: str, *, directory: bool, required: bool = True) -> str:
-    if not required and not table.has(key):
-        return ""
-    text = table.string(key)
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise table.error(key, f"no such {'folder' if directory else 'file'} (from {Path.cwd()})",
-                          fix="give an absolute path or one relative to the folder scinas is started from")
-    if directory != path.is_dir():
-        raise table.error(key, f"expected a {'folder' if directory else 'file'}")
-    return str(path.resolve())
 
 
 @GENERATORS.register("images")

@@ -31,10 +31,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from scinas.config.reader import Table
 from scinas.data.base import SPLITS, DatasetGenerator, DatasetInfo, ShapeConfig, split_sizes
 from scinas.errors import DataError
 
-__all__ = ["LoadedDataset", "SourceArrays", "encode_labels", "file_signature"]
+__all__ = ["LoadedDataset", "SourceArrays", "encode_labels", "existing_path", "file_signature"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +82,21 @@ def _label_key(value: Any) -> Any:
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+
+
+def existing_path(table: Table, key: str, *, directory: bool = False) -> str:
+    """The absolute path written at ``key``; a ConfigError naming the key when it does not exist.
+
+    Relative paths are relative to the folder scinas is started from.
+    """
+    path = Path(table.string(key)).expanduser()
+    kind = "folder" if directory else "file"
+    if not path.exists():
+        raise table.error(key, f"no such {kind} (from {Path.cwd()})",
+                          fix="give an absolute path or one relative to the folder scinas is started from")
+    if directory != path.is_dir():
+        raise table.error(key, f"expected a {kind}")
+    return str(path.resolve())
 
 
 def file_signature(paths: Sequence[Path]) -> list[list[Any]]:

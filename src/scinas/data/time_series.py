@@ -35,7 +35,7 @@ import numpy as np
 
 from scinas.config.reader import Table, suggest
 from scinas.data.base import GENERATORS
-from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, file_signature
+from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import ConfigError, DataError
 
 __all__ = ["SOURCES", "TimeSeriesGenerator", "TimeSeriesParameters", "aeon_datasets", "fit_length"]
@@ -88,8 +88,8 @@ class TimeSeriesParameters:
             folder = _aeon_data_root() / name
             path, test_path = str(folder / f"{name}_TRAIN.ts"), str(folder / f"{name}_TEST.ts")
         else:
-            path = _existing(table, "path")
-            test_path = _existing(table, "test_path") if table.has("test_path") else ""
+            path = existing_path(table, "path")
+            test_path = existing_path(table, "test_path") if table.has("test_path") else ""
             if source == "ts":
                 _aeon_data_root()  # a clear install hint now rather than at run time
         parameters = cls(source, path, test_path, name,
@@ -100,14 +100,6 @@ class TimeSeriesParameters:
                          x_key=table.string("x_key", "x"), y_key=table.string("y_key", "y"))
         table.finish()
         return parameters
-
-
-def _existing(table: Table, key: str) -> str:
-    path = Path(table.string(key)).expanduser()
-    if not path.is_file():
-        raise table.error(key, f"no such file (from {Path.cwd()})",
-                          fix="give an absolute path or one relative to the folder scinas is started from")
-    return str(path.resolve())
 
 
 # -- readers: each returns a list of (channels, length) arrays, the labels and whether they are targets --
