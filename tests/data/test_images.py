@@ -141,7 +141,7 @@ def test_digits_pass_the_conformance_suite_and_subsample() -> None:
     check_generator(digits)
     small = _generator({"source": "digits"}, {"n_samples": 60, "n_shards": 2})
     assert sum(small.info().split_sizes.values()) == 60 and small.fingerprint() != digits.fingerprint()
-    with pytest.raises(DataError, match="holds 1797 samples"):
+    with pytest.raises(ConfigError, match=r"\[d.shape\] n_samples = 5000: the source holds only 1797 samples"):
         _generator({"source": "digits"}, {"n_samples": 5000}).info()
 
 

@@ -101,7 +101,7 @@ def _space_for(top: Table, cell: Cell, cell_path: str, rank: int) -> SearchSpace
         try:
             text = parse_operator(operator, rank).text
         except ConfigError as exc:
-            raise _located(exc, top.file, cell_path) from None
+            raise ConfigError(exc.problem, file=top.file, path=cell_path, value=cell.to_text(), fix=exc.fix) from None
         if text not in operators:
             operators.append(text)
     return SearchSpace(operators=tuple(operators) or ("identity",),

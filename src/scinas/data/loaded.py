@@ -33,7 +33,7 @@ import numpy as np
 
 from scinas.config.reader import Table
 from scinas.data.base import SPLITS, DatasetGenerator, DatasetInfo, ShapeConfig, split_sizes
-from scinas.errors import DataError
+from scinas.errors import ConfigError, DataError
 
 __all__ = ["LoadedDataset", "SourceArrays", "encode_labels", "existing_path", "file_signature"]
 
@@ -164,8 +164,8 @@ class LoadedDataset(DatasetGenerator):
         total = sum(len(x) for x, _ in parts)
         wanted = requested.n_samples or total
         if wanted > total:
-            raise DataError(f"{self.dataset}: n_samples = {wanted} but the source holds {total} samples; "
-                            "leave n_samples out to use them all")
+            raise ConfigError(f"the source holds only {total} samples", path=f"{self.dataset}.shape.n_samples",
+                              value=wanted, fix=f"leave n_samples out to use all {total}, or give fewer")
         if wanted < 3:
             raise DataError(f"{self.dataset}: the source holds only {total} samples; at least 3 are needed")
         # how many of each part to keep (proportional), then a seeded permutation of each
