@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,12 @@ from tests.conftest import REPO
 
 CONFIG = REPO / "config"
 RAW = load_config(CONFIG)
-HAS_AEON = importlib.util.find_spec("aeon") is not None
+try:
+    import aeon  # noqa: F401  (the timeseries extra)
+
+    HAS_AEON = True
+except ImportError:
+    HAS_AEON = False
 
 
 def _dataset(experiment: str) -> str:
