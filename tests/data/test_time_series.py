@@ -139,3 +139,13 @@ def test_tsv_and_npz(tmp_path: Path) -> None:
     assert npz.info().input_shape == (3, 2) and npz.info().task == "regression"
     with pytest.raises(ConfigError, match="no such file"):
         _generator({"source": "tsv", "path": str(tmp_path / "missing.tsv")})
+
+
+def test_without_aeon_the_error_names_the_key_and_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aeon", None)
+    monkeypatch.setitem(sys.modules, "aeon.datasets", None)
+    with pytest.raises(ConfigError, match=r"\[d.parameters\] source = \"aeon\": reading .ts files needs aeon.*"
+                                          r"scinas\[timeseries\]"):
+        _generator({"source": "aeon", "name": "GunPoint"})

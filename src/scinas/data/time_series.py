@@ -78,6 +78,11 @@ class TimeSeriesParameters:
     @classmethod
     def parse(cls, table: Table) -> TimeSeriesParameters:
         source = table.string("source", choices=SOURCES)
+        if source in ("aeon", "ts"):
+            try:
+                _aeon_data_root()
+            except ConfigError as exc:
+                raise table.error("source", f"{exc.problem} (the timeseries extra)", fix=exc.fix) from None
         path = test_path = name = ""
         if source == "aeon":
             name = table.string("name")
@@ -90,8 +95,6 @@ class TimeSeriesParameters:
         else:
             path = existing_path(table, "path")
             test_path = existing_path(table, "test_path") if table.has("test_path") else ""
-            if source == "ts":
-                _aeon_data_root()  # a clear install hint now rather than at run time
         parameters = cls(source, path, test_path, name,
                          length=table.integer("length", 0, minimum=0),
                          pad=table.string("pad", "zero", choices=PADS),
