@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -179,8 +180,9 @@ def test_augmentation_changes_training_batches_only(tmp_path: Path) -> None:
     reference = np.concatenate([x for x, _ in plain.as_numpy_iterator()])
     assert first.shape == reference.shape == (32, 8, 8, 1)
     assert not np.allclose(first, reference) and not np.allclose(first, second)
-    validation = np.concatenate([x for x, _ in data.split("validation").as_numpy_iterator()])
-    np.testing.assert_allclose(validation, data.arrays("validation", normalize=True)[0], atol=1e-6)
+    for split in ("validation", "test"):
+        batches = np.concatenate([x for x, _ in data.split(split).as_numpy_iterator()])
+        np.testing.assert_allclose(batches, data.arrays(split, normalize=True)[0], atol=1e-6)
     labels = np.concatenate([y for _, y in plain.as_numpy_iterator()])
     assert set(np.unique(labels)) <= set(range(10))
 
@@ -214,5 +216,143 @@ def test_tfds_dataset_prepared_locally_loads_and_an_absent_one_is_named(tmp_path
     generator = _generator({"source": "tfds", "name": "scinas_tiny_shapes", "data_dir": str(data_dir)})
     info = generator.info()
     assert info.target_names == ("round", "square") and info.split_sizes["test"] == 4 and info.input_shape == (8, 8, 1)
+    x, _ = generator.generate_shard(0, 20, generator.shard_rng(0))
+    assert sorted(np.round(x[:, 0, 0, 0] * 255).astype(int).tolist()) == sorted([10 * i for i in range(16)] +
+                                                                                [10 * i for i in range(4)])
+    check_generator(generator)
     with pytest.raises(DataError, match=r"'scinas_tiny_shapes' is not prepared in .*empty"):
         _generator({"source": "tfds", "name": "scinas_tiny_shapes", "data_dir": str(tmp_path / "empty")}).info()
+
+
+def _one(path: Path) -> np.ndarray:
+    """Image ``path`` as scinas reads it (a copy in a second class folder makes the set valid)."""
+    (path.parent.parent / "b").mkdir(exist_ok=True)
+    for i in range(2):
+        shutil.copyfile(path, path.parent.parent / "b" / f"{i}{path.suffix}")
+    generator = _generator({"source": "folder", "path": str(path.parent.parent)})
+    x, _ = generator.generate_shard(0, 3, generator.shard_rng(0))
+    np.testing.assert_array_equal(x[0], x[1])
+    return x[0]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("bmp", (4, 4, 3)), ("gif", (4, 4, 3)), ("cmyk", (4, 4, 3)), ("la", (4, 4, 1)), ("png16", (4, 4, 1)),
+    ("bilevel", (4, 4, 1)),
+])
+def test_pillow_formats_and_modes(tmp_path: Path, name: str, expected: tuple[int, ...]) -> None:
+    red = np.zeros((4, 4, 3), dtype=np.uint8)
+    red[..., 0] = 255
+    path = tmp_path / "f" / "a" / {"bmp": "0.bmp", "gif": "0.gif", "cmyk": "0.jpg"}.get(name, "0.png")
+    path.parent.mkdir(parents=True)
+    if name == "bmp":
+        Image.fromarray(red).save(path)
+    elif name == "gif":  # two frames: only the first (value 40) is read
+        frames = [Image.fromarray(np.full((4, 4), v, dtype=np.uint8)) for v in (40, 220)]
+        frames[0].save(path, save_all=True, append_images=frames[1:])
+    elif name == "cmyk":
+        Image.fromarray(red).convert("CMYK").save(path, quality=100)
+    elif name == "la":
+        Image.fromarray(np.full((4, 4, 2), (51, 7), dtype=np.uint8), mode="LA").save(path)
+    elif name == "png16":
+        Image.fromarray(np.full((4, 4), 13107, dtype=np.uint16)).save(path)
+    else:
+        Image.fromarray(np.full((4, 4), 255, dtype=np.uint8)).convert("1").save(path)
+    image = _one(path)
+    assert image.shape == expected
+    expected_values = {"bmp": [1, 0, 0], "gif": [40 / 255] * 3, "cmyk": [1, 0, 0], "la": [0.2], "png16": [0.2],
+                       "bilevel": [1.0]}[name]
+    np.testing.assert_allclose(image[0, 0], expected_values, atol=0.02)
+
+
+def test_tiff_channels_planes_and_alpha(tmp_path: Path) -> None:
+    path = tmp_path / "t" / "a" / "0.tif"
+    path.parent.mkdir(parents=True)
+    tifffile.imwrite(path, np.stack([np.full((4, 4), v, np.float32) for v in (0.5, -2.0)], axis=2),
+                     photometric="minisblack", planarconfig="contig")
+    np.testing.assert_allclose(_one(path)[0, 0], [0.5, -2.0])  # two float channels, both kept
+    tifffile.imwrite(path, np.stack([np.full((4, 4), v, np.uint16) for v in (0, 65535, 0)]),
+                     photometric="rgb", planarconfig="separate")
+    np.testing.assert_allclose(_one(path)[0, 0], [0, 1, 0])  # planes stored first become channels
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 2] = rgba[..., 3] = 255
+    tifffile.imwrite(path, rgba, photometric="rgb", extrasamples=["unassalpha"])
+    np.testing.assert_allclose(_one(path)[0, 0], [0, 0, 1])  # the alpha is dropped
+
+
+def test_rgb_to_gray_by_luminance_and_impossible_conversions(tmp_path: Path) -> None:
+    red = np.zeros((4, 4, 3), dtype=np.uint8)
+    red[..., 0] = 255
+    for label, i in (("a", 0), ("b", 0), ("b", 1)):
+        (tmp_path / "c" / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(red).save(tmp_path / "c" / label / f"{i}.png")
+    gray = _generator({"source": "folder", "path": str(tmp_path / "c"), "channels": 1})
+    x, _ = gray.generate_shard(0, 3, gray.shard_rng(0))
+    np.testing.assert_allclose(x[:, 0, 0, 0], 0.299, atol=1e-6)  # BT.601 weight of red, not the mean 1/3
+    with pytest.raises(ConfigError, match=r"\[d.parameters\] channels = 2: expected 1 \(grayscale\), 3"):
+        _generator({"source": "folder", "path": str(tmp_path / "c"), "channels": 2})
+    tifffile.imwrite(tmp_path / "c" / "a" / "9.tif", np.zeros((4, 4, 2), np.float32), photometric="minisblack",
+                     planarconfig="contig")
+    with pytest.raises(DataError, match=r"9\.tif: an image with 2 channels cannot be made RGB"):
+        _generator({"source": "folder", "path": str(tmp_path / "c"), "channels": 3}).info()
+
+
+def test_a_failed_load_leaves_no_cache(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "p")
+    (root / "dog" / "9.png").write_bytes(b"\x89PNG truncated")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with pytest.raises(DataError, match=r"9\.png: not a readable image"):
+        PreparedDataset.prepare(_generator({"source": "folder", "path": str(root)}), cache, progress=False)
+    assert list(cache.iterdir()) == []
+    (root / "dog" / "9.png").unlink()
+    data = PreparedDataset.prepare(_generator({"source": "folder", "path": str(root)}), cache, progress=False)
+    assert sum(data.size(s) for s in ("train", "validation", "test")) == 8
+    assert [p.name.startswith("d-images-") for p in cache.iterdir()] == [True]
+
+
+def test_labels_suit_sparse_categorical_losses(tmp_path: Path) -> None:
+    import keras
+
+    data = PreparedDataset.prepare(_generator({"source": "digits"}, {"n_samples": 40, "n_shards": 1}),
+                                   tmp_path / "cache", progress=False)
+    _, y = next(iter(data.split("train", batch_size=8)))
+    assert tuple(y.shape) == (8,) and set(np.asarray(y).tolist()) <= set(range(10))
+    uniform = np.full((8, 10), 0.1, dtype=np.float32)
+    loss = keras.losses.SparseCategoricalCrossentropy()(y, uniform)
+    np.testing.assert_allclose(float(loss), np.log(10), rtol=1e-5)
+    accuracy = keras.metrics.SparseCategoricalAccuracy()
+    accuracy.update_state(y, keras.ops.one_hot(keras.ops.cast(y, "int32"), 10))
+    assert float(accuracy.result()) == 1.0
+
+
+def test_npz_generators_conform_and_reject_nan(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(15, 4, 4, 1)).astype(np.float32)
+    np.savez(tmp_path / "a.npz", x=x, y=np.array(["b", "a", "c"] * 5))
+    generator = _generator({"source": "npz", "path": str(tmp_path / "a.npz")}, {"n_shards": 2})
+    assert generator.info().target_names == ("a", "b", "c")
+    check_generator(generator)
+    x[3, 1, 1, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=np.arange(15) % 2)
+    with pytest.raises(DataError, match=r"1 of the 15 inputs hold NaN or infinite values \(the first is sample"):
+        _generator({"source": "npz", "path": str(tmp_path / "nan.npz")}).info()
+
+
+def test_tfds_names_that_could_go_online_or_are_unknown(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(ConfigError, match=r"\[d.parameters\] name = \"huggingface:mnist\": a namespaced"):
+        _generator({"source": "tfds", "name": "huggingface:mnist"})
+    with pytest.raises(DataError, match=r"'scinas_no_such_set' is neither known .* nor prepared in .*nothing"):
+        _generator({"source": "tfds", "name": "scinas_no_such_set", "data_dir": str(tmp_path / "nothing")}).info()
+
+
+def test_prepared_dataset_releases_the_source_arrays(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "p")
+    generator = _generator({"source": "folder", "path": str(root)}, {"n_shards": 2})
+    before = generator.generate_shard(1, 4, generator.shard_rng(1))
+    data = PreparedDataset.prepare(generator, tmp_path / "cache", progress=False)
+    assert generator.__dict__["_resolved"].x is None  # only the cache holds the samples now
+    assert data.info == generator.info() and data.size("train") == 6
+    after = generator.generate_shard(1, 4, generator.shard_rng(1))  # reads the files again, same samples
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])

@@ -173,6 +173,13 @@ class DatasetGenerator(abc.ABC):
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n_samples`` samples ``(x, y)`` of shard ``index`` as float32 arrays."""
 
+    def release(self) -> None:
+        """Free memory held only for :meth:`generate_shard` once the cache holds every shard.
+
+        Generated datasets hold nothing (a no-op); datasets read from files drop their arrays.
+        """
+        return None
+
     def shard_bounds(self) -> list[tuple[int, int]]:
         """Global ``[start, stop)`` sample indices of each shard (contiguous, near-equal sizes)."""
         edges = np.linspace(0, self.shape.n_samples, self.shape.n_shards + 1).round().astype(int)

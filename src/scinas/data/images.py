@@ -26,7 +26,7 @@ Examples ``data.toml``::
     [arrays.parameters]
     source = "npz"
     path = "data/images.npz"          # x (n, h, w[, c]) and y; optional x_test / y_test
-    task = "auto"                     # classification when y holds integers, else regression
+    task = "auto"                     # classification when y holds integers or strings, else regression
 
     [mnist]
     generator = "images"
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +93,14 @@ class ImageParameters:
                 test_path = existing_path(table, "test_path", directory=source == "folder")
         if source == "tfds":
             name = table.string("name")
+            if _namespaced(name):  # community and Hugging Face datasets are looked up online
+                raise table.error("name", "a namespaced TFDS dataset (namespace:name) would be looked up on the "
+                                  "network, which scinas never does",
+                                  fix='give a dataset prepared in data_dir: "name", "name/config" or "name:1.0.0"')
             data_dir = table.string("data_dir", "")
-        channels = table.integer("channels", 0, minimum=0, maximum=4)
+        channels = table.integer("channels", 0, minimum=0)
+        if channels not in (0, 1, 3):
+            raise table.error("channels", "expected 1 (grayscale), 3 (RGB) or 0 (as stored, all images alike)")
         resize = None
         if table.has("resize"):
             sizes = table.number_list("resize", length=2, minimum=1)
@@ -118,6 +125,7 @@ class ImagesGenerator(LoadedDataset):
 
     name = "images"
     description = "images: class folders, .npz arrays, scikit-learn digits or a prepared TFDS dataset"
+    version = 2  # 2: RGB to gray by luminance; alpha of gray images, CMYK and TIFF planes read properly
     augmentable = True
     parameters: ImageParameters
 
@@ -151,7 +159,12 @@ class ImagesGenerator(LoadedDataset):
     def _finish(self, images: list[np.ndarray], names: list[str]) -> np.ndarray:
         """Stack images as float32 (n, h, w, c), with channels, size and scale made uniform."""
         p = self.parameters
-        prepared = [_conform(image, p.channels, p.resize, p.rescale) for image in images]
+        prepared = []
+        for image, name in zip(images, names, strict=True):
+            try:
+                prepared.append(_conform(image, p.channels, p.resize, p.rescale))
+            except DataError as exc:
+                raise DataError(f"{self.dataset}: {name}: {exc}") from None
         shapes = {image.shape for image in prepared}
         if len(shapes) > 1:
             by_shape: dict[tuple[int, ...], str] = {}
@@ -206,11 +219,13 @@ class ImagesGenerator(LoadedDataset):
         y, y_test = arrays.y, test[1] if test else None
         task = p.task
         if task == "auto":
-            task = "classification" if _integral(y) and y.ndim == 1 else "regression"
+            task = "classification" if _categorical(y) else "regression"
         if task == "classification":
             names, encoded = encode_labels(y, *([y_test] if y_test is not None else []))
             return SourceArrays(x, encoded[0], "classification", x_test, encoded[1] if y_test is not None else None,
                                 names)
+        if not all(np.issubdtype(a.dtype, np.number) for a in (y, *([y_test] if y_test is not None else []))):
+            raise DataError(f"{p.path}: task = \"regression\" needs numeric targets, got {p.y_key} of type {y.dtype}")
         return SourceArrays(x, y.astype(np.float32), "regression", x_test,
                             y_test.astype(np.float32) if y_test is not None else None)
 
@@ -238,6 +253,12 @@ class ImagesGenerator(LoadedDataset):
         return SourceArrays(x, encoded[0], "classification", x_test, encoded[1] if test else None, names)
 
 
+def _namespaced(name: str) -> bool:
+    """Whether a TFDS name ``[namespace:]name[/config][:version]`` has a namespace."""
+    parts = name.split(":")
+    return len(parts) > 2 or (len(parts) == 2 and re.fullmatch(r"[\d*]+(\.[\d*]+){0,2}", parts[1]) is None)
+
+
 def _tfds_dir(p: ImageParameters) -> str:
     if p.data_dir:
         return str(Path(p.data_dir).expanduser())
@@ -248,9 +269,13 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _integral(values: np.ndarray) -> bool:
-    return bool(np.issubdtype(values.dtype, np.integer) or
-                (np.issubdtype(values.dtype, np.floating) and np.all(np.mod(values, 1) == 0)))
+def _categorical(values: np.ndarray) -> bool:
+    """Labels rather than values: integers, whole floats, strings or booleans (one per sample)."""
+    if values.ndim != 1:
+        return False
+    if np.issubdtype(values.dtype, np.floating):
+        return bool(np.all(np.mod(values, 1) == 0))
+    return not np.issubdtype(values.dtype, np.complexfloating)
 
 
 @dataclass(frozen=True, eq=False)
@@ -291,12 +316,7 @@ def _conform(image: np.ndarray, channels: int, resize: tuple[int, int] | None, r
         scale = float(rescale)
     data = array.astype(np.float32) * np.float32(scale)
     if channels and data.shape[2] != channels:
-        if channels == 1:
-            data = data[:, :, :3].mean(axis=2, keepdims=True) if data.shape[2] >= 3 else data[:, :, :1]
-        elif data.shape[2] == 1:
-            data = np.repeat(data, channels, axis=2)
-        else:
-            data = data[:, :, :channels]
+        data = _convert_channels(data, channels)
     if resize is not None and data.shape[:2] != resize:
         from PIL import Image
 
@@ -305,3 +325,20 @@ def _conform(image: np.ndarray, channels: int, resize: tuple[int, int] | None, r
                   for c in range(data.shape[2])]
         data = np.stack(planes, axis=2)
     return data.astype(np.float32)
+
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+"""RGB to gray weights (ITU-R BT.601, what Pillow's ``convert("L")`` uses)."""
+
+
+def _convert_channels(data: np.ndarray, channels: int) -> np.ndarray:
+    """``(h, w, c)`` to 1 channel (luminance of RGB, else the mean) or 3 (gray repeated, or the first 3)."""
+    have = data.shape[2]
+    if channels == 1:
+        gray: np.ndarray = data[:, :, :3] @ _LUMA[:, None] if have >= 3 else data.mean(axis=2, keepdims=True)
+        return gray
+    if have == 1:
+        return np.repeat(data, channels, axis=2)
+    if have > channels:
+        return data[:, :, :channels]
+    raise DataError(f"an image with {have} channels cannot be made RGB; set channels = 0 to keep them as stored")

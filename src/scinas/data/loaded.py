@@ -110,8 +110,8 @@ def file_signature(paths: Sequence[Path]) -> list[list[Any]]:
 
 @dataclass(frozen=True, eq=False)
 class _Resolved:
-    x: np.ndarray
-    y: np.ndarray
+    x: np.ndarray | None  # None once released
+    y: np.ndarray | None
     shape: ShapeConfig
     info: DatasetInfo
 
@@ -140,14 +140,21 @@ class LoadedDataset(DatasetGenerator):
         self._requested = value
         self.__dict__.pop("_resolved", None)
 
-    @functools.cached_property
-    def _source(self) -> SourceArrays:
+    def _checked_source(self) -> SourceArrays:
         source = self.load()
         for name, array in (("x", source.x), ("y", source.y)):
             if array.dtype != np.float32:
                 raise DataError(f"{self.dataset}: load() returned {name} of dtype {array.dtype}, expected float32")
         if len(source.x) != len(source.y):
             raise DataError(f"{self.dataset}: {len(source.x)} inputs but {len(source.y)} targets")
+        parts = (("inputs", source.x), ("targets", source.y), ("test inputs", source.x_test),
+                 ("test targets", source.y_test))
+        for part, values in parts:
+            if values is not None and not np.isfinite(values).all():
+                bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+                raise DataError(f"{self.dataset}: {int(bad.sum())} of the {len(values)} {part} hold NaN or infinite "
+                                f"values (the first is sample {int(np.flatnonzero(bad)[0])}); scinas stores "
+                                "finite numbers only: fill or drop them in the source")
         if source.task == "classification" and len(source.target_names) < 2:
             raise DataError(f"{self.dataset}: a classification dataset needs at least two classes, found "
                             f"{list(source.target_names)}")
@@ -156,7 +163,7 @@ class LoadedDataset(DatasetGenerator):
     @functools.cached_property
     def _resolved(self) -> _Resolved:
         requested = self._requested
-        source = self._source
+        source = self._checked_source()
         rng = np.random.default_rng(np.random.SeedSequence([requested.seed, 2024]))
         parts = [(source.x, source.y)]
         if source.x_test is not None and source.y_test is not None:
@@ -209,7 +216,18 @@ class LoadedDataset(DatasetGenerator):
         if stop - start != n_samples:
             raise DataError(f"{self.dataset}: shard {index} holds {stop - start} samples, not {n_samples}")
         resolved = self._resolved
+        if resolved.x is None or resolved.y is None:  # released: read the source again
+            self.__dict__.pop("_resolved", None)
+            previous, resolved = resolved, self._resolved
+            if resolved.info != previous.info or resolved.x is None or resolved.y is None:
+                raise DataError(f"{self.dataset}: the source changed while scinas was using it; run again")
         return resolved.x[start:stop], resolved.y[start:stop]
+
+    def release(self) -> None:
+        """Drop the samples held in memory (the cache serves them now); shapes and sizes stay known."""
+        resolved = self.__dict__.get("_resolved")
+        if resolved is not None and resolved.x is not None:
+            self.__dict__["_resolved"] = dataclasses.replace(resolved, x=None, y=None)
 
     def definition(self) -> dict[str, Any]:
         definition = super().definition()

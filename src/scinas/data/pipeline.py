@@ -87,6 +87,7 @@ class PreparedDataset:
         else:
             n_stats = stats_samples
         cache = ensure_cache(generator, Path(cache_root), progress=progress)
+        generator.release()  # from now on the samples come from the cache
         statistics = load_or_compute_statistics(cache, n_stats, generator.normalization)
         return cls(generator, cache, statistics)
 

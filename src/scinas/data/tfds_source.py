@@ -35,7 +35,8 @@ def read_tfds(name: str, data_dir: str, dataset: str, *, image_key: str = "image
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except (tfds.core.registered.DatasetNotFoundError, ValueError) as exc:
-        raise DataError(f"{dataset}: TFDS has no dataset {name!r} ({str(exc).splitlines()[0]})") from None
+        raise DataError(f"{dataset}: TFDS dataset {name!r} is neither known to tensorflow-datasets nor prepared in "
+                        f"{data_dir} ({str(exc).splitlines()[0]})") from None
     prepared = Path(builder.data_dir)
     if not (prepared / "dataset_info.json").exists():
         raise DataError(f"{dataset}: TFDS dataset {name!r} is not prepared in {data_dir} (looked for {prepared}); "

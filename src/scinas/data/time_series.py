@@ -19,6 +19,7 @@ Examples ``data.toml``::
     length = 0                      # 0: the longest series; shorter ones are padded, longer truncated
     pad = "zero"                    # zero | edge (repeat the last value)
     task = "auto"                   # classification unless the file's header says @targetLabel true
+    missing = "error"               # or "interpolate": fill missing values (NaN, "?") linearly
 
 Series come out as float32 ``(length, channels)`` for 1D models; class labels are mapped to
 ``0..k-1`` in sorted order (kept as ``DatasetInfo.target_names``).  Reading ``.ts`` files needs
@@ -38,10 +39,11 @@ from scinas.data.base import GENERATORS
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import ConfigError, DataError
 
-__all__ = ["SOURCES", "TimeSeriesGenerator", "TimeSeriesParameters", "aeon_datasets", "fit_length"]
+__all__ = ["SOURCES", "TimeSeriesGenerator", "TimeSeriesParameters", "aeon_datasets", "clean_series", "fit_length"]
 
 SOURCES = ("aeon", "ts", "tsv", "npz")
 PADS = ("zero", "edge")
+MISSING = ("error", "interpolate")
 TASKS = ("auto", "classification", "regression")
 _INSTALL = "pip install 'scinas[timeseries]' (or make install EXTRAS=timeseries)"
 
@@ -74,6 +76,7 @@ class TimeSeriesParameters:
     task: str = "auto"
     x_key: str = "x"
     y_key: str = "y"
+    missing: str = "error"
 
     @classmethod
     def parse(cls, table: Table) -> TimeSeriesParameters:
@@ -100,7 +103,8 @@ class TimeSeriesParameters:
                          pad=table.string("pad", "zero", choices=PADS),
                          z_normalize=table.boolean("z_normalize", False),
                          task=table.string("task", "auto", choices=TASKS),
-                         x_key=table.string("x_key", "x"), y_key=table.string("y_key", "y"))
+                         x_key=table.string("x_key", "x"), y_key=table.string("y_key", "y"),
+                         missing=table.string("missing", "error", choices=MISSING))
         table.finish()
         return parameters
 
@@ -135,13 +139,10 @@ def _read_tsv(path: Path) -> tuple[Series, np.ndarray, bool]:
         raise DataError(f"{path}: not a UCR .tsv file (label, then tab-separated values): {exc}") from None
     if table.ndim != 2 or table.shape[1] < 2:
         raise DataError(f"{path}: expected rows of a label and at least one value, got shape {table.shape}")
-    series = []
-    for row, values in enumerate(table[:, 1:]):
-        present = values[~np.isnan(values)]
-        if len(present) == 0:
-            raise DataError(f"{path}: row {row + 1} holds no values")
-        series.append(present[None, :])
-    return series, table[:, 0], False
+    if np.isnan(table[:, 0]).any():
+        row = int(np.flatnonzero(np.isnan(table[:, 0]))[0])
+        raise DataError(f"{path}: row {row + 1} has no label (the first column)")
+    return [values[None, :] for values in table[:, 1:]], table[:, 0], False
 
 
 def _read_npz(path: Path, x_key: str, y_key: str) -> tuple[Series, np.ndarray, bool]:
@@ -172,10 +173,42 @@ def fit_length(series: Series, length: int, pad: str) -> np.ndarray:
     return out
 
 
-def _z_normalize(x: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=1, keepdims=True)
-    std = x.std(axis=1, keepdims=True)
-    normalized: np.ndarray = (x - mean) / np.where(std > 1e-8, std, 1.0)
+def clean_series(series: Series, missing: str, origin: str) -> Series:
+    """Series without their trailing NaN padding (UCR's way of storing unequal lengths), with
+    other missing values (NaN, ``?`` in ``.ts``) an error or, with ``missing = "interpolate"``,
+    filled linearly per channel (the nearest value before the first or after the last)."""
+    cleaned = []
+    for row, stored in enumerate(series):
+        present = ~np.isnan(stored).all(axis=0)
+        if not present.any():
+            raise DataError(f"{origin}: series {row + 1} holds no values")
+        values = stored[:, : int(np.flatnonzero(present)[-1]) + 1]
+        if np.isinf(values).any():
+            raise DataError(f"{origin}: series {row + 1} holds infinite values")
+        gaps = np.isnan(values)
+        if gaps.any():
+            if missing == "error":
+                channel, time = (int(v) for v in np.argwhere(gaps)[0])
+                raise DataError(f"{origin}: series {row + 1} has missing values (first: channel {channel + 1}, "
+                                f'time {time + 1}); set missing = "interpolate" in [d.parameters] to fill them')
+            values = np.array(values)
+            steps = np.arange(values.shape[1])
+            for channel in range(values.shape[0]):
+                known = ~gaps[channel]
+                if not known.any():
+                    raise DataError(f"{origin}: channel {channel + 1} of series {row + 1} holds no values")
+                values[channel, ~known] = np.interp(steps[~known], steps[known], values[channel, known])
+        cleaned.append(values)
+    return cleaned
+
+
+def _z_normalize(series: Series) -> Series:
+    """Each series and channel to mean 0, deviation 1 over its own values (before any padding)."""
+    normalized = []
+    for values in series:
+        mean = values.mean(axis=1, keepdims=True)
+        std = values.std(axis=1, keepdims=True)
+        normalized.append((values - mean) / np.where(std > 1e-8, std, 1.0))
     return normalized
 
 
@@ -184,6 +217,7 @@ class TimeSeriesGenerator(LoadedDataset):
     """UCR/UEA ``.ts`` files (or aeon's bundled ones), UCR ``.tsv`` files and ``.npz`` arrays."""
 
     name = "time_series"
+    version = 2  # 2: z-normalised over the series' own values (not its padding); missing values checked
     description = "time series: UCR/UEA .ts files (aeon's bundled ones by name), .tsv or .npz"
     parameters: TimeSeriesParameters
 
@@ -207,14 +241,21 @@ class TimeSeriesGenerator(LoadedDataset):
         p = self.parameters
         series, labels, regression = self._read(p.path)
         test = self._read(p.test_path) if p.test_path else None
+        for origin, part in ((p.path, series), (p.test_path, test[0] if test else [None])):
+            if not part:
+                raise DataError(f"{origin}: holds no series")
         if test is not None and test[0][0].shape[0] != series[0].shape[0]:
             raise DataError(f"{p.test_path}: series have {test[0][0].shape[0]} dimensions, but those of "
                             f"{p.path} have {series[0].shape[0]}")
-        length = p.length or max(s.shape[1] for s in series + (test[0] if test else []))
-        arrays = [fit_length(series, length, p.pad)] + ([fit_length(test[0], length, p.pad)] if test else [])
+        parts = [clean_series(series, p.missing, p.path)]
+        if test is not None:
+            parts.append(clean_series(test[0], p.missing, p.test_path))
+        length = p.length or max(s.shape[1] for part in parts for s in part)
+        parts = [[s[:, :length] for s in part] for part in parts]  # truncate, then normalise what is kept
         if p.z_normalize:
-            arrays = [_z_normalize(a) for a in arrays]
-        x, x_test = arrays[0].astype(np.float32), arrays[1].astype(np.float32) if test else None
+            parts = [_z_normalize(part) for part in parts]
+        arrays = [fit_length(part, length, p.pad).astype(np.float32) for part in parts]
+        x, x_test = arrays[0], arrays[1] if test else None
         task = p.task if p.task != "auto" else ("regression" if regression else "classification")
         if task == "classification":
             names, encoded = encode_labels(labels, *([test[1]] if test else []))

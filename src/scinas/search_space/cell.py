@@ -6,34 +6,52 @@ before (down to ``-lookback_depth``); ``0, 1, ...`` are the outputs of earlier b
 cell.  A :class:`Cell` is a tuple of blocks; blocks that no other block reads are concatenated
 into the cell's output.
 
-Equivalent cells are equal and hash equal: the constructor puts every cell into a canonical form
-where the two sides of each block are in a fixed order and the blocks are in a fixed
-topological order (so blocks that do not depend on each other may be written in any order, with
-the references renumbered).  ``blocks`` is always that canonical form, and so is ``to_text()``.
+**Canonical form.**  Two cells are equivalent when one is the other with the two sides of some
+blocks swapped and the blocks renumbered in another order that respects the dependencies (blocks
+that do not read each other may be written in any order, the references follow).  The
+constructor puts every cell into one canonical form, so ``blocks`` is always canonical, equivalent
+cells are equal and hash equal, and ``to_text()`` / ``to_json()`` are canonical.  How: each block
+gets a recursive key (a side is its lookback number or the key of the block it reads, plus its
+operator; the two sides sorted); blocks are numbered in topological order taking the smallest key
+first, each block's sides sorted by key; where blocks with equal keys compete, every choice is
+followed and the smallest resulting cell kept (choices that only swap interchangeable blocks are
+followed once).  Side order in the text: block references first, then ``-1``, ``-2``, ...
 
-Text form (round-trips through :meth:`Cell.from_text`)::
+Text form (round-trips through :meth:`Cell.from_text`; white space is free)::
 
     [(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 dconv)]
 
-``[]`` is the empty cell (the network is input → pooling → head).  Operators are kept as
-written, with white space normalised; checking them against a search space (and the input
-rank) is :meth:`scinas.search_space.space.SearchSpace.validate`'s job.
+``[]`` is the empty cell (the network is input → pooling → head).  JSON form: a list of
+``[in1, op1, in2, op2]`` lists (``[]`` for the empty cell).  Operators are kept as written, with
+white space collapsed; checking them against a search space and the input rank is
+:meth:`scinas.search_space.space.SearchSpace.validate`'s job, so this module needs no Keras.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scinas.errors import ConfigError
-from scinas.search_space.operators.base import normalize_operator_text
+from scinas.errors import ConfigError, format_value
 
-__all__ = ["Block", "Cell"]
+__all__ = ["TEXT_FORM", "Block", "Cell"]
 
 TEXT_FORM = "[(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 dconv)]"
-_INTEGER = re.compile(r"^[+-]?\d+$")
+"""An example of the text form, quoted by error messages."""
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_SPACES = re.compile(r"\s+")
+_BLOCK_FIX = f"write each block as (input, operator, input, operator) and separate blocks with ';', e.g. {TEXT_FORM}"
+
+_Key = tuple[Any, ...]
+"""A block's recursive key: its two side keys, sorted (see :func:`_side_key`)."""
+
+
+def _collapse(op: str) -> str:
+    """White space trimmed and collapsed (the operator grammar canonicalises the rest)."""
+    return _SPACES.sub(" ", op.strip())
 
 
 @dataclass(frozen=True)
@@ -53,68 +71,142 @@ class Block:
     def operators(self) -> tuple[str, str]:
         return (self.op1, self.op2)
 
+    @property
+    def sides(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        """``((in1, op1), (in2, op2))``."""
+        return ((self.in1, self.op1), (self.in2, self.op2))
+
     def to_text(self) -> str:
         return f"({self.in1}, {self.op1}, {self.in2}, {self.op2})"
 
 
+# -- structure and canonical form ------------------------------------------------------------------
 def _check_structure(blocks: Sequence[Block]) -> None:
-    """Every input is a lookback (< 0) or an earlier block; operators are non-empty strings."""
+    """Every input is a lookback (< 0) or an earlier block; operators are non-empty strings.
+
+    The messages quote the whole cell, so they are clear without a TOML path."""
+    def error(problem: str, fix: str = f"write cells as {TEXT_FORM}") -> ConfigError:
+        return ConfigError(f"{problem}, in cell {Cell.text_of(blocks)}", fix=fix)
+
     for index, block in enumerate(blocks):
-        for side, (source, op) in enumerate(zip(block.inputs, block.operators, strict=True), start=1):
+        if not isinstance(block, Block):
+            raise error(f"block {index} must be a Block, not {block!r}")
+        for side, (source, op) in enumerate(block.sides, start=1):
             if isinstance(source, bool) or not isinstance(source, int):
-                raise ConfigError(f"block {index} input {side} must be an integer, not {source!r}",
-                                  value=Cell.text_of(blocks), fix=f"write cells as {TEXT_FORM}")
+                raise error(f"block {index} input {side} must be an integer, not {source!r}")
             if source >= index:
                 allowed = "the lookbacks -1, -2, ..." + (f" or blocks 0..{index - 1}" if index else "")
-                raise ConfigError(f"block {index} input {side} refers to block {source}, which is not earlier "
-                                  f"(block {index} may read {allowed})",
-                                  value=Cell.text_of(blocks), fix="refer only to earlier blocks")
-            if not isinstance(op, str) or not normalize_operator_text(op):
-                raise ConfigError(f"block {index} operator {side} is empty", value=Cell.text_of(blocks),
-                                  fix=f"write cells as {TEXT_FORM}")
+                raise error(f"block {index} input {side} refers to block {source}, which is not earlier "
+                            f"(block {index} may read {allowed})", "refer only to earlier blocks")
+            if not isinstance(op, str) or not op:
+                raise error(f"block {index} operator {side} is empty or not a string: {op!r}")
+
+
+def _side_key(source: int, op: str, keys: Sequence[_Key]) -> _Key:
+    # Block references sort before lookbacks; -1 before -2.  The leading tag keeps ints and
+    # tuples from ever being compared with each other.
+    return (0, keys[source], op) if source >= 0 else (1, -source, op)
+
+
+def _block_keys(blocks: Sequence[Block]) -> list[_Key]:
+    keys: list[_Key] = []
+    for block in blocks:
+        keys.append(tuple(sorted(_side_key(source, op, keys) for source, op in block.sides)))
+    return keys
+
+
+def _interchangeable(i: int, j: int, blocks: Sequence[Block]) -> bool:
+    """Whether swapping blocks ``i`` and ``j`` (which read the same inputs with the same operators)
+    leaves every other block unchanged, i.e. is a symmetry of the cell."""
+    swap = {i: j, j: i}
+    for index, block in enumerate(blocks):
+        if index not in swap and sorted(block.sides) != sorted((swap.get(s, s), op) for s, op in block.sides):
+            return False
+    return True
+
+
+def _as_tuple(block: Block) -> tuple[int, str, int, str]:
+    return (block.in1, block.op1, block.in2, block.op2)
+
+
+# A side of a block, as the canonical form orders it: block references first (by number), then
+# the lookbacks -1, -2, ...; ties broken by the operator text.
+_Side = tuple[int, int, str]
+_Serial = tuple[_Side, _Side]
+
+
+def _side(source: int, op: str, numbering: Mapping[int, int]) -> _Side:
+    return (0, numbering[source], op) if source >= 0 else (1, -source, op)
+
+
+def _serial(block: Block, numbering: Mapping[int, int]) -> _Serial:
+    """``block`` with its references renumbered and its two sides in canonical order."""
+    first, second = sorted(_side(s, op, numbering) for s, op in zip(block.inputs, block.operators, strict=True))
+    return (first, second)
+
+
+def _swap_is_symmetry(blocks: Sequence[Block], x: int, y: int) -> bool:
+    """Whether exchanging the twin blocks ``x`` and ``y`` maps the cell onto itself (every other
+    block reads them alike), so that numbering either one first gives the same canonical form."""
+    swap = {x: y, y: x}
+    for index, block in enumerate(blocks):
+        if index in swap:
+            continue
+        sides = list(zip(block.inputs, block.operators, strict=True))
+        if sorted(sides) != sorted((swap.get(s, s), op) for s, op in sides):
+            return False
+    return True
 
 
 def _canonical(blocks: Sequence[Block]) -> tuple[Block, ...]:
-    """The canonical form of a structurally valid block list (see the module docstring)."""
-    keys: list[str] = []
+    """The canonical form of a structurally valid block list (see the module docstring).
 
-    def input_key(source: int) -> str:
-        return f"L{source}" if source < 0 else f"B{keys[source]}"
+    Of all the numberings in which every block reads only earlier blocks, the canonical one gives
+    the lexicographically smallest sequence of blocks, each serialised with its references
+    renumbered and its sides sorted.  Equivalent cells have the same set of such sequences, so
+    the same minimum; the minimum spells the whole cell, so non-equivalent cells differ.
 
-    side_keys: list[tuple[str, str]] = []
-    for block in blocks:
-        sides = sorted(f"{input_key(s)}|{op}" for s, op in zip(block.inputs, block.operators, strict=True))
-        side_keys.append((sides[0], sides[1]))
-        keys.append("(" + ";".join(sides) + ")")
+    It is found greedily (the next block is a smallest one among those whose inputs are numbered)
+    with a branch only where exact twins tie — blocks with the same inputs and operators whose
+    readers differ — which is rare and small.  The old key-sorting scheme broke such ties by
+    input position, so ``[(-1, a, -1, a); (-1, a, -1, a); (0, b, -1, b); (1, c, -1, c)]`` and
+    the same cell with ``b`` and ``c`` reading the other twin came out different.
+    """
+    n = len(blocks)
+    needs = [frozenset(s for s in block.inputs if s >= 0) for block in blocks]
+    best: list[tuple[list[_Serial], list[int]]] = []
 
-    # Topological order, ties broken by key: equal for every equivalent numbering.
-    readers: list[set[int]] = [set() for _ in blocks]
-    pending = [0] * len(blocks)
-    for index, block in enumerate(blocks):
-        sources = {s for s in block.inputs if s >= 0}
-        pending[index] = len(sources)
-        for source in sources:
-            readers[source].add(index)
-    order: list[int] = []
-    ready = [i for i, count in enumerate(pending) if count == 0]
-    while ready:
-        ready.sort(key=lambda i: keys[i])
-        current = ready.pop(0)
-        order.append(current)
-        for reader in readers[current]:
-            pending[reader] -= 1
-            if pending[reader] == 0:
-                ready.append(reader)
-    renumber = {old: new for new, old in enumerate(order)}
+    def search(order: list[int], numbering: dict[int, int], serial: list[_Serial]) -> None:
+        if len(order) == n:
+            if not best or serial < best[0][0]:
+                best[:] = [(list(serial), list(order))]
+            return
+        keys = {i: _serial(blocks[i], numbering) for i in range(n)
+                if i not in numbering and needs[i] <= numbering.keys()}
+        smallest = min(keys.values())
+        position = len(serial)
+        if best and [*serial, smallest] > best[0][0][:position + 1]:
+            return  # this branch cannot beat the best complete numbering found so far
+        tried: list[int] = []
+        for index, key in keys.items():
+            if key != smallest or any(_swap_is_symmetry(blocks, index, other) for other in tried):
+                continue
+            tried.append(index)
+            numbering[index] = position
+            order.append(index)
+            serial.append(key)
+            search(order, numbering, serial)
+            serial.pop()
+            order.pop()
+            del numbering[index]
 
-    canonical = []
-    for old in order:
-        block = blocks[old]
-        pairs: list[tuple[int, str]] = sorted(zip(block.inputs, block.operators, strict=True),
-                                              key=lambda side: f"{input_key(side[0])}|{side[1]}")
-        (a, op_a), (b, op_b) = ((renumber[s] if s >= 0 else s, op) for s, op in pairs)
-        canonical.append(Block(a, op_a, b, op_b))
-    return tuple(canonical)
+    search([], {}, [])
+    return tuple(Block(*_source_and_op(first), *_source_and_op(second)) for first, second in best[0][0])
+
+
+def _source_and_op(side: _Side) -> tuple[int, str]:
+    kind, number, op = side
+    return (number, op) if kind == 0 else (-number, op)
 
 
 @dataclass(frozen=True)
@@ -125,21 +217,23 @@ class Cell:
 
         cell = Cell.from_text("[(-1, 3x3 conv, -2, 2x2 maxpool)]")
         cell == Cell((Block(-2, "2x2 maxpool", -1, "3x3 conv"),))   # True: sides swapped
+        cell.to_text()                                             # '[(-1, 3x3 conv, -2, 2x2 maxpool)]'
     """
 
     blocks: tuple[Block, ...] = ()
 
     def __post_init__(self) -> None:
-        blocks = tuple(Block(b.in1, normalize_operator_text(b.op1), b.in2, normalize_operator_text(b.op2))
-                       if isinstance(b.op1, str) and isinstance(b.op2, str) else b for b in self.blocks)
+        blocks = tuple(Block(b.in1, _collapse(b.op1), b.in2, _collapse(b.op2))
+                       if isinstance(b, Block) and isinstance(b.op1, str) and isinstance(b.op2, str) else b
+                       for b in self.blocks)
         _check_structure(blocks)
-        object.__setattr__(self, "blocks", _canonical(blocks))
+        object.__setattr__(self, "blocks", _canonical(blocks) if blocks else ())
 
     # -- text and JSON ---------------------------------------------------------------------------
     @staticmethod
     def text_of(blocks: Sequence[Block]) -> str:
         """The text form of ``blocks`` as they are (not canonicalised)."""
-        return "[" + "; ".join(block.to_text() for block in blocks) + "]"
+        return "[" + "; ".join(block.to_text() if isinstance(block, Block) else repr(block) for block in blocks) + "]"
 
     def to_text(self) -> str:
         """The canonical text, e.g. ``[(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 dconv)]``."""
@@ -150,34 +244,33 @@ class Cell:
 
     @classmethod
     def from_text(cls, text: str) -> Cell:
-        """Parse the text form; a malformed text is a ConfigError naming the part that is wrong."""
+        """Parse the text form.  A malformed text is a ConfigError that names the text, the part
+        that is wrong with its position (1-based character), and the expected form."""
         if not isinstance(text, str):
-            raise ConfigError("a cell must be written as a string", value=text, fix=f"write e.g. {TEXT_FORM}")
-        stripped = text.strip()
-        if not (stripped.startswith("[") and stripped.endswith("]")):
-            raise ConfigError("a cell is a list of blocks in square brackets", value=text,
-                              fix=f"write e.g. {TEXT_FORM} (or [] for the empty cell)")
-        inner = stripped[1:-1].strip()
-        if not inner:
+            raise ConfigError(f"a cell must be written as a string, not {text!r}", fix=f"write e.g. {TEXT_FORM}")
+        start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+        if start == end or text[start] != "[" or text[end - 1] != "]" or end - start < 2:
+            where = start if start == end or text[start] != "[" else end - 1
+            raise ConfigError(f"a cell is a list of blocks in square brackets (at character {where + 1} of "
+                              f"{format_value(text)})", fix=f"write e.g. {TEXT_FORM} (or [] for the empty cell)")
+        if not text[start + 1:end - 1].strip():
             return cls(())
-        blocks = []
-        for index, part in enumerate(inner.split(";")):
-            blocks.append(_parse_block(part.strip(), index, text))
-        return cls(tuple(blocks))
+        parts = _split(text, start + 1, end - 1, ";")
+        return cls(tuple(_parse_block(text, offset, part, index) for index, (offset, part) in enumerate(parts)))
 
     def to_json(self) -> list[list[Any]]:
-        """``[[in1, op1, in2, op2], ...]`` (canonical)."""
+        """``[[in1, op1, in2, op2], ...]`` (canonical; ``[]`` for the empty cell)."""
         return [[b.in1, b.op1, b.in2, b.op2] for b in self.blocks]
 
     @classmethod
     def from_json(cls, data: Any) -> Cell:
-        """The inverse of :meth:`to_json`."""
-        if not isinstance(data, list):
-            raise ConfigError("a cell in JSON is a list of [in1, op1, in2, op2] lists", value=data)
+        """The inverse of :meth:`to_json` (any equivalent block order is accepted)."""
+        if not isinstance(data, (list, tuple)):
+            raise ConfigError(f"a cell in JSON is a list of [in1, op1, in2, op2] lists, not {data!r}")
         blocks = []
         for index, item in enumerate(data):
-            if not (isinstance(item, list) and len(item) == 4):
-                raise ConfigError(f"block {index} must be a list [in1, op1, in2, op2]", value=item)
+            if not (isinstance(item, (list, tuple)) and len(item) == 4):
+                raise ConfigError(f"block {index} of a cell in JSON must be a list [in1, op1, in2, op2], not {item!r}")
             blocks.append(Block(item[0], item[1], item[2], item[3]))
         return cls(tuple(blocks))
 
@@ -196,7 +289,7 @@ class Cell:
 
     @property
     def used_lookbacks(self) -> tuple[int, ...]:
-        """The lookback inputs the cell reads, ``-1`` first (``(-1, -2)``, ``(-2,)``, ...)."""
+        """The lookback inputs the cell reads, ``-1`` first (``(-1, -2)``, ``(-2,)``, ``()`` if empty)."""
         return tuple(sorted({s for b in self.blocks for s in b.inputs if s < 0}, reverse=True))
 
     @property
@@ -207,12 +300,12 @@ class Cell:
 
     @property
     def operators(self) -> tuple[str, ...]:
-        """The distinct operators used, in order of first appearance."""
+        """The distinct operators used, in order of first appearance in the canonical blocks."""
         return tuple(dict.fromkeys(op for b in self.blocks for op in b.operators))
 
     @property
     def dependencies(self) -> int:
-        """The number of block → block edges."""
+        """The number of block → block edges (a block reading another twice counts twice)."""
         return sum(1 for b in self.blocks for s in b.inputs if s >= 0)
 
     @property
@@ -228,18 +321,42 @@ class Cell:
         return Cell((*self.blocks, block))
 
 
-def _parse_block(part: str, index: int, text: str) -> Block:
-    expected = f"write each block as (input, operator, input, operator), e.g. {TEXT_FORM}"
-    if not (part.startswith("(") and part.endswith(")")):
-        raise ConfigError(f"block {index} {part!r} is not in parentheses", value=text, fix=expected)
-    fields = [field.strip() for field in part[1:-1].split(",")]
+# -- parsing -----------------------------------------------------------------------------------------
+def _split(text: str, start: int, end: int, separator: str) -> list[tuple[int, str]]:
+    """``text[start:end]`` split at ``separator``: (offset of the stripped part, stripped part)."""
+    parts, offset = [], start
+    for piece in text[start:end].split(separator):
+        parts.append((offset + len(piece) - len(piece.lstrip()), piece.strip()))
+        offset += len(piece) + len(separator)
+    return parts
+
+
+def _parse_block(text: str, offset: int, part: str, index: int) -> Block:
+    def error(problem: str, at: int) -> ConfigError:
+        return ConfigError(f"block {index} {problem} (at character {at + 1} of {format_value(text)})", fix=_BLOCK_FIX)
+
+    if not part:
+        raise error("is empty (a stray ';'?)", offset)
+    if not part.startswith("("):
+        raise error(f"{part!r} does not start with '('", offset)
+    close = part.find(")")
+    if close == -1:
+        raise error(f"{part!r} has no closing ')'", offset + len(part) - 1)
+    if close != len(part) - 1:
+        hint = "blocks are separated by ';', not ','" if part[close + 1:].lstrip().startswith(",") else \
+            "a block ends at its ')'"
+        raise error(f"{part!r} goes on after its ')': {hint}", offset + close + 1)
+    if "(" in part[1:]:
+        raise error(f"{part!r} has a '(' inside", offset + 1 + part[1:].index("("))
+    fields = _split(part, 1, len(part) - 1, ",")
     if len(fields) != 4:
-        raise ConfigError(f"block {index} {part!r} has {len(fields)} fields, expected 4", value=text, fix=expected)
-    in1, op1, in2, op2 = fields
-    for name, field in (("1", in1), ("2", in2)):
-        if not _INTEGER.match(field):
-            raise ConfigError(f"block {index} input {name} {field!r} is not an integer", value=text, fix=expected)
-    for name, field in (("1", op1), ("2", op2)):
+        raise error(f"{part!r} has {len(fields)} fields, expected 4 (input, operator, input, operator)", offset)
+    (at1, in1), (at_op1, op1), (at2, in2), (at_op2, op2) = ((offset + at, field) for at, field in fields)
+    for side, field, at in ((1, in1, at1), (2, in2, at2)):
+        if not _INTEGER.fullmatch(field):
+            raise error(f"input {side} {field!r} is not an integer (a lookback -1, -2, ... or an earlier block "
+                        "0, 1, ...)", at)
+    for side, field, at in ((1, op1, at_op1), (2, op2, at_op2)):
         if not field:
-            raise ConfigError(f"block {index} operator {name} is empty", value=text, fix=expected)
+            raise error(f"operator {side} is empty", at)
     return Block(int(in1), op1, int(in2), op2)

@@ -12,7 +12,8 @@ and from Python::
 
     space = SearchSpace(operators=("identity", "3x3 conv"), max_blocks=3)
     cell = space.cell("[(-1, 3x3 conv, -2, identity)]")
-    len(space.one_block_cells())
+    len(space.one_block_cells())          # 10: unordered pairs of (input, operator) sides
+    children = space.expand(cell)         # every non-equivalent cell with one more block
 """
 
 from __future__ import annotations
@@ -74,8 +75,14 @@ class SearchSpace:
 
     # -- membership ------------------------------------------------------------------------------
     def validate(self, cell: Cell, *, file: str | None = None, path: str | None = None) -> Cell:
-        """``cell`` with canonical operator texts; a ConfigError when it is not in this space."""
-        def error(problem: str, fix: str) -> ConfigError:
+        """``cell`` with canonical operator texts; a ConfigError when it is not in this space.
+
+        The error names the offending value and block, and where the cell came from (``file``,
+        ``path``); without a path the message quotes the cell itself.
+        """
+        def error(problem: str, fix: str | None) -> ConfigError:
+            if path is None:
+                return ConfigError(f"{problem}, in cell {cell.to_text()}", file=file, fix=fix)
             return ConfigError(problem, file=file, path=path, value=cell.to_text(), fix=fix)
 
         if cell.n_blocks > self.max_blocks:
@@ -84,7 +91,7 @@ class SearchSpace:
         blocks = []
         for index, block in enumerate(cell.blocks):
             texts = []
-            for side, (source, op) in enumerate(zip(block.inputs, block.operators, strict=True), start=1):
+            for side, (source, op) in enumerate(block.sides, start=1):
                 if source < -self.lookback_depth:
                     raise error(f"block {index} input {side} is {source}, beyond lookback_depth = "
                                 f"{self.lookback_depth} (inputs may be -1..-{self.lookback_depth} or earlier blocks)",
@@ -92,7 +99,7 @@ class SearchSpace:
                 try:
                     text = parse_operator(op, self.rank).text
                 except ConfigError as exc:
-                    raise ConfigError(f"block {index}: {exc.problem}", file=file, path=path, fix=exc.fix) from None
+                    raise error(f"block {index} operator {side}: {exc.problem}", exc.fix) from None
                 if text not in self.operators:
                     raise error(f'block {index} uses operator "{text}", which is not in the search space '
                                 f"({', '.join(self.operators)})",
@@ -101,35 +108,67 @@ class SearchSpace:
             blocks.append(Block(block.in1, texts[0], block.in2, texts[1]))
         return Cell(tuple(blocks))
 
+    def contains(self, cell: Cell) -> bool:
+        """Whether :meth:`validate` accepts ``cell``."""
+        try:
+            self.validate(cell)
+        except ConfigError:
+            return False
+        return True
+
     def cell(self, text: str, *, file: str | None = None, path: str | None = None) -> Cell:
-        """Parse ``text`` (see :meth:`Cell.from_text`) and :meth:`validate` it."""
+        """Parse ``text`` (see :meth:`Cell.from_text`) and :meth:`validate` it.
+
+        Example::
+
+            space.cell("[(-1, 3x3 conv, -2, identity)]", file="configurations.toml", path="A.structure.cell")
+        """
         try:
             parsed = Cell.from_text(text)
-        except ConfigError as exc:
-            raise ConfigError(exc.problem, file=file, path=path, value=text, fix=exc.fix) from None
+        except ConfigError as exc:  # the message quotes the text already
+            raise ConfigError(exc.problem, file=file, path=path, fix=exc.fix) from None
         return self.validate(parsed, file=file, path=path)
 
     # -- enumeration -----------------------------------------------------------------------------
     def legal_blocks(self, n_existing: int) -> tuple[Block, ...]:
-        """Every block a cell of ``n_existing`` blocks may gain, once per unordered pair of sides."""
+        """Every block a cell of ``n_existing`` blocks may gain: each side reads a lookback
+        ``-1..-lookback_depth`` or one of the ``n_existing`` blocks with one of the operators; each
+        unordered pair of sides appears once (``(a, b)`` and ``(b, a)`` are the same block)."""
+        if n_existing < 0:
+            raise ValueError(f"n_existing must be >= 0, not {n_existing}")
         inputs = [*range(-1, -self.lookback_depth - 1, -1), *range(n_existing)]
         sides = [(source, op) for source in inputs for op in self.operators]
         return tuple(Block(a[0], a[1], b[0], b[1]) for a, b in itertools.combinations_with_replacement(sides, 2))
 
+    def expand(self, cell: Cell) -> tuple[Cell, ...]:
+        """Every non-equivalent cell made of ``cell`` plus one legal block, sorted by text (empty
+        when ``cell`` already has :attr:`max_blocks` blocks)."""
+        if cell.n_blocks >= self.max_blocks:
+            return ()
+        children = {cell.with_block(block) for block in self.legal_blocks(cell.n_blocks)}
+        return tuple(sorted(children, key=Cell.to_text))
+
     def one_block_cells(self) -> tuple[Cell, ...]:
         """Every non-equivalent single-block cell, sorted by text."""
-        cells = {Cell((block,)) for block in self.legal_blocks(0)}
-        return tuple(sorted(cells, key=Cell.to_text))
+        return self.expand(Cell())
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """``{"operators": [...], "blocks": B, "lookback_depth": L, "rank": R}``."""
         return {"operators": list(self.operators), "blocks": self.max_blocks,
                 "lookback_depth": self.lookback_depth, "rank": self.rank}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SearchSpace:
-        return cls(tuple(data["operators"]), int(data["blocks"]), int(data["lookback_depth"]), int(data["rank"]))
+        """The inverse of :meth:`to_json`."""
+        try:
+            return cls(tuple(data["operators"]), int(data["blocks"]), int(data["lookback_depth"]), int(data["rank"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"not the JSON of a search space ({exc})",
+                              fix='expected {"operators": [...], "blocks": B, "lookback_depth": L, "rank": R}'
+                              ) from None
 
     def describe(self) -> str:
+        """One line for logs, e.g. "4 operators for 2D (image) inputs, up to 5 blocks, lookback depth 2"."""
         return (f"{len(self.operators)} operators for {RANK_NAMES[self.rank]} inputs, up to {self.max_blocks} blocks, "
                 f"lookback depth {self.lookback_depth}")

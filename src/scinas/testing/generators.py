@@ -10,6 +10,8 @@ configuration of itself.  The suite checks the contract the cache and the pipeli
   ``(count, *target_shape)``, all finite;
 * a shard depends only on its index and the seed: generating it again, or after other shards,
   gives identical bytes; different shards differ;
+* ``release()`` (called once the cache is built) keeps ``info()`` and the fingerprint, and a
+  shard generated afterwards is still the same;
 * ``definition()`` is plain JSON; ``fingerprint()`` is stable, ignores batching and shuffling,
   and changes with the seed and the number of samples (and so do the samples).
 
@@ -59,6 +61,12 @@ def check_generator(generator: DatasetGenerator, *, max_shards: int = 3) -> None
         _require(not np.array_equal(a[:rows], b[:rows]), label,
                  f"shards {chosen[0]} and {chosen[1]} have identical inputs: use the rng of each shard")
     _require(generator.fingerprint() == fingerprint, label, "generating shards changed the fingerprint")
+    generator.release()  # what PreparedDataset does once the cache is built
+    _require(generator.info() == info and generator.fingerprint() == fingerprint, label,
+             "release() changed info() or the fingerprint")
+    x, y = _generate(generator, chosen[0], bounds, info, label)
+    _require(np.array_equal(x, first[chosen[0]][0]) and np.array_equal(y, first[chosen[0]][1]), label,
+             f"shard {chosen[0]} differs after release(): released data must be read or made again identically")
     _check_fingerprint(generator, first[chosen[0]][0], label)
 
 

@@ -9,9 +9,12 @@ what the trainer, the store and the exporters rely on:
   dimension) for regression; every output is float32, also under the ``mixed_float16`` policy;
 * ``count_params`` equals ``model.count_params()`` whenever it is not ``None``;
 * ``loss_weights`` (when not ``None``) names exactly the model's outputs;
+* a model with several outputs gives them distinct names and names its final head ``"output"``
+  (the trainer reports the metrics of that head);
 * the model saves to ``.keras`` and reloads (without custom objects passed in, so custom layers
-  must be registered serialisable) with identical outputs;
-* one training step runs and gives a finite loss.
+  must be registered serialisable) with identical outputs and output names;
+* one training step runs, compiled and fed as the trainer does (losses, loss weights, metrics
+  and targets keyed by output name for multi-output models), and gives a finite loss.
 
 Example (in a test module)::
 
@@ -99,6 +102,10 @@ def _check_model(generator: ModelGenerator, model: keras.Model, architecture: Ar
     if expected is not None:
         _require(expected == model.count_params(), label,
                  f"count_params() says {expected} but the model has {model.count_params()} weights")
+    names = list(model.output_names)
+    if len(model.outputs) > 1:
+        _require(len(set(names)) == len(names), label, f"the outputs need distinct names, got {names}")
+        _require("output" in names, label, f"a multi-output model must name its final head 'output', got {names}")
     weights = generator.loss_weights(architecture)
     if weights is not None:
         _require(set(weights) == set(model.output_names), label,
@@ -140,6 +147,8 @@ def _check_round_trip(model: keras.Model, x: np.ndarray, label: str) -> None:
                                  "layers with keras.saving.register_keras_serializable") from exc
     after = _as_list(restored(x, training=False))
     _require(len(before) == len(after), label, "the reloaded model has another number of outputs")
+    _require(list(restored.output_names) == list(model.output_names), label,
+             f"the reloaded model names its outputs {restored.output_names}, not {model.output_names}")
     for a, b in zip(before, after, strict=True):
         _require(bool(np.allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)), label,
                  "the reloaded model computes other outputs than the saved one")
@@ -150,15 +159,19 @@ def _check_training_step(generator: ModelGenerator, model: keras.Model, architec
     batch = x.shape[0]
     if info.task == "classification":
         y = np.asarray(rng.integers(0, int(info.n_classes or 2), size=batch))
-        loss = "sparse_categorical_crossentropy"
+        loss, metric = "sparse_categorical_crossentropy", "sparse_categorical_accuracy"
     else:
-        y = rng.standard_normal((batch, *info.target_shape) if info.target_shape else (batch, 1)).astype("float32")
-        if len(info.target_shape) <= 1:
-            y = y.reshape(batch, -1)
-        loss = "mse"
-    n_outputs = len(model.outputs)
-    weights = generator.loss_weights(architecture)
-    model.compile(optimizer="sgd", jit_compile=False, loss=[loss] * n_outputs if n_outputs > 1 else loss,
-                  loss_weights=[weights[name] for name in model.output_names] if weights and n_outputs > 1 else None)
-    result = model.train_on_batch(x, [y] * n_outputs if n_outputs > 1 else y, return_dict=True)
+        shape = tuple(info.target_shape) if len(info.target_shape) > 1 else (info.n_targets,)
+        y = rng.standard_normal((batch, *shape)).astype("float32")
+        loss, metric = "mse", "mae"
+    if len(model.outputs) == 1:
+        model.compile(optimizer="sgd", jit_compile=False, loss=loss, metrics=[metric])
+        result = model.train_on_batch(x, y, return_dict=True)
+    else:  # as the trainer does it: everything keyed by output name, metrics on the final head
+        names = list(model.output_names)
+        weights = generator.loss_weights(architecture) or {}
+        model.compile(optimizer="sgd", jit_compile=False, loss=dict.fromkeys(names, loss),
+                      loss_weights={name: weights.get(name, 1.0) for name in names},
+                      metrics={"output": [metric]})
+        result = model.train_on_batch(x, dict.fromkeys(names, y), return_dict=True)
     _require(bool(np.isfinite(result["loss"])), label, f"one training step gave the loss {result['loss']}")
