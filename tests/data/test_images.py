@@ -356,3 +356,12 @@ def test_prepared_dataset_releases_the_source_arrays(tmp_path: Path) -> None:
     after = generator.generate_shard(1, 4, generator.shard_rng(1))  # reads the files again, same samples
     np.testing.assert_array_equal(before[0], after[0])
     np.testing.assert_array_equal(before[1], after[1])
+
+
+def test_without_tfds_the_error_names_the_key_and_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
+    with pytest.raises(ConfigError, match=r"\[d.parameters\] source = \"tfds\": TFDS datasets need the "
+                                          r"tensorflow-datasets package \(the tfds extra\).*scinas\[tfds\]"):
+        _generator({"source": "tfds", "name": "mnist"})

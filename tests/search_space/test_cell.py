@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+import subprocess
+import sys
+
 import pytest
 
 from scinas.errors import ConfigError
@@ -35,10 +40,14 @@ def test_white_space_is_tolerated_and_normalised() -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("(-1, a, -1, b)", "square brackets"),
     ("[(-1, a, -1, b)", "square brackets"),
-    ("[-1, a, -1, b]", "parentheses"),
+    ("[-1, a, -1, b]", r"does not start with '\('"),
+    ("[(-1, a, -1, b]", r"has no closing '\)'"),
+    ("[(-1, a, -1, b), (0, c, -1, d)]", "separated by ';', not ','"),
+    ("[(-1, a, -1, b);]", r"block 1 is empty \(a stray ';'\?\)"),
     ("[(-1, a, -1)]", "3 fields, expected 4"),
     ("[(-1, a, -1, b, c)]", "5 fields"),
     ("[(x, a, -1, b)]", "'x' is not an integer"),
+    ("[(-1, a, 1.5, b)]", "input 2 '1.5' is not an integer"),
     ("[(-1, , -1, b)]", "operator 1 is empty"),
     ("[(0, a, -1, b)]", "refers to block 0, which is not earlier"),
     ("[(-1, a, -1, b); (1, c, -1, d)]", "block 1 input 1 refers to block 1"),
@@ -48,6 +57,24 @@ def test_malformed_texts_are_config_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         Cell.from_text(text)
     assert info.value.fix  # every error says how to write it
+    assert text in str(info.value)  # and quotes the whole cell
+
+
+@pytest.mark.parametrize(("text", "position"), [
+    ("[(-1, a, -1)]", 2),
+    ("  [(-1, a, -1, b); (y, c, -1, d)]", 21),
+    ("[(-1, a, -1, b); (-1, c, -1, )]", 30),
+    ("[(-1, a, -1, b) (0, c, -1, d)]", 16),
+    ("(-1, a, -1, b)", 1),
+])
+def test_parse_errors_give_the_position(text: str, position: int) -> None:
+    with pytest.raises(ConfigError, match=rf"at character {position} of"):
+        Cell.from_text(text)
+
+
+def test_not_a_string_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="must be written as a string"):
+        Cell.from_text(42)  # type: ignore[arg-type]
 
 
 def test_swapped_sides_are_equal() -> None:
@@ -69,6 +96,90 @@ def test_crossed_references_are_a_different_cell() -> None:
     a = Cell.from_text("[(-1, A, -1, B); (-2, C, -1, D); (0, E, 1, F)]")
     crossed = Cell.from_text("[(-1, A, -1, B); (-2, C, -1, D); (1, E, 0, F)]")
     assert a != crossed and hash(a) != hash(crossed)
+
+
+def test_twins_read_by_different_blocks_are_numbered_canonically() -> None:
+    # blocks 0 and 1 are identical; which of them block 2 reads must not matter
+    texts = ["[(-1, A, -1, B); (-1, A, -1, B); (0, C, -1, D)]",
+             "[(-1, A, -1, B); (-1, A, -1, B); (1, C, -1, D)]",
+             "[(-1, A, -1, B); (0, C, -1, D); (-1, B, -1, A)]"]
+    cells = [Cell.from_text(text) for text in texts]
+    assert len(set(cells)) == 1 and len({c.to_text() for c in cells}) == 1
+    # two readers, each of a different twin, versus both reading the same twin
+    split = Cell.from_text("[(-1, a, -1, a); (-1, a, -1, a); (0, b, -1, b); (1, c, -1, c)]")
+    assert split == Cell.from_text("[(-1, a, -1, a); (-1, a, -1, a); (1, b, -1, b); (0, c, -1, c)]")
+    assert split != Cell.from_text("[(-1, a, -1, a); (-1, a, -1, a); (0, b, -1, b); (0, c, -1, c)]")
+    # one block reading both twins is not one block reading one twin twice
+    assert Cell.from_text("[(-1, X, -1, X); (-1, X, -1, X); (0, B, 1, B)]") != \
+        Cell.from_text("[(-1, X, -1, X); (-1, X, -1, X); (0, B, 0, B)]")
+
+
+def _random_blocks(rng: random.Random, n: int) -> list[Block]:
+    blocks = []
+    for index in range(n):
+        inputs = [-1, -2, *range(index)]
+        blocks.append(Block(rng.choice(inputs), rng.choice("ab"), rng.choice(inputs), rng.choice("ab")))
+    return blocks
+
+
+def _topological_orders(blocks: list[Block]) -> list[tuple[int, ...]]:
+    return [order for order in itertools.permutations(range(len(blocks)))
+            if all(order.index(s) < order.index(i) for i, b in enumerate(blocks) for s in b.inputs if s >= 0)]
+
+
+def _rewritten(blocks: list[Block], order: tuple[int, ...], swaps: list[bool]) -> list[Block]:
+    """``blocks`` renumbered by ``order`` (old indices in their new order), some sides swapped."""
+    new = {old: position for position, old in enumerate(order)}
+    result = []
+    for old, swap in zip(order, swaps, strict=True):
+        (a, op_a), (b, op_b) = ((new[s] if s >= 0 else s, op) for s, op in blocks[old].sides)
+        result.append(Block(b, op_b, a, op_a) if swap else Block(a, op_a, b, op_b))
+    return result
+
+
+def _brute_force_form(blocks: list[Block]) -> tuple[tuple[object, ...], ...]:
+    """The smallest of all renumberings with sorted sides: equal exactly for equivalent cells."""
+    forms = []
+    for order in _topological_orders(blocks):
+        renumbered = _rewritten(blocks, order, [False] * len(blocks))
+        forms.append(tuple(tuple(x for side in sorted(b.sides) for x in side) for b in renumbered))
+    return min(forms)
+
+
+def test_every_rewriting_of_random_cells_is_equal() -> None:
+    rng = random.Random(7)
+    for _ in range(150):
+        blocks = _random_blocks(rng, rng.randint(1, 5))
+        cell = Cell(tuple(blocks))
+        for order in rng.sample(_topological_orders(blocks), k=min(4, len(_topological_orders(blocks)))):
+            other = Cell(tuple(_rewritten(blocks, order, [rng.random() < 0.5 for _ in blocks])))
+            assert other == cell and hash(other) == hash(cell) and other.to_text() == cell.to_text()
+
+
+def test_equality_is_exactly_equivalence_on_random_cells() -> None:
+    # small alphabet so that many random cells are equivalent (and many nearly so)
+    rng = random.Random(11)
+    by_form: dict[object, set[str]] = {}
+    by_text: dict[str, set[object]] = {}
+    for _ in range(600):
+        blocks = _random_blocks(rng, rng.randint(1, 4))
+        form, text = _brute_force_form(blocks), Cell(tuple(blocks)).to_text()
+        by_form.setdefault(form, set()).add(text)
+        by_text.setdefault(text, set()).add(form)
+    assert all(len(texts) == 1 for texts in by_form.values())
+    assert all(len(forms) == 1 for forms in by_text.values())
+    assert len(by_form) < 600  # the sample did contain equivalent cells
+
+
+def test_many_interchangeable_blocks_stay_fast() -> None:
+    cell = Cell.from_text("[" + "; ".join(["(-1, a, -1, a)"] * 12) + "]")
+    assert cell.n_blocks == 12 and cell.unused_blocks == tuple(range(12))
+
+
+def test_cells_import_no_keras() -> None:
+    # cells are the currency of strategies and stores; reading them must not start TensorFlow
+    code = "import sys, scinas.search_space.cell; sys.exit('keras' in sys.modules or 'tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_different_operators_or_inputs_differ() -> None:

@@ -50,6 +50,17 @@ def test_two_unused_blocks_are_concatenated() -> None:
            [(0, 2), (0, 3), (2, 4), (3, 4), (1, 5), (1, 6), (5, 7), (6, 7), (4, 8), (7, 8)])
 
 
+def test_skipped_lookbacks_get_no_node_at_any_depth() -> None:
+    # depth 3, the cell reads -1 and -3: two lookback nodes, the -3 node one-hot in the "-3" column
+    space = SearchSpace(("identity", "3x3 conv"), max_blocks=3, lookback_depth=3)
+    graph = encode_cell(Cell.from_text("[(-3, identity, -1, 3x3 conv); (0, identity, 0, 3x3 conv)]"), space)
+    assert graph.node_labels == ("-1", "-3", "3x3 conv", "identity", "join", "3x3 conv", "identity", "join")
+    assert graph.edges() == [(0, 2), (1, 3), (2, 4), (3, 4), (4, 5), (4, 6), (5, 7), (6, 7)]
+    names = feature_names(space)
+    assert names == ("identity", "3x3 conv", "-1", "-2", "-3", "join", "concat")
+    assert graph.features[1, names.index("-3")] == 1 and graph.features[:, names.index("-2")].sum() == 0
+
+
 def test_the_empty_cell_is_one_lookback_node() -> None:
     _check("[]", ["-1"], [])
 

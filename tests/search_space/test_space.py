@@ -82,3 +82,57 @@ def test_one_block_cells_are_all_distinct() -> None:
     assert len(cells) == 10 == len(set(cells)) == len({c.to_text() for c in cells})
     assert all(c.n_blocks == 1 for c in cells)
     assert list(cells) == sorted(cells, key=Cell.to_text)
+
+
+def test_validate_without_a_path_quotes_the_cell() -> None:
+    with pytest.raises(ConfigError, match=r"block 0 input 2 is -3.*in cell \[\(-1, identity, -3, 3x3 conv\)\]"):
+        SPACE.validate(Cell.from_text("[(-3, 3x3 conv, -1, identity)]"))
+    with pytest.raises(ConfigError, match=r"block 0 operator 2: .*lstm.*in cell"):
+        SPACE.validate(Cell.from_text("[(-1, lstm, -1, identity)]"))
+
+
+def test_parse_errors_of_a_cell_text_name_the_path() -> None:
+    with pytest.raises(ConfigError, match=r"configurations.toml: \[A.structure\] cell: block 0 .* 3 fields") as info:
+        SPACE.cell("[(-1, identity, -1)]", file="configurations.toml", path="A.structure.cell")
+    assert str(info.value).count("[(-1, identity, -1)]") == 1  # quoted once, not twice
+
+
+def test_contains() -> None:
+    assert SPACE.contains(Cell.from_text("[(-1, 3x3 conv, -2, identity)]"))
+    assert not SPACE.contains(Cell.from_text("[(-1, 5x5 conv, -2, identity)]"))
+    assert not SPACE.contains(Cell.from_text("[(-3, 3x3 conv, -2, identity)]"))
+
+
+def test_expand_gives_every_non_equivalent_child() -> None:
+    space = SearchSpace(("identity", "3x3 conv"), max_blocks=2, lookback_depth=1)
+    parent = Cell.from_text("[(-1, identity, -1, 3x3 conv)]")
+    children = space.expand(parent)
+    # sides: inputs {-1, 0} x 2 operators = 4; unordered pairs with repetition = 10, all distinct
+    assert len(children) == 10 == len(set(children))
+    assert all(c.n_blocks == 2 and space.contains(c) for c in children)
+    assert space.expand(children[0]) == ()  # max_blocks reached
+    # a parent with two identical blocks: reading either one is the same child
+    twins = SearchSpace(("identity",), max_blocks=3, lookback_depth=1)
+    parent = Cell.from_text("[(-1, identity, -1, identity); (-1, identity, -1, identity)]")
+    # new block sides: inputs {-1, 0, 1} -> 6 unordered pairs; (0, x) and (1, x) coincide -> 4 children
+    assert len(twins.legal_blocks(2)) == 6 and len(twins.expand(parent)) == 4
+
+
+def test_one_block_cells_by_hand_with_lookback_one() -> None:
+    # one input, 3 operators: pairs with repetition 3 * 4 / 2 = 6
+    space = SearchSpace(("identity", "3x3 conv", "2x2 maxpool"), max_blocks=1, lookback_depth=1)
+    texts = {c.to_text() for c in space.one_block_cells()}
+    assert texts == {"[(-1, 2x2 maxpool, -1, 2x2 maxpool)]", "[(-1, 2x2 maxpool, -1, 3x3 conv)]",
+                     "[(-1, 2x2 maxpool, -1, identity)]", "[(-1, 3x3 conv, -1, 3x3 conv)]",
+                     "[(-1, 3x3 conv, -1, identity)]", "[(-1, identity, -1, identity)]"}
+
+
+def test_legal_blocks_rejects_a_negative_count() -> None:
+    with pytest.raises(ValueError, match="n_existing"):
+        SPACE.legal_blocks(-1)
+
+
+def test_from_json_errors_and_describe() -> None:
+    with pytest.raises(ConfigError, match="not the JSON of a search space"):
+        SearchSpace.from_json({"operators": ["identity"]})
+    assert SPACE.describe() == "4 operators for 2D (image) inputs, up to 2 blocks, lookback depth 2"

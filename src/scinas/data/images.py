@@ -57,7 +57,7 @@ from scinas.config.reader import Table
 from scinas.data.base import GENERATORS
 from scinas.data.image_files import IMAGE_SUFFIXES, read_image
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
-from scinas.errors import DataError
+from scinas.errors import ConfigError, DataError
 
 __all__ = ["SOURCES", "ImageParameters", "ImagesGenerator"]
 
@@ -92,6 +92,12 @@ class ImageParameters:
             if table.has("test_path"):
                 test_path = existing_path(table, "test_path", directory=source == "folder")
         if source == "tfds":
+            from scinas.data.tfds_source import require_tfds
+
+            try:
+                require_tfds()
+            except ConfigError as exc:
+                raise table.error("source", f"{exc.problem} (the tfds extra)", fix=exc.fix) from None
             name = table.string("name")
             if _namespaced(name):  # community and Hugging Face datasets are looked up online
                 raise table.error("name", "a namespaced TFDS dataset (namespace:name) would be looked up on the "

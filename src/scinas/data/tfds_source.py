@@ -14,12 +14,13 @@ import numpy as np
 
 from scinas.errors import ConfigError, DataError
 
-__all__ = ["read_tfds"]
+__all__ = ["read_tfds", "require_tfds"]
 
 Split = tuple[np.ndarray, np.ndarray]
 
 
-def _tfds() -> Any:
+def require_tfds() -> Any:
+    """The ``tensorflow_datasets`` module; ConfigError with the install hint when it is missing."""
     try:
         import tensorflow_datasets as tfds
     except ImportError:
@@ -31,7 +32,7 @@ def _tfds() -> Any:
 def read_tfds(name: str, data_dir: str, dataset: str, *, image_key: str = "image",
               label_key: str = "label") -> tuple[Split, Split | None, tuple[str, ...]]:
     """(train, test or None, class names) of TFDS dataset ``name`` prepared under ``data_dir``."""
-    tfds = _tfds()
+    tfds = require_tfds()
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except (tfds.core.registered.DatasetNotFoundError, ValueError) as exc:

@@ -10,12 +10,11 @@ into the cell's output.
 blocks swapped and the blocks renumbered in another order that respects the dependencies (blocks
 that do not read each other may be written in any order, the references follow).  The
 constructor puts every cell into one canonical form, so ``blocks`` is always canonical, equivalent
-cells are equal and hash equal, and ``to_text()`` / ``to_json()`` are canonical.  How: each block
-gets a recursive key (a side is its lookback number or the key of the block it reads, plus its
-operator; the two sides sorted); blocks are numbered in topological order taking the smallest key
-first, each block's sides sorted by key; where blocks with equal keys compete, every choice is
-followed and the smallest resulting cell kept (choices that only swap interchangeable blocks are
-followed once).  Side order in the text: block references first, then ``-1``, ``-2``, ...
+cells are equal and hash equal, and ``to_text()`` / ``to_json()`` are canonical.  How: of all
+the numberings in which every block reads only earlier blocks, the canonical one spells the
+smallest sequence of blocks, each with its references renumbered and its two sides sorted (block
+references first, by number, then ``-1``, ``-2``, ...; ties by operator text); see
+:func:`_canonical`.
 
 Text form (round-trips through :meth:`Cell.from_text`; white space is free)::
 
@@ -30,7 +29,7 @@ white space collapsed; checking them against a search space and the input rank i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +43,6 @@ TEXT_FORM = "[(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 dconv)]"
 _INTEGER = re.compile(r"[+-]?\d+")
 _SPACES = re.compile(r"\s+")
 _BLOCK_FIX = f"write each block as (input, operator, input, operator) and separate blocks with ';', e.g. {TEXT_FORM}"
-
-_Key = tuple[Any, ...]
-"""A block's recursive key: its two side keys, sorted (see :func:`_side_key`)."""
 
 
 def _collapse(op: str) -> str:
@@ -100,33 +96,6 @@ def _check_structure(blocks: Sequence[Block]) -> None:
                             f"(block {index} may read {allowed})", "refer only to earlier blocks")
             if not isinstance(op, str) or not op:
                 raise error(f"block {index} operator {side} is empty or not a string: {op!r}")
-
-
-def _side_key(source: int, op: str, keys: Sequence[_Key]) -> _Key:
-    # Block references sort before lookbacks; -1 before -2.  The leading tag keeps ints and
-    # tuples from ever being compared with each other.
-    return (0, keys[source], op) if source >= 0 else (1, -source, op)
-
-
-def _block_keys(blocks: Sequence[Block]) -> list[_Key]:
-    keys: list[_Key] = []
-    for block in blocks:
-        keys.append(tuple(sorted(_side_key(source, op, keys) for source, op in block.sides)))
-    return keys
-
-
-def _interchangeable(i: int, j: int, blocks: Sequence[Block]) -> bool:
-    """Whether swapping blocks ``i`` and ``j`` (which read the same inputs with the same operators)
-    leaves every other block unchanged, i.e. is a symmetry of the cell."""
-    swap = {i: j, j: i}
-    for index, block in enumerate(blocks):
-        if index not in swap and sorted(block.sides) != sorted((swap.get(s, s), op) for s, op in block.sides):
-            return False
-    return True
-
-
-def _as_tuple(block: Block) -> tuple[int, str, int, str]:
-    return (block.in1, block.op1, block.in2, block.op2)
 
 
 # A side of a block, as the canonical form orders it: block references first (by number), then
