@@ -23,6 +23,7 @@ from scinas.testing.models import check_model_generator, precision_policy
 SIZES = {"train": 8, "validation": 2, "test": 2}
 IMAGES = DatasetInfo("images", "classification", (9, 11, 3), (), SIZES, n_classes=5)
 IMAGE_TARGETS = DatasetInfo("image_targets", "regression", (9, 11, 3), (4,), SIZES)
+IMAGE_SCALAR = DatasetInfo("image_scalar", "regression", (9, 11, 3), (), SIZES)
 SERIES = DatasetInfo("series", "classification", (13, 2), (), SIZES, n_classes=3)
 SERIES_TARGETS = DatasetInfo("series_targets", "regression", (13, 2), (2, 3), SIZES)
 TINY = MacroConfig(filters=4, motifs=2, normal_cells_per_motif=1)
@@ -35,8 +36,12 @@ CELLS_2D = {
     "only_minus_two": "[(-2, 3x3 dconv, -2, 2x2 avgpool)]",
     "chain": "[(-2, 3x3 conv, -1, 2x2 maxpool); (0, identity, -1, 3x3 dconv)]",
     "three_blocks": "[(-1, identity, -2, 3x3 conv); (-1, 2x2 maxpool, -2, 3x3 dconv); (0, 3x3 conv, -1, identity)]",
+    # dilated, stacked, transposed, zoomed and squeeze-excitation operators
+    "exotic": "[(-1, 3x3:2dr conv, -2, 1x3-3x1 conv); (0, 3x3 tconv, -1, 3x3:2z zconv); (1, 2r SE, -2, 3x3 dconv)]",
 }
 CELLS_1D = {key: text.replace("3x3", "3").replace("2x2", "2") for key, text in CELLS_2D.items()}
+# series have no stacked convolutions, but recurrent operators
+CELLS_1D["exotic"] = "[(-1, 3:2dr conv, -2, 3 tconv); (0, 3:2z zconv, -1, 2r SE); (1, lstm, -2, gru)]"
 
 
 def _arch(cell: str, macro: MacroConfig = TINY) -> CellArchitecture:
@@ -67,12 +72,14 @@ def _inputs(info: DatasetInfo, batch: int = 2) -> np.ndarray:
 @pytest.mark.parametrize(("info", "cells", "expected"), [
     (IMAGES, CELLS_2D, (5,)),
     (IMAGE_TARGETS, CELLS_2D, (4,)),
+    (IMAGE_SCALAR, CELLS_2D, (1,)),
     (SERIES, CELLS_1D, (3,)),
     (SERIES_TARGETS, CELLS_1D, (2, 3)),
-], ids=["images-classes", "images-targets", "series-classes", "series-targets"])
+], ids=["images-classes", "images-targets", "images-scalar", "series-classes", "series-targets"])
 def test_output_shapes_per_task_and_rank(info: DatasetInfo, cells: dict[str, str], expected: tuple[int, ...]) -> None:
     model = GENERATOR.build(_arch(cells["chain"]), info, name="net")
     assert model.name == "net" and model.input_shape == (None, *info.input_shape)
+    assert model.output_names == ["output"]
     outputs = np.asarray(model(_inputs(info), training=False))
     assert outputs.shape == (2, *expected) and outputs.dtype == np.float32
     if info.task == "classification":
@@ -160,6 +167,21 @@ def test_multi_output_heads_and_loss_weights() -> None:
     assert GENERATOR.loss_weights(_arch(CELLS_2D["single"])) == {"output": 1.0}
 
 
+def test_multi_output_trains_as_the_trainer_feeds_it() -> None:
+    # the trainer compiles losses, weights and metrics keyed by output name and repeats y per head
+    arch = _arch(CELLS_1D["chain"], MacroConfig(filters=4, motifs=2, normal_cells_per_motif=1, multi_output=True))
+    model = GENERATOR.build(arch, SERIES_TARGETS)
+    names = list(model.output_names)
+    assert names == ["cell_0_output", "cell_1_output", "output"]
+    model.compile(optimizer="sgd", loss=dict.fromkeys(names, "mse"), loss_weights=GENERATOR.loss_weights(arch),
+                  metrics={"output": ["mae"]})
+    x = _inputs(SERIES_TARGETS, batch=4)
+    y = np.random.default_rng(2).standard_normal((4, 2, 3)).astype("float32")
+    history = model.fit(x, dict.fromkeys(names, y), batch_size=2, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    assert "output_mae" in history and not any(key.startswith("cell_") and key.endswith("mae") for key in history)
+
+
 MACROS = {
     "plain": TINY,
     "avg": MacroConfig(filters=4, motifs=2, normal_cells_per_motif=1, block_join="avg"),
@@ -176,7 +198,7 @@ MACROS = {
 FAST_PAIRS = [("single", "plain"), ("chain", "avg"), ("two_lookbacks", "reshape"), ("only_minus_two", "residual"),
               ("three_blocks", "se"), ("chain", "multi"), ("three_blocks", "concat_all"),
               ("two_lookbacks", "everything"), ("only_minus_two", "deep"), ("three_blocks", "residual"),
-              ("chain", "reshape")]
+              ("chain", "reshape"), ("exotic", "plain"), ("exotic", "everything")]
 
 
 @pytest.mark.parametrize(("cell", "macro"), FAST_PAIRS)
@@ -223,13 +245,19 @@ def test_precision_policy_is_restored() -> None:
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_save_and_reload_give_identical_outputs(tmp_path: Path) -> None:
-    arch = _arch(CELLS_2D["three_blocks"], MACROS["everything"])
-    model = GENERATOR.build(arch, IMAGES)
-    x = _inputs(IMAGES)
+@pytest.mark.parametrize(("info", "cell", "macro"), [
+    (IMAGES, CELLS_2D["three_blocks"], "everything"),
+    (SERIES_TARGETS, CELLS_1D["exotic"], "plain"),
+], ids=["images-everything", "series-exotic"])
+def test_save_and_reload_give_identical_outputs(tmp_path: Path, info: DatasetInfo, cell: str, macro: str) -> None:
+    model = GENERATOR.build(_arch(cell, MACROS[macro]), info)
+    x = _inputs(info)
     model.save(tmp_path / "model.keras")
     restored = keras.models.load_model(tmp_path / "model.keras", compile=False)
-    for a, b in zip(model(x, training=False), restored(x, training=False), strict=True):
+    assert restored.output_names == model.output_names and restored.output_names[-1] == "output"
+    assert restored.count_params() == model.count_params()
+    before, after = model(x, training=False), restored(x, training=False)
+    for a, b in zip(*(o if isinstance(o, list) else [o] for o in (before, after)), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -248,6 +276,8 @@ def test_conformance_helper_passes_everywhere() -> None:
                           [IMAGES, IMAGE_TARGETS])
     check_model_generator(GENERATOR, [_arch(CELLS_1D[key], MACROS[macro]) for key, macro in FAST_PAIRS[4:8]],
                           [SERIES, SERIES_TARGETS])
+    check_model_generator(GENERATOR, [_arch(CELLS_1D["exotic"], MACROS["multi"])], [SERIES_TARGETS])
+    check_model_generator(GENERATOR, [_arch(CELLS_2D["exotic"], MACROS["everything"])], [IMAGES])
 
 
 def test_conformance_helper_catches_a_wrong_count() -> None:
@@ -257,6 +287,15 @@ def test_conformance_helper_catches_a_wrong_count() -> None:
 
     with pytest.raises(AssertionError, match="count_params"):
         check_model_generator(Miscounting(), [_arch("[]")], [IMAGES], mixed_precision=False)
+
+
+def test_conformance_helper_catches_misnamed_loss_weights() -> None:
+    class Misnaming(CellNetworkGenerator):
+        def loss_weights(self, architecture: object) -> dict[str, float]:  # type: ignore[override]
+            return {"head": 1.0}
+
+    with pytest.raises(AssertionError, match="loss_weights"):
+        check_model_generator(Misnaming(), [_arch("[]")], [IMAGES], mixed_precision=False)
 
 
 def test_generator_registry_and_lookup() -> None:
@@ -271,6 +310,17 @@ def test_generator_registry_and_lookup() -> None:
         GENERATOR.build(stack, IMAGES)
 
 
+def test_layer_stack_generator_conforms_with_float32_outputs() -> None:
+    stack = LayerStackArchitecture((LayerSpec("Flatten", {}, "c.toml", "E.structure.layers[0]"),
+                                    LayerSpec("Dense", {"units": 4}, "c.toml", "E.structure.layers[1]")))
+    check_model_generator(LayerStackGenerator(), [stack], [IMAGE_TARGETS])
+    with precision_policy("mixed_float16"):
+        model = LayerStackGenerator().build(stack, IMAGE_TARGETS)
+    assert model.layers[-1].name == "float32_output" and model.count_params() == 9 * 11 * 3 * 4 + 4
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert LayerStackGenerator().build(stack, IMAGE_TARGETS).layers[-1].name != "float32_output"
+
+
 def test_unsupported_inputs_are_config_errors() -> None:
     volume = DatasetInfo("volume", "regression", (4, 4, 4, 1), (1,), SIZES)
     with pytest.raises(ConfigError, match=r"series .* or images"):
@@ -278,3 +328,5 @@ def test_unsupported_inputs_are_config_errors() -> None:
     no_classes = DatasetInfo("nc", "classification", (9, 11, 3), (), SIZES)
     with pytest.raises(ConfigError, match="number of classes"):
         GENERATOR.build(_arch(CELLS_2D["single"]), no_classes)
+    with pytest.raises(ConfigError, match="lstm"):
+        GENERATOR.build(_arch("[(-1, lstm, -1, identity)]"), IMAGES)

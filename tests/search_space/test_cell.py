@@ -33,7 +33,7 @@ def test_text_and_json_round_trip(text: str) -> None:
 
 def test_white_space_is_tolerated_and_normalised() -> None:
     cell = Cell.from_text("  [ ( -1 ,  3x3   conv , -2,2x2 maxpool ) ]  ")
-    assert cell.to_text() in ("[(-1, 3x3 conv, -2, 2x2 maxpool)]", "[(-2, 2x2 maxpool, -1, 3x3 conv)]")
+    assert cell.to_text() == "[(-1, 3x3 conv, -2, 2x2 maxpool)]"  # -1 before -2
     assert cell == Cell((Block(-1, "3x3 conv", -2, "2x2 maxpool"),))
 
 
@@ -50,6 +50,7 @@ def test_white_space_is_tolerated_and_normalised() -> None:
     ("[(-1, a, 1.5, b)]", "input 2 '1.5' is not an integer"),
     ("[(-1, , -1, b)]", "operator 1 is empty"),
     ("[(0, a, -1, b)]", "refers to block 0, which is not earlier"),
+    ("[(1, a, -1, b); (-1, c, -1, d)]", r"block 0 input 1 refers to block 1, which is not earlier"),
     ("[(-1, a, -1, b); (1, c, -1, d)]", "block 1 input 1 refers to block 1"),
     ("[(-1, a, -1, b); (-1, c, 2, d)]", "refers to block 2"),
 ])
@@ -90,6 +91,16 @@ def test_reordered_independent_blocks_are_equal_with_renumbered_references() -> 
     c = Cell.from_text("[(-1, D, -2, C); (-1, A, -1, B); (0, F, 1, E)]")
     assert a == b == c
     assert len({a, b, c}) == 1 and len({a.to_text(), b.to_text(), c.to_text()}) == 1
+
+
+def test_equivalent_cells_deduplicate_in_sets_and_dicts() -> None:
+    texts = ["[(-1, A, -1, B); (-2, C, -1, D); (0, E, 1, F)]", "[(-2, C, -1, D); (-1, B, -1, A); (1, E, 0, F)]",
+             "[(-1, A, -1, B); (-2, C, -1, D); (1, E, 0, F)]"]
+    results: dict[Cell, float] = {}
+    for accuracy, text in zip((0.5, 0.7, 0.9), texts, strict=True):
+        results[Cell.from_text(text)] = accuracy
+    assert len(results) == 2 and results[Cell.from_text(texts[0])] == 0.7  # the second overwrote the first
+    assert Cell.from_text(texts[1]) in results and Cell.from_text("[(-1, A, -1, B)]") not in results
 
 
 def test_crossed_references_are_a_different_cell() -> None:

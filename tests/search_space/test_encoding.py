@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
-from scinas.search_space.cell import Cell
-from scinas.search_space.encoding import batch_graphs, encode_cell, feature_names, max_nodes
+from scinas.errors import ConfigError
+from scinas.search_space.cell import Block, Cell
+from scinas.search_space.encoding import CellGraph, batch_graphs, encode_cell, feature_names, max_nodes
 from scinas.search_space.space import SearchSpace
 
 SPACE = SearchSpace(("identity", "3x3 conv", "2x2 maxpool"), max_blocks=3, lookback_depth=2)
@@ -25,10 +28,20 @@ def _check(text: str, labels: list[str], edges: list[tuple[int, int]]) -> None:
 
 
 def test_only_minus_one_with_depth_two_has_no_minus_two_node() -> None:
-    # the node numbering must not reserve a slot for the unused -2
+    # the node numbering must not reserve a slot for the unused -2 (the POPNAS encoding did)
     _check("[(-1, 3x3 conv, -1, 2x2 maxpool)]",
            ["-1", "2x2 maxpool", "3x3 conv", "join"],
            [(0, 1), (0, 2), (1, 3), (2, 3)])
+    graph = encode_cell(Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]"), SPACE)
+    np.testing.assert_array_equal(graph.adjacency, [[0, 1, 1, 0],
+                                                    [0, 0, 0, 1],
+                                                    [0, 0, 0, 1],
+                                                    [0, 0, 0, 0]])
+    #                                       identity 3x3 conv 2x2 maxpool -1 -2 join concat
+    np.testing.assert_array_equal(graph.features, [[0, 0, 0, 1, 0, 0, 0],
+                                                   [0, 0, 1, 0, 0, 0, 0],
+                                                   [0, 1, 0, 0, 0, 0, 0],
+                                                   [0, 0, 0, 0, 0, 1, 0]])
 
 
 def test_only_minus_two() -> None:
@@ -92,3 +105,77 @@ def test_batch_graphs_pads_and_masks() -> None:
     with pytest.raises(ValueError, match="max_nodes"):
         batch_graphs(graphs, max_nodes=2)
     assert batch_graphs(graphs)[0].shape[1] == 4
+
+
+def test_the_largest_cell_fills_max_nodes() -> None:
+    # both lookbacks, three blocks, none read by another: 2 + 3 * 3 + 1 (concat) = max_nodes
+    graph = encode_cell(Cell.from_text("[(-1, identity, -2, identity); (-1, 3x3 conv, -1, identity); "
+                                       "(-2, 2x2 maxpool, -1, 3x3 conv)]"), SPACE)
+    assert graph.n_nodes == max_nodes(SPACE) == 12
+    assert graph.node_labels[-1] == "concat" and graph.adjacency[:, -1].sum() == 3
+
+
+def test_graphs_are_immutable_values() -> None:
+    a = encode_cell(Cell.from_text("[(-1, 3x3 conv, -2, identity)]"), SPACE)
+    b = encode_cell(Cell.from_text("[(-2, identity, -1, 3x3:1dr conv)]"), SPACE)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != encode_cell(Cell.from_text("[(-1, identity, -2, 3x3 conv)]"), SPACE)
+    with pytest.raises(ValueError, match="read-only"):
+        a.adjacency[0, 0] = 1
+    with pytest.raises(ValueError, match="adjacency"):
+        CellGraph(("-1", "join"), np.zeros((2, 3)), np.zeros((3, 3)))
+
+
+def test_a_cell_outside_the_space_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not in the search space"):
+        encode_cell(Cell.from_text("[(-1, 5x5 conv, -1, identity)]"), SPACE)
+    with pytest.raises(ConfigError, match="beyond lookback_depth"):
+        encode_cell(Cell.from_text("[(-3, identity, -1, identity)]"), SPACE)
+
+
+def _random_cell(rng: random.Random) -> list[Block]:
+    operators = SPACE.operators
+    blocks = []
+    for index in range(rng.randint(0, SPACE.max_blocks)):
+        inputs = [-1, -2, *range(index)]
+        blocks.append(Block(rng.choice(inputs), rng.choice(operators), rng.choice(inputs), rng.choice(operators)))
+    return blocks
+
+
+def test_random_cells_encode_consistently() -> None:
+    rng = random.Random(3)
+    names = feature_names(SPACE)
+    for _ in range(200):
+        blocks = _random_cell(rng)
+        cell = Cell(tuple(blocks))
+        graph = encode_cell(cell, SPACE)
+        # the same cell written with every block's sides swapped encodes the same
+        swapped = Cell(tuple(Block(b.in2, b.op2, b.in1, b.op1) for b in blocks))
+        assert encode_cell(swapped, SPACE) == graph
+        lookbacks = cell.used_lookbacks or (-1,)
+        concat = len(cell.unused_blocks) > 1
+        assert graph.n_nodes == len(lookbacks) + 3 * cell.n_blocks + concat <= max_nodes(SPACE)
+        np.testing.assert_array_equal(graph.features.sum(axis=1), 1)
+        assert [names[i] for i in graph.features.argmax(axis=1)] == list(graph.node_labels)
+        inputs, outputs = graph.adjacency.sum(axis=0), graph.adjacency.sum(axis=1)
+        for node, label in enumerate(graph.node_labels):
+            if label == "join":
+                assert inputs[node] == 2  # its two operators
+            elif label == "concat":
+                assert inputs[node] == len(cell.unused_blocks) and outputs[node] == 0
+            elif label.startswith("-"):
+                assert inputs[node] == 0 and (outputs[node] > 0 or cell.is_empty)
+            else:
+                assert inputs[node] == 1 and outputs[node] == 1  # an operator: one input, its join
+        # exactly one sink: the cell output
+        assert int((outputs == 0).sum()) == 1
+        assert graph.edges() == sorted(graph.edges()) and all(i < j for i, j in graph.edges())
+
+
+def test_batch_graphs_rejects_mixed_spaces() -> None:
+    other = SearchSpace(("identity",), max_blocks=1, lookback_depth=1)
+    graphs = [encode_cell(Cell(), SPACE), encode_cell(Cell(), other)]
+    with pytest.raises(ValueError, match="same search space"):
+        batch_graphs(graphs)
+    with pytest.raises(ValueError, match="at least one graph"):
+        batch_graphs([])

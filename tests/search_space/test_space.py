@@ -30,7 +30,11 @@ def test_parse_canonicalises_operators() -> None:
     ({"operators": ["3x3 conv", "3x3:1dr conv"]}, 2, r"operators\[1\].*listed twice"),
     ({"operators": ["identity"], "blocks": 0}, 2, r"blocks = 0"),
     ({"operators": ["identity"], "lookback_depth": 0}, 2, r"lookback_depth = 0"),
-    ({"operators": ["identity"], "block": 3}, 2, r"unknown key"),
+    ({"operators": ["identity"], "block": 3}, 2, r"\[A.search_space\] block = 3: unknown key.*blocks"),
+    ({"operators": ["identity", 3]}, 2, r"\[A.search_space\] operators\[1\] = 3: .*must be a string"),
+    ({"operators": "identity"}, 2, r"\[A.search_space\] operators = \"identity\": expected an array"),
+    ({"blocks": 3}, 2, r"\[A.search_space\] operators: missing required key"),
+    ({"operators": ["identity"], "blocks": 2.5}, 2, r"blocks = 2.5: expected an integer"),
 ])
 def test_parse_errors_name_the_toml_path(raw: dict[str, object], rank: int, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -43,12 +47,37 @@ SPACE = SearchSpace(OPERATORS, max_blocks=2, lookback_depth=2, rank=2)
 def test_validate_returns_canonical_operators() -> None:
     cell = SPACE.validate(Cell.from_text("[(-1, 3x3:1dr conv, -2, 2X2 MAXPOOL)]"))
     assert set(cell.operators) == {"3x3 conv", "2x2 maxpool"}
+    # "3x3  conv", "3x3:1dr conv" and "3x3 conv" are one operator: the cells become equal once validated
+    spelled = [SPACE.cell(f"[(-1, {op}, -1, identity)]") for op in ("3x3  conv", "3x3:1dr conv", "3x3 conv")]
+    assert len(set(spelled)) == 1 and spelled[0].to_text() == "[(-1, 3x3 conv, -1, identity)]"
+    assert Cell.from_text("[(-1, 3x3:1dr conv, -1, identity)]") != spelled[0]  # before validation they differ
+
+
+def test_parse_defaults() -> None:
+    space = _parse({"operators": ["identity"]})
+    assert (space.max_blocks, space.lookback_depth, space.rank) == (5, 2, 2)
+    assert space.lookbacks == (-1, -2)
+    assert _parse({"operators": ["7 conv", "lstm"]}, rank=1).operators == ("7 conv", "lstm")
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"operators": ()}, "non-empty sequence of operators"),
+    ({"operators": "identity"}, "non-empty sequence of operators"),
+    ({"operators": ("identity", " identity ")}, "identity more than once"),
+    ({"operators": ("identity",), "max_blocks": 0}, "max_blocks must be an integer >= 1, not 0"),
+    ({"operators": ("identity",), "lookback_depth": True}, "lookback_depth must be an integer >= 1, not True"),
+    ({"operators": ("identity",), "rank": 3}, "rank must be 1 .* or 2"),
+    ({"operators": ("lstm",), "rank": 2}, "lstm"),
+])
+def test_direct_construction_errors(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SearchSpace(**arguments)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[(-3, 3x3 conv, -1, identity)]", r"-3, beyond lookback_depth = 2"),
+    ("[(-3, 3x3 conv, -1, identity)]", r"block 0 input 2 is -3, beyond lookback_depth = 2"),
     ("[(-1, 5x5 conv, -1, identity)]", r'"5x5 conv", which is not in the search space'),
-    ("[(-1, lstm, -1, identity)]", r"lstm"),
+    ("[(-1, lstm, -1, identity)]", r"block 0 operator 2: .*lstm.* needs 1D \(series\) inputs"),
     ("[(-1, 3x3 convv, -1, identity)]", r"3x3 convv"),
     ("[(-1, identity, -1, identity); (0, identity, -1, 3x3 conv); (1, identity, 0, 3x3 conv)]",
      r"3 blocks, the search space allows 2"),
@@ -56,13 +85,43 @@ def test_validate_returns_canonical_operators() -> None:
 def test_validate_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         SPACE.cell(text, file="configurations.toml", path="A.structure.cell")
-    assert "[A.structure] cell" in str(info.value)
+    assert str(info.value).startswith("configurations.toml: [A.structure] cell = ")
+    assert info.value.file == "configurations.toml" and info.value.path == "A.structure.cell"
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("[(-3, 3x3 conv, -1, identity)]", "set [A.search_space] lookback_depth = 3 or read -1..-2"),
+    ("[(-1, 5x5 conv, -1, identity)]", 'add "5x5 conv" to [A.search_space] operators'),
+    ("[(-1, identity, -1, identity); (0, identity, -1, 3x3 conv); (1, identity, 0, 3x3 conv)]",
+     "set [A.search_space] blocks = 3"),
+])
+def test_validate_fixes_name_the_search_space_table(text: str, fix: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        SPACE.cell(text, file="configurations.toml", path="A.structure.cell")
+    assert info.value.fix is not None and fix in info.value.fix
+
+
+def test_validate_checks_every_operator_against_the_rank() -> None:
+    series = SearchSpace(("7 conv", "lstm", "identity"), max_blocks=2, rank=1)
+    assert series.validate(Cell.from_text("[(-1, lstm, -2, 7:1dr conv)]")) == Cell.from_text("[(-2, 7 conv, -1, lstm)]")
+    with pytest.raises(ConfigError, match=r"block 0 operator \d: .*3x3 conv"):
+        series.validate(Cell.from_text("[(-1, 3x3 conv, -1, lstm)]"))
 
 
 def test_block_referring_to_a_later_block_is_named() -> None:
     with pytest.raises(ConfigError, match="refers to block 1") as info:
         SPACE.cell("[(1, identity, -1, identity); (-1, identity, -1, identity)]", path="A.structure.cell")
     assert "[A.structure] cell" in str(info.value)
+
+
+def test_legal_blocks_by_hand() -> None:
+    space = SearchSpace(("identity", "3x3 conv"), max_blocks=3, lookback_depth=2)
+    # no block yet: sides (-1, id) (-1, conv) (-2, id) (-2, conv); 4 pairs of different sides + 4 doubles = 10
+    assert len(space.legal_blocks(0)) == 10
+    # one block: 6 sides (block 0 added) -> 15 + 6 = 21
+    assert len(space.legal_blocks(1)) == 21
+    assert {frozenset(b.sides) for b in space.legal_blocks(0)} >= {
+        frozenset({(-1, "identity")}), frozenset({(-1, "identity"), (-2, "3x3 conv")})}
 
 
 def test_legal_blocks_counts() -> None:

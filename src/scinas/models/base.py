@@ -109,13 +109,20 @@ def register_model_generator(name: str) -> Callable[[GeneratorT], GeneratorT]:
 @register_model_generator("layer_stack")
 class LayerStackGenerator(ModelGenerator):
     """Builds fixed ``[X.structure]`` layer lists as ``keras.Sequential`` models (see
-    :func:`~scinas.models.layer_stack.build_layer_stack`); their parameter count is not analytic."""
+    :func:`~scinas.models.layer_stack.build_layer_stack`); their parameter count is not analytic.
+
+    Under a mixed-precision policy a stack whose last layer computes in float16 gets a final
+    float32 ``Activation("linear")`` layer (no weights), so its outputs are float32 like those of
+    every generator."""
 
     architecture_type: ClassVar[type[Architecture]] = LayerStackArchitecture
 
     def build(self, architecture: Architecture, info: DatasetInfo, *, name: str = "model") -> keras.Model:
         arch = self.accepted(architecture, LayerStackArchitecture)
-        return build_layer_stack(arch.layers, info, name=name)
+        model = build_layer_stack(arch.layers, info, name=name)
+        if keras.backend.standardize_dtype(model.outputs[0].dtype) != "float32":
+            model.add(keras.layers.Activation("linear", dtype="float32", name="float32_output"))
+        return model
 
 
 def generator_for(architecture: Architecture) -> ModelGenerator:

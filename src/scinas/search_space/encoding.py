@@ -18,7 +18,7 @@ Cells are canonical (:mod:`scinas.search_space.cell`), so equivalent cells encod
 Example::
 
     graph = encode_cell(Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]"), space)
-    graph.node_labels   # ('-1', '3x3 conv', '2x2 maxpool', 'join')
+    graph.node_labels   # ('-1', '2x2 maxpool', '3x3 conv', 'join'): sides in canonical order
     features, adjacency, mask = batch_graphs([graph, other], max_nodes=max_nodes(space))
 """
 
@@ -40,11 +40,38 @@ CONCAT = "concat"
 
 @dataclass(frozen=True, eq=False)
 class CellGraph:
-    """A cell as a directed graph: labels, one-hot features ``[n, F]`` and adjacency ``[n, n]``."""
+    """A cell as a directed graph: labels, one-hot features ``[n, F]`` and adjacency ``[n, n]``
+    (``adjacency[i, j] = 1`` for an edge ``i → j``), both float32.
+
+    The arrays are made read-only, so a graph is immutable; two graphs are equal when their
+    labels, features and adjacency are (equivalent cells give equal graphs).
+    """
 
     node_labels: tuple[str, ...]
     features: np.ndarray
     adjacency: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.node_labels)
+        features = np.array(self.features, dtype=np.float32)
+        adjacency = np.array(self.adjacency, dtype=np.float32)
+        if features.ndim != 2 or features.shape[0] != n or adjacency.shape != (n, n):
+            raise ValueError(f"a graph of {n} nodes needs features [{n}, F] and adjacency [{n}, {n}], "
+                             f"got {features.shape} and {adjacency.shape}")
+        features.setflags(write=False)
+        adjacency.setflags(write=False)
+        object.__setattr__(self, "node_labels", tuple(self.node_labels))
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "adjacency", adjacency)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CellGraph):
+            return NotImplemented
+        return (self.node_labels == other.node_labels and np.array_equal(self.features, other.features)
+                and np.array_equal(self.adjacency, other.adjacency))
+
+    def __hash__(self) -> int:
+        return hash((self.node_labels, self.features.tobytes(), self.adjacency.tobytes()))
 
     @property
     def n_nodes(self) -> int:
@@ -57,8 +84,7 @@ class CellGraph:
 
 def feature_names(space: SearchSpace) -> tuple[str, ...]:
     """The one-hot columns: the operators, the lookback slots, ``join``, ``concat``."""
-    lookbacks = tuple(str(-depth) for depth in range(1, space.lookback_depth + 1))
-    return (*space.operators, *lookbacks, JOIN, CONCAT)
+    return (*space.operators, *(str(lookback) for lookback in space.lookbacks), JOIN, CONCAT)
 
 
 def max_nodes(space: SearchSpace) -> int:
@@ -111,13 +137,16 @@ def batch_graphs(graphs: Sequence[CellGraph], max_nodes: int | None = None
     largest = max(graph.n_nodes for graph in graphs)
     size = largest if max_nodes is None else max_nodes
     if largest > size:
-        raise ValueError(f"a graph has {largest} nodes, more than max_nodes = {size}")
+        worst = max(range(len(graphs)), key=lambda i: graphs[i].n_nodes)
+        raise ValueError(f"graph {worst} has {largest} nodes, more than max_nodes = {size} "
+                         "(pad to max_nodes(space) of the space the cells come from)")
     features = np.zeros((len(graphs), size, width), dtype=np.float32)
     adjacency = np.zeros((len(graphs), size, size), dtype=np.float32)
     mask = np.zeros((len(graphs), size), dtype=np.float32)
     for index, graph in enumerate(graphs):
         if graph.features.shape[1] != width:
-            raise ValueError("all graphs must come from the same search space (same feature width)")
+            raise ValueError(f"graph {index} has {graph.features.shape[1]} features, graph 0 has {width}: all "
+                             "graphs must come from the same search space")
         n = graph.n_nodes
         features[index, :n] = graph.features
         adjacency[index, :n, :n] = graph.adjacency

@@ -42,15 +42,19 @@ class SearchSpace:
     rank: int = 2
 
     def __post_init__(self) -> None:
-        if self.rank not in (1, 2):
-            raise ValueError(f"rank must be 1 (series) or 2 (images), not {self.rank}")
-        if self.max_blocks < 1 or self.lookback_depth < 1:
-            raise ValueError("max_blocks and lookback_depth must be >= 1")
-        if not self.operators:
-            raise ValueError("a search space needs at least one operator")
+        if self.rank not in (1, 2) or isinstance(self.rank, bool):
+            raise ConfigError(f"a search space's rank must be 1 (series) or 2 (images), not {self.rank!r}")
+        for name, value in (("max_blocks", self.max_blocks), ("lookback_depth", self.lookback_depth)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"a search space's {name} must be an integer >= 1, not {value!r}")
+        if isinstance(self.operators, str) or not self.operators:
+            raise ConfigError(f"a search space needs a non-empty sequence of operators, not {self.operators!r}",
+                              fix='e.g. SearchSpace(operators=("identity", "3x3 conv"))')
         canonical = tuple(parse_operator(op, self.rank).text for op in self.operators)
-        if len(set(canonical)) != len(canonical):
-            raise ValueError(f"duplicate operators in {list(self.operators)}")
+        duplicates = sorted({text for text in canonical if canonical.count(text) > 1})
+        if duplicates:
+            raise ConfigError(f"operators {list(self.operators)} name {', '.join(duplicates)} more than once",
+                              fix="list each operator once")
         object.__setattr__(self, "operators", canonical)
 
     @classmethod
@@ -58,13 +62,14 @@ class SearchSpace:
         """Read ``[X.search_space]`` (operators checked for inputs of ``rank``)."""
         max_blocks = table.integer("blocks", 5, minimum=1)
         lookback_depth = table.integer("lookback_depth", 2, minimum=1)
-        raw = table.string_list("operators")
+        raw = table.array("operators")
         if not raw:
             raise table.error("operators", "expected at least one operator",
                               fix='e.g. operators = ["identity", "3x3 conv", "2x2 maxpool"]')
         operators: list[str] = []
         for index, written in enumerate(raw):
             path = f"{table.key_path('operators')}[{index}]"
+            # parse_operator names the path and value for a non-string too
             text = parse_operator(written, rank, file=table.file, path=path).text
             if text in operators:
                 raise ConfigError(f'operator "{text}" is listed twice (as operators[{operators.index(text)}] too)',
@@ -80,6 +85,8 @@ class SearchSpace:
         The error names the offending value and block, and where the cell came from (``file``,
         ``path``); without a path the message quotes the cell itself.
         """
+        table = _search_space_table(path)
+
         def error(problem: str, fix: str | None) -> ConfigError:
             if path is None:
                 return ConfigError(f"{problem}, in cell {cell.to_text()}", file=file, fix=fix)
@@ -87,7 +94,7 @@ class SearchSpace:
 
         if cell.n_blocks > self.max_blocks:
             raise error(f"the cell has {cell.n_blocks} blocks, the search space allows {self.max_blocks}",
-                        f"remove blocks or raise [search_space] blocks to {cell.n_blocks}")
+                        f"remove blocks or set {table} blocks = {cell.n_blocks}")
         blocks = []
         for index, block in enumerate(cell.blocks):
             texts = []
@@ -95,7 +102,7 @@ class SearchSpace:
                 if source < -self.lookback_depth:
                     raise error(f"block {index} input {side} is {source}, beyond lookback_depth = "
                                 f"{self.lookback_depth} (inputs may be -1..-{self.lookback_depth} or earlier blocks)",
-                                f"read -1..-{self.lookback_depth}, or set [search_space] lookback_depth = {-source}")
+                                f"set {table} lookback_depth = {-source} or read -1..-{self.lookback_depth}")
                 try:
                     text = parse_operator(op, self.rank).text
                 except ConfigError as exc:
@@ -103,7 +110,7 @@ class SearchSpace:
                 if text not in self.operators:
                     raise error(f'block {index} uses operator "{text}", which is not in the search space '
                                 f"({', '.join(self.operators)})",
-                                f'add "{text}" to [search_space] operators or use one of those')
+                                f'add "{text}" to {table} operators or use one of those')
                 texts.append(text)
             blocks.append(Block(block.in1, texts[0], block.in2, texts[1]))
         return Cell(tuple(blocks))
@@ -136,7 +143,7 @@ class SearchSpace:
         unordered pair of sides appears once (``(a, b)`` and ``(b, a)`` are the same block)."""
         if n_existing < 0:
             raise ValueError(f"n_existing must be >= 0, not {n_existing}")
-        inputs = [*range(-1, -self.lookback_depth - 1, -1), *range(n_existing)]
+        inputs = [*self.lookbacks, *range(n_existing)]
         sides = [(source, op) for source in inputs for op in self.operators]
         return tuple(Block(a[0], a[1], b[0], b[1]) for a, b in itertools.combinations_with_replacement(sides, 2))
 
@@ -168,7 +175,18 @@ class SearchSpace:
                               fix='expected {"operators": [...], "blocks": B, "lookback_depth": L, "rank": R}'
                               ) from None
 
+    @property
+    def lookbacks(self) -> tuple[int, ...]:
+        """The lookback inputs a block may read, ``(-1, -2, ..., -lookback_depth)``."""
+        return tuple(range(-1, -self.lookback_depth - 1, -1))
+
     def describe(self) -> str:
         """One line for logs, e.g. "4 operators for 2D (image) inputs, up to 5 blocks, lookback depth 2"."""
         return (f"{len(self.operators)} operators for {RANK_NAMES[self.rank]} inputs, up to {self.max_blocks} blocks, "
                 f"lookback depth {self.lookback_depth}")
+
+
+def _search_space_table(path: str | None) -> str:
+    """``[A.search_space]`` for a cell at ``A.structure.cell`` (the table fixes point to)."""
+    experiment = path.split(".", 1)[0] if path else ""
+    return f"[{experiment}.search_space]" if experiment else "[search_space]"

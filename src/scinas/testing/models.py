@@ -85,6 +85,15 @@ def _require(condition: bool, label: str, message: str) -> None:
         raise AssertionError(f"{label}: {message}")
 
 
+def _output_names(model: keras.Model) -> list[str]:
+    """The names of ``model``'s outputs (``keras.Sequential`` models have no ``output_names``:
+    their one output is named after their last layer)."""
+    names = getattr(model, "output_names", None)
+    if names is not None:
+        return [str(name) for name in names]
+    return [model.layers[-1].name] if model.layers else []
+
+
 def _as_list(outputs: Any) -> list[Any]:
     if isinstance(outputs, dict):
         return list(outputs.values())
@@ -102,14 +111,14 @@ def _check_model(generator: ModelGenerator, model: keras.Model, architecture: Ar
     if expected is not None:
         _require(expected == model.count_params(), label,
                  f"count_params() says {expected} but the model has {model.count_params()} weights")
-    names = list(model.output_names)
+    names = _output_names(model)
     if len(model.outputs) > 1:
         _require(len(set(names)) == len(names), label, f"the outputs need distinct names, got {names}")
         _require("output" in names, label, f"a multi-output model must name its final head 'output', got {names}")
     weights = generator.loss_weights(architecture)
     if weights is not None:
-        _require(set(weights) == set(model.output_names), label,
-                 f"loss_weights() names {sorted(weights)} but the outputs are {model.output_names}")
+        _require(set(weights) == set(names), label,
+                 f"loss_weights() names {sorted(weights)} but the outputs are {names}")
         _require(all(np.isfinite(w) and w > 0 for w in weights.values()), label,
                  f"loss weights must be positive, got {weights}")
 
@@ -147,8 +156,8 @@ def _check_round_trip(model: keras.Model, x: np.ndarray, label: str) -> None:
                                  "layers with keras.saving.register_keras_serializable") from exc
     after = _as_list(restored(x, training=False))
     _require(len(before) == len(after), label, "the reloaded model has another number of outputs")
-    _require(list(restored.output_names) == list(model.output_names), label,
-             f"the reloaded model names its outputs {restored.output_names}, not {model.output_names}")
+    _require(_output_names(restored) == _output_names(model), label,
+             f"the reloaded model names its outputs {_output_names(restored)}, not {_output_names(model)}")
     for a, b in zip(before, after, strict=True):
         _require(bool(np.allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)), label,
                  "the reloaded model computes other outputs than the saved one")
@@ -168,7 +177,7 @@ def _check_training_step(generator: ModelGenerator, model: keras.Model, architec
         model.compile(optimizer="sgd", jit_compile=False, loss=loss, metrics=[metric])
         result = model.train_on_batch(x, y, return_dict=True)
     else:  # as the trainer does it: everything keyed by output name, metrics on the final head
-        names = list(model.output_names)
+        names = _output_names(model)
         weights = generator.loss_weights(architecture) or {}
         model.compile(optimizer="sgd", jit_compile=False, loss=dict.fromkeys(names, loss),
                       loss_weights={name: weights.get(name, 1.0) for name in names},
