@@ -26,12 +26,19 @@ class TrialRequest:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """What a strategy learns from one trial."""
+    """What a strategy learns from one trial.
+
+    ``fitness`` is the search's score, signed so that larger is better (see
+    :class:`scinas.search.domain.Objectives`); ``costs`` holds the measured costs keyed by the
+    names of :data:`scinas.search.domain.COSTS` (``time``, ``params``, ``flops``, ``latency``).
+    A failed trial has ``completed=False`` and usually no fitness.
+    """
 
     name: str
     completed: bool
     fitness: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
 
 
 class SearchStrategy(abc.ABC):
