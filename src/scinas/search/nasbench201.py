@@ -120,7 +120,7 @@ class NB201Domain(SearchDomain):
 
     @property
     def size(self) -> int:
-        return len(OPERATIONS) ** len(EDGES)
+        return int(len(OPERATIONS) ** len(EDGES))
 
     def operators_of(self, architecture: Architecture) -> tuple[str, ...]:
         return _check(architecture).ops
