@@ -1,0 +1,39 @@
+"""Predictors: learn an architecture's score or cost from the architectures trained so far.
+
+A progressive search ranks thousands of candidate cells by predicted accuracy and predicted cost
+and trains only the promising ones.  :class:`GINPredictor` (a graph network ensemble over cell
+graphs) predicts the score; :class:`SVRPredictor` (support-vector regression over a few cell
+features, :func:`cell_cost_features`) predicts costs such as training time.  :func:`ranking_quality`
+and :func:`save_predictor_step` measure and record how well they rank.
+
+Example::
+
+    from scinas.predictors import GINPredictor, SVRPredictor, ranking_quality
+
+    gin = GINPredictor(domain.max_nodes, seed=0)
+    gin.fit([domain.graph(a) for a in trained], scores)
+    svr = SVRPredictor(seed=0, log_target=True)
+    svr.fit([domain.features(a) for a in trained], times)
+    ranking_quality(held_out_scores, gin.predict([domain.graph(a) for a in held_out])).kendall
+"""
+
+from __future__ import annotations
+
+from scinas.predictors.base import PREDICTORS, Predictor
+from scinas.predictors.cell_features import CELL_FEATURE_NAMES, cell_cost_features
+from scinas.predictors.gin import AGGREGATIONS, GINPredictor
+from scinas.predictors.quality import PredictorQuality, ranking_quality, save_predictor_step
+from scinas.predictors.svr import SVRPredictor
+
+__all__ = [
+    "AGGREGATIONS",
+    "CELL_FEATURE_NAMES",
+    "PREDICTORS",
+    "GINPredictor",
+    "Predictor",
+    "PredictorQuality",
+    "SVRPredictor",
+    "cell_cost_features",
+    "ranking_quality",
+    "save_predictor_step",
+]
