@@ -10,3 +10,4 @@ under pytest and from a notebook alike::
 from __future__ import annotations
 
 __all__: list[str] = []
+from scinas.testing.strategies import check_strategy as check_strategy

@@ -1,0 +1,305 @@
+"""Predictor-guided Pareto search for fixed-topology domains (``"pareto"``), such as NAS-Bench-201.
+
+POPNAS grows cells block by block; a domain without blocks has no steps to grow through, so this
+strategy keeps the POPNAS idea — fit a score predictor and cost predictors on everything trained
+so far, then ask for the non-dominated predicted cells — and applies it in batches:
+
+1. **warm-up**: ``warmup`` random architectures;
+2. each **batch** of ``batch_size``: fit the GIN score predictor (on :meth:`SearchDomain.graph`)
+   and one log-target SVR per cost (on :meth:`SearchDomain.features`) on every successful trial,
+   predict every untried architecture (all of them when the domain has at most
+   ``enumerate_limit``; otherwise the neighbours of the trained front plus ``candidates`` random
+   ones), and ask for
+
+   - ``exploit_share`` of the batch: the best predicted scores (the most accurate cells);
+   - ``local_share``: the best predicted untried neighbours of the ``local_parents`` best trials
+     (a predictor-guided local search, which refines the best cells found);
+   - the rest, greedily, the candidate whose predicted point adds the most hypervolume to the
+     front of the trials so far (each pick joins the front at its predicted point), so that the
+     batch fills the gaps of the front along every cost; without costs, more top scores;
+   - ``exploration_share`` of the batch: the non-dominated scan (descending predicted score)
+     among candidates that use operators under-represented in the trials so far.
+
+Trial names are ``t0000``, ``t0001``, ...  Failed trials are remembered and never asked again.
+
+Example::
+
+    strategy = GuidedParetoStrategy(NB201Domain(), Objectives(costs=("time",)), budget=100, seed=0)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scinas.errors import ConfigError
+from scinas.search.base import TrialRequest
+from scinas.search.domain import Objectives, SearchDomain
+from scinas.search.pareto import hypervolume, non_dominated
+from scinas.search.popnas import (
+    Predictions,
+    PredictorFactory,
+    default_predictor_factory,
+    exploration_scores,
+    fit_and_predict,
+    select_front,
+)
+from scinas.search.random import LedgerStrategy, TrialRecord, check_int_option
+from scinas.search_space.architecture import Architecture
+from scinas.search_space.encoding import CellGraph
+
+__all__ = ["GuidedParetoStrategy", "hypervolume_gains"]
+
+logger = logging.getLogger(__name__)
+
+
+def hypervolume_gains(front: np.ndarray, candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """How much hypervolume each candidate point would add to ``front`` (all objectives maximised).
+
+    Vectorised in 2-D (the staircase of the front against each candidate's box); exact but
+    per-candidate above.
+    """
+    candidates = np.maximum(candidates, reference)
+    if len(front):
+        front = front[np.all(front > reference, axis=1)]
+    if len(front):
+        front = front[non_dominated(front)]
+    base_box = np.prod(candidates - reference, axis=1)
+    if len(front) == 0:
+        return np.asarray(base_box, dtype=np.float64)
+    if candidates.shape[1] != 2:
+        base = hypervolume(front, reference)
+        gains = np.zeros(len(candidates))
+        for index, point in enumerate(candidates):
+            if not np.any(np.all(front >= point, axis=1)):
+                gains[index] = hypervolume(np.vstack([front, point]), reference) - base
+        return gains
+    # 2-D: front sorted by first objective descending has its second objective ascending; between
+    # consecutive second-objective levels the front covers the first objective up to x_i.
+    order = np.argsort(-front[:, 0], kind="stable")
+    xs, ys = front[order, 0], front[order, 1]
+    px, py = candidates[:, :1], candidates[:, 1:]
+    lower = np.concatenate([[reference[1]], ys[:-1]])[None, :]
+    heights = np.clip(np.minimum(py, ys[None, :]) - np.minimum(py, lower), 0.0, None)
+    widths = np.clip(np.minimum(px, xs[None, :]) - reference[0], 0.0, None)
+    covered = np.sum(heights * widths, axis=1)
+    return np.asarray(np.clip(base_box - covered, 0.0, None), dtype=np.float64)
+
+
+class GuidedParetoStrategy(LedgerStrategy):
+    """Predictor-guided Pareto search (``"pareto"``); see the module docstring.
+
+    Options (defaults): ``warmup`` (10), ``batch_size`` (10), ``exploit_share`` (0.2),
+    ``local_share`` (0.4), ``local_parents`` (2), ``exploration_share`` (0.1), ``candidates`` (2000),
+    ``enumerate_limit`` (20000),
+    ``gin_epochs`` (80), ``gin_ensemble`` (3), ``svr_iterations`` (40), ``predictor_factory``.
+    """
+
+    def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
+                 output_dir: Path | None = None, warmup: int = 10, batch_size: int = 10,
+                 exploit_share: float = 0.2, local_share: float = 0.4, local_parents: int = 2,
+                 exploration_share: float = 0.1, candidates: int = 2000,
+                 enumerate_limit: int = 20000, gin_epochs: int = 80, gin_ensemble: int = 3,
+                 svr_iterations: int = 40, predictor_factory: PredictorFactory | None = None) -> None:
+        super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir)
+        self.warmup = check_int_option("warmup", warmup, 1)
+        self.batch_size = check_int_option("batch_size", batch_size, 1)
+        self.candidates = check_int_option("candidates", candidates, 1)
+        self.enumerate_limit = check_int_option("enumerate_limit", enumerate_limit, 0)
+        shares = {"exploit_share": exploit_share, "local_share": local_share, "exploration_share": exploration_share}
+        for name, share in shares.items():
+            if not 0 <= share <= 1:
+                raise ConfigError("expected a share in [0, 1]", path=name, value=share)
+        if sum(shares.values()) > 1:
+            raise ConfigError("exploit_share + local_share + exploration_share must be at most 1",
+                              path="exploration_share", value=exploration_share, fix="lower one of the shares")
+        self.exploit_share = float(exploit_share)
+        self.local_share = float(local_share)
+        self.local_parents = check_int_option("local_parents", local_parents, 1)
+        self.exploration_share = float(exploration_share)
+        self.factory = predictor_factory or default_predictor_factory(
+            domain.max_nodes, gin_epochs=check_int_option("gin_epochs", gin_epochs, 1),
+            gin_ensemble=check_int_option("gin_ensemble", gin_ensemble, 1),
+            svr_iterations=check_int_option("svr_iterations", svr_iterations, 1))
+        self.costs = tuple(objectives.costs)
+        self._queue: list[Architecture] = []
+        self._batches = 0
+        # Caches of the encodings (not state: they are recomputed identically after a resume).
+        self._graphs: dict[str, CellGraph] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        self._everything: list[tuple[str, Architecture]] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Batches planned and trials asked."""
+        return {"strategy": "pareto", "batches": self._batches, "trials": len(self.ledger)}
+
+    # -- asking ----------------------------------------------------------------------------------
+    def propose(self, n: int) -> list[TrialRequest]:
+        requests: list[TrialRequest] = []
+        while len(requests) < n:
+            if not self._queue:
+                self._queue = self._plan()
+                if not self._queue:
+                    break
+            architecture = self._queue.pop(0)
+            if not self.ledger.seen(architecture):
+                requests.append(self.ledger.add(architecture))
+        return requests
+
+    def _left(self) -> int:
+        return self.batch_size if self.budget is None else max(0, self.budget - len(self.ledger))
+
+    def _random_batch(self, size: int) -> list[Architecture]:
+        batch: list[Architecture] = []
+        keys: set[str] = set()
+        for _ in range(size):
+            for _attempt in range(100):
+                architecture = self.sample_unseen()
+                if architecture is None:
+                    return batch
+                if self.domain.key(architecture) not in keys:
+                    batch.append(architecture)
+                    keys.add(self.domain.key(architecture))
+                    break
+        return batch
+
+    def _plan(self) -> list[Architecture]:
+        trained = self.ledger.succeeded()
+        if len(self.ledger) < self.warmup or len(trained) < 2:
+            return self._random_batch(min(self._left(), max(1, self.warmup - len(self.ledger))))
+        size = min(self.batch_size, self._left())
+        pool = self._pool(trained)
+        if not pool or size == 0:
+            return []
+        self._batches += 1
+        predictions = fit_and_predict(self.domain, trained, pool, self.costs, self.factory,
+                                      seed=self.seed + len(self.ledger), graph=self._graph,
+                                      cost_features=lambda a, _cost: self._features(a))
+        chosen = self._choose(pool, predictions, trained, size)
+        logger.debug("pareto batch %d: %d of %d candidates", self._batches, len(chosen), len(pool))
+        return [pool[i] for i in chosen]
+
+    def _graph(self, architecture: Architecture) -> CellGraph:
+        key = self.domain.key(architecture)
+        if key not in self._graphs:
+            self._graphs[key] = self.domain.graph(architecture)
+        return self._graphs[key]
+
+    def _features(self, architecture: Architecture) -> np.ndarray:
+        key = self.domain.key(architecture)
+        if key not in self._vectors:
+            self._vectors[key] = self.domain.features(architecture)
+        return self._vectors[key]
+
+    def _pool(self, trained: Sequence[TrialRecord]) -> list[Architecture]:
+        size = self.domain.size
+        if size is not None and size <= self.enumerate_limit:
+            if self._everything is None:
+                self._everything = [(self.domain.key(a), a) for a in self.domain.enumerate()]
+            return [a for key, a in self._everything if key not in self.ledger.keys]
+        found: dict[str, Architecture] = {}
+        best = sorted(trained, key=lambda r: -float(r.fitness or 0.0))[:self.local_parents]
+        for record in [*self._observed_front(trained), *best]:
+            try:
+                neighbours = self.domain.neighbours(record.architecture)
+            except NotImplementedError:
+                break
+            for neighbour in neighbours:
+                found.setdefault(self.domain.key(neighbour), neighbour)
+        for _ in range(self.candidates):
+            sample = self.domain.sample(self.rng)
+            found.setdefault(self.domain.key(sample), sample)
+        return [a for key, a in sorted(found.items()) if key not in self.ledger.keys]
+
+    def _points(self, records: Sequence[TrialRecord]) -> np.ndarray:
+        return np.array([[float(r.fitness or 0.0), *(-r.costs[c] for c in self.costs)] for r in records],
+                        dtype=np.float64).reshape(len(records), 1 + len(self.costs))
+
+    def _observed_front(self, trained: Sequence[TrialRecord]) -> list[TrialRecord]:
+        measured = [r for r in trained if all(c in r.costs for c in self.costs)]
+        return [measured[i] for i in non_dominated(self._points(measured))] if measured else []
+
+    def _choose(self, pool: list[Architecture], predictions: Predictions, trained: Sequence[TrialRecord],
+                size: int) -> list[int]:
+        n_exploit = round(size * self.exploit_share)
+        n_local = round(size * self.local_share)
+        n_explore = round(size * self.exploration_share)
+        ranking = [int(i) for i in np.argsort(-predictions.score, kind="stable")]
+        chosen: list[int] = ranking[:n_exploit]
+        taken = set(chosen)
+        if n_local > 0:
+            for index in self._local_picks(pool, predictions, trained, taken, n_local):
+                chosen.append(index)
+                taken.add(index)
+        n_front = size - len(chosen) - n_explore
+        if self.costs and n_front > 0:
+            for index in self._front_picks(predictions, trained, taken, n_front):
+                chosen.append(index)
+                taken.add(index)
+        if n_explore > 0:
+            scores = exploration_scores(self.domain, pool, [r.architecture for r in trained], self.exploration_share)
+            eligible = [i for i in range(len(pool)) if i not in taken and scores[i] > 0]
+            for index in select_front(predictions, n_explore, among=eligible):
+                chosen.append(index)
+                taken.add(index)
+        for index in ranking:  # fill what the other rules left
+            if len(chosen) >= size:
+                break
+            if index not in taken:
+                chosen.append(index)
+                taken.add(index)
+        return chosen[:size]
+
+    def _local_picks(self, pool: list[Architecture], predictions: Predictions, trained: Sequence[TrialRecord],
+                     taken: set[int], count: int) -> list[int]:
+        """The best predicted untried neighbours of the ``local_parents`` best trials."""
+        best = sorted(trained, key=lambda r: -float(r.fitness or 0.0))[:self.local_parents]
+        where = {self.domain.key(a): i for i, a in enumerate(pool)}
+        near: set[int] = set()
+        for record in best:
+            try:
+                neighbours = self.domain.neighbours(record.architecture)
+            except NotImplementedError:
+                return []
+            near.update(where[key] for key in map(self.domain.key, neighbours) if key in where)
+        near -= taken
+        ordered = sorted(near, key=lambda i: (-predictions.score[i], i))
+        return ordered[:count]
+
+    def _front_picks(self, predictions: Predictions, trained: Sequence[TrialRecord], taken: set[int],
+                     count: int) -> list[int]:
+        """Greedy hypervolume-gain picks against the observed front (predicted points join it)."""
+        measured = [r for r in trained if all(c in r.costs for c in self.costs)]
+        if not measured:
+            return []
+        observed = self._points(measured)
+        candidates = predictions.points()
+        span = np.ptp(observed, axis=0)
+        span[span == 0] = 1.0
+        reference = observed.min(axis=0) - 0.1 * span
+        front = observed[non_dominated(observed)]
+        picks: list[int] = []
+        available = np.ones(len(candidates), dtype=bool)
+        available[list(taken)] = False
+        for _ in range(count):
+            gains = hypervolume_gains(front, candidates, reference)
+            gains[~available] = -1.0
+            best = int(np.argmax(gains))
+            if gains[best] <= 0:
+                break
+            picks.append(best)
+            available[best] = False
+            front = np.vstack([front, candidates[best]])
+        return picks
+
+    # -- state -----------------------------------------------------------------------------------
+    def extra_state(self) -> dict[str, Any]:
+        return {"queue": [a.to_json() for a in self._queue], "batches": self._batches}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self._queue = [self.domain.from_json(data) for data in state["queue"]]
+        self._batches = int(state["batches"])
