@@ -1,4 +1,4 @@
-"""The ``scinas`` command line: ``run`` and ``list``.
+"""The ``scinas`` command line: ``run``, ``list`` and ``predict``.
 
 Exit codes: 0 success; 1 a run failed (a trial failed, data could not be made); 2 a
 configuration or usage error (one message, no traceback); 130 interrupted (the run folder
@@ -11,6 +11,8 @@ Examples::
     scinas run E E.training.epochs=2     # override any key
     scinas run --resume results/E/20261122-083012-3fa2
     scinas list
+    scinas predict --model results/E/<run>/best_model --data dtest   # a dataset's test split
+    scinas predict --model model.onnx --data new_samples.npz --out predictions/
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from scinas import __version__
 from scinas.errors import ConfigError, ScinasError
@@ -28,7 +31,7 @@ from scinas.errors import ConfigError, ScinasError
 __all__ = ["main", "split_arguments"]
 
 logger = logging.getLogger("scinas.cli")
-_COMMANDS = ("run", "list")
+_COMMANDS = ("run", "list", "predict")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -59,7 +62,29 @@ def _parser() -> _Parser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     listing = commands.add_parser("list", help="list experiments and datasets")
     _common(listing)
+    _predict_parser(commands)
     return parser
+
+
+def _predict_parser(commands: Any) -> None:
+    predict = commands.add_parser(
+        "predict", help="predict new data with a saved model",
+        description="Predict with a saved model (.keras or .onnx, or a folder holding model.keras/model.onnx "
+                    "such as best_model/ or a trial folder) on a dataset of data.toml (its test split) or on a "
+                    ".npz (x, optional y), .npy or .csv file. Writes predictions.csv, analysis.json and "
+                    "analysis.txt.")
+    predict.add_argument("--model", type=Path, required=True, metavar="M", help="model file or folder")
+    predict.add_argument("--data", required=True, metavar="D", help="dataset name or .npz/.npy/.csv file")
+    predict.add_argument("--out", type=Path, default=None, metavar="O",
+                         help="output folder (default: <model folder>/predictions/<data name>)")
+    predict.add_argument("--batch-size", type=int, default=256, metavar="N", help="samples per batch (256)")
+    predict.add_argument("--target-column", default=None, metavar="NAME", help="label column of a .csv file")
+    predict.add_argument("--task", choices=("classification", "regression"), default=None,
+                         help="override the task (default: from the dataset, the model's summary.json or its "
+                              "output layer)")
+    predict.add_argument("--cache-dir", type=Path, default=None,
+                         help="dataset cache (default: $SCINAS_CACHE_DIR, or results/.cache)")
+    _common(predict)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -153,6 +178,27 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return EXIT_OK if all(r.status == "completed" for r in results) else EXIT_FAILED
 
 
+def _command_predict(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from scinas.export.predict import run_prediction
+
+    cache_env = os.environ.get("SCINAS_CACHE_DIR")
+    results = Path(os.environ.get("SCINAS_RESULTS", "results"))
+    cache_root = args.cache_dir or (Path(cache_env) if cache_env else results / ".cache")
+    report = run_prediction(args.model, args.data, out=args.out, config_dir=args.config_dir, cache_dir=cache_root,
+                            batch_size=args.batch_size, target_column=args.target_column, task=args.task)
+    metrics = report.metrics
+    if "accuracy" in metrics:
+        summary = f"accuracy {metrics['accuracy']:.4f}"
+    elif "r2" in metrics:
+        summary = f"MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R² {metrics['r2']:.4f}"
+    else:
+        summary = "no labels"
+    print(f"{report.n} samples ({report.task}, {report.model_format}): {summary}; "
+          f"{report.timings['latency_ms_per_sample']:.3g} ms/sample - {report.out_dir}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -168,6 +214,8 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
                             format="%(levelname)s %(name)s: %(message)s")
         if args.command == "list":
             return _command_list(args)
+        if args.command == "predict":
+            return _command_predict(args)
         return _command_run(args, argv)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
