@@ -21,7 +21,7 @@ POETRY_EXPORT_VERSION := 1.10.1
 # or "all". Changing EXTRAS re-installs.
 EXTRAS ?=
 # Experiments for `make run`, e.g. `make run CONFIGS="E A"`.
-CONFIGS ?= E
+CONFIGS ?= E A
 # Marker expression for `make test`; `make test-all` adds the slow tests.
 MARKERS ?= not slow and not slurm and not gpu
 MARKERS_ALL ?= not slurm and not gpu

@@ -46,8 +46,15 @@ def test_experiment_runs_in_tiny_mode(name: str, tmp_path: Path) -> None:
     dataset = _dataset(name)
     if not _available(dataset):
         pytest.skip(f"{dataset} needs aeon (make install EXTRAS=timeseries)")
-    code = main(["run", name, f"{name}.training.epochs=1", f"{name}.training.save_interval=1",
-                 f"data.{dataset}.shape.n_samples=60", f"data.{dataset}.shape.n_shards=2",
+    table = RAW.experiment_table(name)
+    searched = "search" in table
+    tiny = ([f"{name}.search_space.blocks=2", f"{name}.search.max_children=1",
+             f"{name}.search.max_exploration_children=0", f"{name}.search.predictor_epochs=2",
+             f"{name}.search.predictor_ensemble=1", f"{name}.selection.epochs=1", f"{name}.selection.top_k=1",
+             f"{name}.final.epochs=1"] if searched else [f"{name}.training.save_interval=1"])
+    code = main(["run", name, f"{name}.training.epochs=1", *tiny,
+                 f"data.{dataset}.shape.n_samples=120", f"data.{dataset}.shape.n_shards=2",
                  "--config-dir", str(CONFIG), "--results", str(tmp_path), "--no-progress", "-q"])
     assert code == 0
-    assert (next((tmp_path / name).iterdir()) / "trials/trial-0000/model.keras").exists()
+    run = next((tmp_path / name).iterdir())
+    assert (run / ("best_model/model.keras" if searched else "trials/trial-0000/model.keras")).exists()

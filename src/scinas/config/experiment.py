@@ -29,6 +29,7 @@ Keras by :mod:`scinas.models` when the experiment is planned, still before anyth
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,9 +37,18 @@ from typing import Any
 
 from scinas.config.loading import RawConfig
 from scinas.config.reader import Table, suggest
-from scinas.config.structure import LayersStructure, Structure, parse_structure
+from scinas.config.search import (
+    FinalConfig,
+    SearchConfig,
+    SelectionConfig,
+    parse_final,
+    parse_search,
+    parse_selection,
+)
+from scinas.config.structure import LayersStructure, Structure, parse_search_structure, parse_structure
 from scinas.errors import ConfigError
 from scinas.search_space.layer_spec import LayerSpec
+from scinas.search_space.macro import MacroConfig
 
 __all__ = [
     "CompileConfig",
@@ -171,6 +181,9 @@ class ExperimentConfig:
     training: TrainingConfig
     costs: CostConfig
     table: Mapping[str, Any]
+    search: SearchConfig | None = None
+    selection: SelectionConfig | None = None
+    final: FinalConfig | None = None
 
     @property
     def layers(self) -> tuple[LayerSpec, ...]:
@@ -260,15 +273,35 @@ def parse_experiment(raw: RawConfig, name: str, *, rank: int | None = None) -> E
         dataset = DatasetRef(training_name, dataset_table.optional_integer("use_stats_of", minimum=1))
         dataset_table.finish()
 
+        search = selection = final = None
         if top.has("search"):
-            raise top.error("search", "architecture search is not available in this version",
-                            fix="describe one architecture in [X.structure] layers = [...]")
-        structure = parse_structure(top, rank=rank)
+            search = parse_search(top)
+            structure: Structure = parse_search_structure(top, rank=rank)
+            selection = parse_selection(top, tuple(f.name for f in dataclasses.fields(MacroConfig)))
+            final = parse_final(top)
+        else:
+            for key in ("selection", "final"):
+                if top.has(key):
+                    raise top.error(key, "only a search has a selection or final phase",
+                                    fix=f"remove [{top.key_path(key)}], or add [{top.key_path('search')}]")
+            structure = parse_structure(top, rank=rank)
         compile_config = _parse_compile(top.table("compile"))
         training = _parse_training(top.table("training"))
         costs = CostConfig.parse(top.table("costs"))
+        if search is not None:
+            _check_costs(top, search, costs)
         top.finish()
     except ConfigError as exc:
         source = raw.file_for(exc.path or "", raw.experiments_file)
         raise exc.relocated(source) if source != exc.file else exc from None
-    return ExperimentConfig(name, description, seed, dataset, structure, compile_config, training, costs, resolved)
+    return ExperimentConfig(name, description, seed, dataset, structure, compile_config, training, costs, resolved,
+                            search, selection, final)
+
+
+def _check_costs(top: Table, search: SearchConfig, costs: CostConfig) -> None:
+    """A cost objective needs its measure switched on in ``[X.costs]``."""
+    for cost in ("flops", "latency"):
+        if cost in search.costs and not getattr(costs, cost):
+            raise ConfigError(f"the search minimises {cost}, but [{top.key_path('costs')}] {cost} = false",
+                              file=top.file, path=f"{search.path}.costs", value=list(search.costs),
+                              fix=f"set {cost} = true in [{top.key_path('costs')}] or drop {cost!r} from costs")

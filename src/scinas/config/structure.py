@@ -36,7 +36,8 @@ from scinas.search_space.macro import MacroConfig
 from scinas.search_space.operators import parse_operator
 from scinas.search_space.space import SearchSpace
 
-__all__ = ["CellStructure", "LayersStructure", "Structure", "parse_structure"]
+__all__ = ["CellStructure", "LayersStructure", "SearchStructure", "Structure", "parse_search_structure",
+           "parse_structure"]
 
 DEFAULT_LOOKBACK_DEPTH = 2
 DEFAULT_MAX_BLOCKS = 5
@@ -61,7 +62,16 @@ class CellStructure:
     space: SearchSpace | None
 
 
-Structure = LayersStructure | CellStructure
+@dataclass(frozen=True)
+class SearchStructure:
+    """A searched cell: ``[X.search_space]`` (``None`` while the input rank is unknown) and the
+    macro-architecture ``[X.architecture]`` every candidate is stacked with."""
+
+    space: SearchSpace | None
+    macro: MacroConfig
+
+
+Structure = LayersStructure | CellStructure | SearchStructure
 
 
 def _parse_layers(table: Table) -> tuple[LayerSpec, ...]:
@@ -149,3 +159,20 @@ def parse_structure(top: Table, *, rank: int | None = None) -> Structure:
                               fix='e.g. cell = "[(-1, 3x3 conv, -1, 2x2 maxpool)]"')
     structure.finish()
     return parsed
+
+
+def parse_search_structure(top: Table, *, rank: int | None = None) -> SearchStructure:
+    """Read what a search explores: ``[X.search_space]`` (required) and ``[X.architecture]``."""
+    if top.has("structure"):
+        raise top.error("structure", "an experiment with [X.search] searches its architecture; it has no "
+                        "fixed structure", fix=f"remove [{top.key_path('structure')}], or remove "
+                        f"[{top.key_path('search')}] to train that one architecture")
+    if not top.has("search_space"):
+        raise top.error("search_space", "a search needs the cells it may explore", value=None,
+                        fix=f'add [{top.key_path("search_space")}] with operators = ["identity", "3x3 conv", '
+                            '"2x2 maxpool"] (and blocks, lookback_depth)')
+    macro = MacroConfig.parse(top.table("architecture"))
+    if rank is None:
+        top.any("search_space")
+        return SearchStructure(None, macro)
+    return SearchStructure(SearchSpace.parse(top.table("search_space"), rank=rank), macro)

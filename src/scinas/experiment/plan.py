@@ -8,6 +8,7 @@ starts generating data or training.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,21 +18,25 @@ import keras
 from scinas.config.experiment import ExperimentConfig, dataset_of, parse_experiment
 from scinas.config.loading import RawConfig
 from scinas.config.reader import suggest
-from scinas.config.structure import CellStructure, LayersStructure
+from scinas.config.structure import CellStructure, LayersStructure, SearchStructure
 from scinas.data.base import DatasetGenerator
 from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
+from scinas.search_space.cell import Cell
 from scinas.training.trainer import build_compiled_model, monitorable
 
 __all__ = ["ExperimentPlan", "architecture_of", "plan_experiments", "resolve_names"]
 
 
 def architecture_of(config: ExperimentConfig) -> Architecture:
-    """The architecture described by ``[X.structure]``."""
+    """The architecture described by ``[X.structure]`` (for a search: the empty cell, the
+    smallest candidate, which is what the plan builds to check compile settings)."""
     structure = config.structure
     if isinstance(structure, LayersStructure):
         return LayerStackArchitecture(structure.layers)
+    if isinstance(structure, SearchStructure):
+        return CellArchitecture(Cell(()), structure.macro)
     return CellArchitecture(structure.cell, structure.macro)
 
 
@@ -90,6 +95,8 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
             build_compiled_model(config, architecture_of(config), info=info)
             _check_monitor(raw, config, monitorable(config, info.n_targets),
                            has_validation=info.split_sizes.get("validation", 0) > 0)
+            _check_search(raw, config, monitorable(config, info.n_targets),
+                          has_validation=info.split_sizes.get("validation", 0) > 0)
         except ConfigError as exc:
             source = raw.file_for(exc.path or "", exc.file or raw.experiments_file)
             raise (exc.relocated(source) if source != exc.file else exc) from None
@@ -101,11 +108,12 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
 
 def _check_rank(raw: RawConfig, config: ExperimentConfig, rank: int | None) -> None:
     """A cell needs images (H, W, C) or series (L, C); a flat input has no spatial axis to convolve."""
-    if isinstance(config.structure, CellStructure) and rank not in (1, 2):
+    if isinstance(config.structure, CellStructure | SearchStructure) and rank not in (1, 2):
         raise ConfigError(f"a cell needs inputs shaped (length, channels) or (height, width, channels), but "
                           f"dataset {config.dataset.training!r} has inputs of rank {rank}",
                           file=raw.file_for(f"{config.name}.structure", raw.experiments_file),
-                          path=f"{config.name}.structure.cell",
+                          path=(f"{config.name}.structure.cell" if isinstance(config.structure, CellStructure)
+                                else f"{config.name}.search_space"),
                           fix="use a layer stack for this dataset, or a dataset of series or images")
 
 
@@ -122,3 +130,28 @@ def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str]
                       f"{', '.join(sorted(available))}", file=raw.experiments_file,
                       path=f"{config.name}.training.early_stopping.monitor", value=early.monitor,
                       fix=suggest(early.monitor, available))
+
+
+def _check_search(raw: RawConfig, config: ExperimentConfig, available: set[str], *, has_validation: bool) -> None:
+    """The search score must be a metric the trials record on the validation split."""
+    search = config.search
+    if search is None:
+        return
+    file = raw.file_for(search.path, raw.experiments_file)
+    selection, structure = config.selection, config.structure
+    if selection is not None and isinstance(structure, SearchStructure):
+        for index, variant in enumerate(selection.variants):
+            try:
+                dataclasses.replace(structure.macro, **dict(variant))
+            except ConfigError as exc:
+                raise ConfigError(exc.problem, file=file, path=f"{selection.path}.variants[{index}].{exc.path}",
+                                  value=exc.value, fix=exc.fix) from None
+    if not has_validation:
+        raise ConfigError(f"a search scores trials on the validation split, but dataset "
+                          f"{config.dataset.training!r} has none", file=file, path=f"{search.path}.score",
+                          value=search.score, fix="give the dataset a validation share in [d.shape] / its split")
+    recorded = sorted(name for name in available if not name.startswith("val_"))
+    if search.score not in recorded:
+        raise ConfigError(f"the trials do not record this metric; recorded: {', '.join(recorded)}", file=file,
+                          path=f"{search.path}.score", value=search.score,
+                          fix=suggest(search.score, recorded) + f" (or add it to [{config.name}.compile] metrics)")

@@ -21,14 +21,18 @@ import logging
 import math
 import os
 import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import tomli_w
+from tqdm.auto import tqdm
 
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
+from scinas.config.structure import SearchStructure
+from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ConfigError, ScinasError
 from scinas.execution.inline import InlineExecutor
 from scinas.experiment.manifest import build_manifest
@@ -54,6 +58,29 @@ def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def _check_same_version(run_dir: Path) -> None:
+    """A run resumes only with the scinas version that started it (state formats may differ)."""
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return
+    started = (manifest.get("packages") or {}).get("scinas")
+    current = _scinas_version()
+    if started and current and started != current:
+        raise ConfigError(f"{run_dir} was started by scinas {started}; this is scinas {current}, and a run resumes "
+                          "only with the version that started it", file="--resume",
+                          fix=f"install scinas=={started} to resume it, or start a new run")
+
+
+def _scinas_version() -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("scinas")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass
@@ -104,6 +131,7 @@ class ExperimentRun:
         if not (run_dir / STORE_FILE).exists():
             raise ConfigError(f"{run_dir} is not a scinas run folder (no {STORE_FILE})", file="--resume",
                               fix="pass the folder printed when the run started: results/<experiment>/<run-id>")
+        _check_same_version(run_dir)
         raw = load_config(run_dir)
         plans = plan_experiments(raw, raw.default or ())
         store = RunStore.open(run_dir / STORE_FILE)
@@ -115,8 +143,6 @@ class ExperimentRun:
 
     def execute(self) -> RunResult:
         """Run (or finish) the experiment; KeyboardInterrupt leaves the run resumable."""
-        from scinas.data.pipeline import PreparedDataset
-
         handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         package_logger = logging.getLogger("scinas")
@@ -127,28 +153,12 @@ class ExperimentRun:
             dataset = PreparedDataset.prepare(self.plan.generator, self.cache_root,
                                               stats_samples=self.plan.config.dataset.use_stats_of,
                                               progress=self.progress)
-            strategy = FixedStrategy(self.plan.architecture)
-            state_path = self.run_dir / _STRATEGY_FILE
-            if state_path.exists():
-                strategy.load_state(json.loads(state_path.read_text()))
             trainer = Trainer(self.plan.config, dataset, self.store, verbose=self.verbose)
             executor = InlineExecutor(trainer, self.store, self.run_dir / "trials")
-            while not strategy.finished:
-                requests = strategy.ask(1)
-                if not requests:
-                    break
-                # A trial the store already holds as completed (the run stopped before the strategy's
-                # state was saved) is reported from the store, never trained twice.
-                finished, pending = [], []
-                for request in requests:
-                    record = self.store.trial(request.name)
-                    if record is not None and record.status == TrialStatus.COMPLETED:
-                        finished.append(TrialOutcome(request.name, completed=True, fitness=record.fitness))
-                    else:
-                        pending.append(request)
-                strategy.tell([*finished, *executor.run(pending)])
-                _write_atomic(state_path, json.dumps(strategy.state()))
-                self.store.export_csv(self.run_dir / "csv")
+            if self.plan.config.search is None:
+                self._run_fixed(executor)
+            else:
+                self._run_search(dataset, executor)
             result = self._result()
         except KeyboardInterrupt:
             self.store.set_run_status(RunStatus.INTERRUPTED)
@@ -167,8 +177,75 @@ class ExperimentRun:
         self.store.export_csv(self.run_dir / "csv")
         return result
 
+    def _run_fixed(self, executor: InlineExecutor) -> None:
+        strategy = FixedStrategy(self.plan.architecture)
+        state_path = self.run_dir / _STRATEGY_FILE
+        if state_path.exists():
+            strategy.load_state(json.loads(state_path.read_text()))
+        while not strategy.finished:
+            requests = strategy.ask(1)
+            if not requests:
+                break
+            # A trial the store already holds as completed (the run stopped before the strategy's
+            # state was saved) is reported from the store, never trained twice.
+            finished, pending = [], []
+            for request in requests:
+                record = self.store.trial(request.name)
+                if record is not None and record.status == TrialStatus.COMPLETED:
+                    finished.append(TrialOutcome(request.name, completed=True, fitness=record.fitness))
+                else:
+                    pending.append(request)
+            strategy.tell([*finished, *executor.run(pending)])
+            _write_atomic(state_path, json.dumps(strategy.state()))
+            self.store.export_csv(self.run_dir / "csv")
+
+    def _run_search(self, dataset: PreparedDataset, executor: InlineExecutor) -> None:
+        """Search, then select and train the final model (see :mod:`scinas.experiment.search`)."""
+        from scinas.experiment.search import SearchPhase
+        from scinas.experiment.selection import PostSearch
+        from scinas.search.cell_domain import CellDomain
+        from scinas.search.domain import Objectives
+        from scinas.search.registry import create_strategy
+
+        config = self.plan.config
+        search = config.search
+        structure = config.structure
+        if search is None or not isinstance(structure, SearchStructure) or structure.space is None:
+            raise ScinasError(f"experiment {config.name} has no search to run")
+        domain = CellDomain(structure.space, structure.macro)
+        objectives = Objectives(search.score, search.maximize, search.costs)
+        strategy = create_strategy(search.strategy, domain, objectives, budget=search.budget, seed=config.seed,
+                                   output_dir=self.run_dir, **search.options())
+        state_path = self.run_dir / _STRATEGY_FILE
+        if state_path.exists():
+            saved = json.loads(state_path.read_text())
+            if saved.get("strategy") != search.strategy:
+                raise ConfigError(f"{state_path} holds the state of a {saved.get('strategy')!r} search, but the "
+                                  f"run's configuration says strategy = {search.strategy!r}",
+                                  file=str(self.run_dir / EXPERIMENTS_FILE), path=f"{search.path}.strategy",
+                                  fix="resume with the configuration the run started with")
+            strategy.load_state(saved["state"])
+        with tqdm(total=search.budget, desc=f"{config.name} search", unit="trial",
+                  disable=not (self.progress and sys.stderr.isatty())) as bar:
+            bar.update(sum(1 for t in self.store.trials() if t.status != TrialStatus.RUNNING
+                           and t.extra.get("phase", "search") == "search"))
+            phase = SearchPhase(strategy, domain, objectives, executor, self.store, self.run_dir, state_path,
+                                strategy_name=search.strategy, progress=bar.update)
+            timing = phase.run()
+        self.store.export_csv(self.run_dir / "csv")
+        logger.info("search done: %.1f s, of which %.1f s training trials (overhead %.1f%%)", timing.wall_s,
+                    timing.trials_s, 100 * timing.to_json()["overhead_share"])
+        front = [record for row in phase.front(phase.rows()) if (record := self.store.trial(row["name"]))]
+        post = PostSearch(config, dataset, self.store, self.run_dir, objectives, verbose=self.verbose)
+        chosen = post.select(front)
+        if config.final is not None:
+            post.final(chosen)
+        else:
+            post.export_chosen(chosen)
+
     def _result(self) -> RunResult:
         failures = [f"{t.name}: {t.failure_reason}" for t in self.store.trials(TrialStatus.FAILED)]
+        searched = self.plan.config.search is not None
         final: dict[str, dict[str, dict[str, float]]] = {}
         test_metrics: dict[str, float] = {}
         for trial in self.store.trials(TrialStatus.COMPLETED):
@@ -181,5 +258,7 @@ class ExperimentRun:
         readable = {trial: {split: {k: (None if math.isnan(v) else v) for k, v in values.items()}
                             for split, values in splits.items()} for trial, splits in final.items()}
         _write_atomic(self.run_dir / "final_metrics.json", json.dumps(readable, indent=2, sort_keys=True))
-        status = RunStatus.FAILED if failures else RunStatus.COMPLETED
+        # A search goes on past failed trials: it failed only when nothing completed.
+        completed = bool(self.store.trials(TrialStatus.COMPLETED))
+        status = RunStatus.FAILED if (failures and not searched) or not completed else RunStatus.COMPLETED
         return RunResult(self.plan.name, self.run_dir, status, failures, test_metrics)

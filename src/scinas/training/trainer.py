@@ -166,11 +166,13 @@ class Trainer:
     """Runs trials of one experiment on one prepared dataset, recording into ``store``."""
 
     def __init__(self, experiment: ExperimentConfig, dataset: PreparedDataset, store: RunStore,
-                 *, verbose: int | None = None) -> None:
+                 *, verbose: int | None = None, merge_validation: bool = False) -> None:
+        """``merge_validation`` fits on train+validation with no validation data (a final training)."""
         self.experiment = experiment
         self.dataset = dataset
         self.store = store
         self.verbose = verbose if verbose is not None else (1 if sys.stderr.isatty() else 2)
+        self.merge_validation = merge_validation
 
     def train(self, request: TrialRequest, directory: Path) -> TrialOutcome:
         """Train ``request`` (continuing from its checkpoint if one exists); raise TrialFailed."""
@@ -222,10 +224,16 @@ class Trainer:
 
         has_validation = self.dataset.size("validation") > 0
         targets = _targets_for(model)
+        seed = self.experiment.seed + initial_epoch
+        fit_data = self.dataset.split("train", batch_size=training.batch_size, seed=seed)
+        if self.merge_validation and has_validation:
+            fit_data = fit_data.concatenate(self.dataset.split("validation", batch_size=training.batch_size,
+                                                               shuffle=True, augment=True,
+                                                               seed=seed))
+            has_validation = False
         started = time.perf_counter()
         history = model.fit(
-            targets(self.dataset.split("train", batch_size=training.batch_size,
-                                       seed=self.experiment.seed + initial_epoch)),
+            targets(fit_data),
             validation_data=(targets(self.dataset.split("validation", batch_size=training.batch_size))
                              if has_validation else None),
             epochs=training.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose,

@@ -1,0 +1,268 @@
+"""The search phase of a run: ask the strategy, train what it asks for, tell it the results.
+
+The store is the truth: a trial's fitness and costs are always read back from its record (the
+validation value of the score metric, its training time, parameters, FLOPs and latency), so a
+resumed run tells the strategy exactly what an uninterrupted one would.  After every result the
+strategy's JSON state is written atomically; a run killed at any point resumes from the store
+and that state, trains nothing that finished, and restarts an interrupted trial from its first
+epoch (so its result, and everything the strategy decides from it, is the same as without the
+interruption).
+
+Outputs beside the store (POPNAS users know them)::
+
+    csv/training_results.csv       one row per trial: step, architecture, status, score, costs
+    csv/search_summary.csv         wall time split into training and overhead, trials per status
+    csv/predictions_B*.csv, ...    written by the strategy (predictions, Pareto and exploration fronts)
+    predictors/                    the predictors' training data and quality per step
+    plots/                         Pareto front per step, predictor quality, operator usage
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scinas.errors import ScinasError
+from scinas.execution.base import Executor
+from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
+from scinas.search.domain import COSTS, Objectives, ProgressiveDomain, SearchDomain
+from scinas.search.pareto import non_dominated
+from scinas.store import RunStore, TrialRecord, TrialStatus
+
+__all__ = ["SearchPhase", "SearchTiming", "outcome_from_record", "score_of"]
+
+logger = logging.getLogger(__name__)
+
+
+def score_of(store: RunStore, record: TrialRecord, objectives: Objectives) -> float | None:
+    """The score metric of a completed trial on the validation split, or None."""
+    for metric in store.metrics(record.trial_id, split="validation", epoch="final"):
+        if metric.name == objectives.score:
+            return None if math.isnan(metric.value) else float(metric.value)
+    return None
+
+
+def outcome_from_record(store: RunStore, record: TrialRecord, objectives: Objectives) -> TrialOutcome:
+    """What the strategy is told about a finished trial (see the module docstring)."""
+    if record.status != TrialStatus.COMPLETED:
+        return TrialOutcome(record.name, completed=False)
+    score = score_of(store, record, objectives)
+    if score is None:
+        return TrialOutcome(record.name, completed=False)
+    costs: dict[str, float] = {}
+    for cost in objectives.costs:
+        value = getattr(record, COSTS[cost])
+        if value is not None and math.isfinite(float(value)):
+            costs[cost] = float(value)
+    return TrialOutcome(record.name, completed=True, fitness=objectives.signed(score),
+                        metrics={objectives.score: score}, costs=costs)
+
+
+@dataclass
+class SearchTiming:
+    """Where the search phase's wall time went: training trials vs everything else."""
+
+    wall_s: float = 0.0
+    trials_s: float = 0.0
+    train_s: float = 0.0
+
+    @property
+    def overhead_s(self) -> float:
+        return max(self.wall_s - self.trials_s, 0.0)
+
+    def to_json(self) -> dict[str, float]:
+        share = self.overhead_s / self.wall_s if self.wall_s > 0 else 0.0
+        return {"wall_s": self.wall_s, "trials_s": self.trials_s, "train_s": self.train_s,
+                "overhead_s": self.overhead_s, "overhead_share": share}
+
+
+@dataclass
+class SearchPhase:
+    """Runs ``strategy`` to its end through ``executor``, recording into ``store``."""
+
+    strategy: SearchStrategy
+    domain: SearchDomain
+    objectives: Objectives
+    executor: Executor
+    store: RunStore
+    run_dir: Path
+    state_path: Path
+    strategy_name: str = ""
+    progress: Callable[[int], object] | None = None
+    timing: SearchTiming = field(default_factory=SearchTiming)
+
+    def run(self) -> SearchTiming:
+        """Loop ask → train → tell until the strategy is finished; returns the timing."""
+        previous = _load_json(self.run_dir / "search_timing.json")
+        started = time.perf_counter() - previous.get("wall_s", 0.0)
+        self.timing.trials_s = previous.get("trials_s", 0.0)
+        while not self.strategy.finished:
+            requests = self.strategy.ask(1)
+            if not requests:
+                if self.strategy.finished:
+                    break
+                raise ScinasError(f"the {type(self.strategy).__name__} strategy asked for nothing while no "
+                                  "trial was outstanding (a strategy bug); the run is saved and resumable")
+            outcomes = [self._outcome(request) for request in requests]
+            self.strategy.tell(outcomes)
+            _write_atomic(self.state_path, json.dumps({"strategy": self.strategy_name,
+                                                       "state": self.strategy.state()}))
+            self.timing.wall_s = time.perf_counter() - started
+            _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+            if self.progress is not None:
+                self.progress(len(outcomes))
+        self.timing.wall_s = time.perf_counter() - started
+        self.timing.train_s = sum(t.train_time_s or 0.0 for t in self.store.trials() if _phase(t) == "search")
+        _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+        self.write_outputs()
+        return self.timing
+
+    def _outcome(self, request: TrialRequest) -> TrialOutcome:
+        record = self.store.trial(request.name)
+        if record is not None and record.status in (TrialStatus.COMPLETED, TrialStatus.FAILED):
+            return outcome_from_record(self.store, record, self.objectives)
+        if record is not None:  # interrupted: start it again from its first epoch
+            shutil.rmtree(self.run_dir / "trials" / request.name / "checkpoint", ignore_errors=True)
+            self.store.truncate_epochs(record.trial_id, after=0)
+        else:  # on record (with its phase) before it runs
+            record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),
+                                          architecture_json=json.dumps(request.architecture.to_json()))
+            self.store.update_trial(record.trial_id, extra={"phase": "search", **self._step(request)})
+        began = time.perf_counter()
+        self.executor.run([request])
+        self.timing.trials_s += time.perf_counter() - began
+        record = self.store.trial(request.name)
+        if record is None:
+            raise ScinasError(f"trial {request.name} left no record in the store (an executor bug)")
+        return outcome_from_record(self.store, record, self.objectives)
+
+    def _step(self, request: TrialRequest) -> dict[str, Any]:
+        if isinstance(self.domain, ProgressiveDomain):
+            return {"blocks": self.domain.blocks(request.architecture)}
+        return {}
+
+    # ------------------------------------------------------------------ outputs
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per search trial (what ``csv/training_results.csv`` holds)."""
+        rows = []
+        for record in self.store.trials():
+            if _phase(record) != "search":
+                continue
+            score = score_of(self.store, record, self.objectives) if record.status == TrialStatus.COMPLETED else None
+            row: dict[str, Any] = {"name": record.name, "step": record.extra.get("blocks", ""),
+                                   "architecture": record.architecture, "status": record.status.value,
+                                   self.objectives.score: score}
+            for cost in COSTS:
+                row[cost] = getattr(record, COSTS[cost])
+            row["epochs"] = record.epochs_completed
+            row["failure_reason"] = record.failure_reason or ""
+            rows.append(row)
+        return rows
+
+    def front(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The completed trials on the Pareto front (score↑, costs↓), best score first."""
+        done = [row for row in rows if row[self.objectives.score] is not None
+                and all(row[cost] is not None for cost in self.objectives.costs)]
+        if not done:
+            return []
+        points = [[self.objectives.signed(row[self.objectives.score]), *(-float(row[c]) for c in
+                                                                          self.objectives.costs)]
+                  for row in done]
+        keep = non_dominated(points)
+        chosen = [done[i] for i in keep]
+        return sorted(chosen, key=lambda row: -self.objectives.signed(row[self.objectives.score]))
+
+    def write_outputs(self) -> None:
+        """The CSVs, summary and plots of the search (rewritten from the store, idempotent)."""
+        rows = self.rows()
+        csv_dir = self.run_dir / "csv"
+        csv_dir.mkdir(exist_ok=True)
+        _write_csv(csv_dir / "training_results.csv", rows)
+        front = self.front(rows)
+        _write_csv(csv_dir / "pareto_front.csv", front)
+        statuses = {status.value: sum(1 for row in rows if row["status"] == status.value) for status in TrialStatus}
+        summary = {"strategy": self.strategy_name or type(self.strategy).__name__,
+                   "objectives": self.objectives.to_json(),
+                   "trials": len(rows), **{f"trials_{k}": v for k, v in statuses.items() if v},
+                   "pareto_front_size": len(front),
+                   "best": front[0]["name"] if front else None,
+                   "best_score": front[0][self.objectives.score] if front else None,
+                   **self.timing.to_json()}
+        if hasattr(self.strategy, "summary"):
+            extra = self.strategy.summary()
+            summary["strategy_summary"] = json.dumps(extra, default=str, sort_keys=True)
+        _write_csv(csv_dir / "search_summary.csv", [{"key": k, "value": v} for k, v in summary.items()])
+        _write_atomic(self.run_dir / "search_summary.json", json.dumps(summary, indent=2, default=str))
+        self._plots(rows)
+
+    def _plots(self, rows: Sequence[dict[str, Any]]) -> None:
+        try:
+            from scinas.analysis.search_plots import plot_operator_usage, plot_pareto_fronts
+        except ImportError:  # the analysis package is optional for a library user
+            return
+        plots = self.run_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        score = self.objectives.score
+        by_step: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_step.setdefault(f"B{row['step']}" if row["step"] != "" else "all", []).append(row)
+        for cost in self.objectives.costs:
+            points: dict[str, list[tuple[str, float, float]]] = {}
+            cumulative: list[tuple[str, float, float]] = []
+            for step, step_rows in by_step.items():
+                cumulative = cumulative + [(r["name"], float(r[score]), float(r[cost])) for r in step_rows
+                                           if r[score] is not None and r[cost] is not None]
+                points[step] = list(cumulative)
+            plot_pareto_fronts(points, f"validation {score}", cost, plots / f"pareto_front_{cost}.png")
+        usage: dict[str, dict[str, int]] = {}
+        for step, step_rows in by_step.items():
+            counts: dict[str, int] = {}
+            for row in step_rows:
+                record = self.store.trial(row["name"])
+                if record is None or not record.architecture_json:
+                    continue
+                architecture = self.domain.from_json(json.loads(record.architecture_json))
+                for operator in self.domain.operators_of(architecture):
+                    counts[operator] = counts.get(operator, 0) + 1
+            usage[step] = counts
+        plot_operator_usage(usage, plots / "operator_usage.png")
+
+
+def _phase(record: TrialRecord) -> str:
+    return str(record.extra.get("phase", "search"))
+
+
+def _load_json(path: Path) -> dict[str, float]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    temporary.replace(path)

@@ -1,0 +1,186 @@
+"""After the search: model selection (``[X.selection]``) and the final training (``[X.final]``).
+
+Selection retrains the ``top_k`` cells of the search's Pareto front (best score first) for
+``epochs``, once per macro variant whose network stays within ``max_params``; the best by
+validation score is chosen.  Without a selection table, the best search trial is chosen.
+
+The final training fits the chosen architecture on train + validation, evaluates it on the test
+split, and writes ``best_model/`` (Keras model, ONNX export checked against Keras with
+onnxruntime, the cell plot, a summary).  Every retraining is a trial of the store (phase
+``selection`` or ``final`` in its ``extra``), named deterministically, so an interrupted run
+resumes these phases like the search: nothing finished is trained again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from scinas.config.experiment import ExperimentConfig
+from scinas.config.search import SelectionConfig
+from scinas.data.pipeline import PreparedDataset
+from scinas.errors import ScinasError
+from scinas.execution.inline import InlineExecutor
+from scinas.models.base import generator_for
+from scinas.models.saving import load_model
+from scinas.search.base import TrialRequest
+from scinas.search.domain import Objectives
+from scinas.search_space.architecture import CellArchitecture
+from scinas.search_space.macro import MacroConfig
+from scinas.store import RunStore, TrialRecord, TrialStatus
+from scinas.training.trainer import Trainer
+
+__all__ = ["PostSearch", "selection_candidates"]
+
+logger = logging.getLogger(__name__)
+
+FINAL_TRIAL = "final"
+
+
+def selection_candidates(front: Sequence[CellArchitecture], selection: SelectionConfig, base: MacroConfig,
+                         info: Any) -> list[CellArchitecture]:
+    """The (cell, macro variant) pairs selection retrains, in order, within ``max_params``."""
+    chosen: list[CellArchitecture] = []
+    seen: set[str] = set()
+    for architecture in front[: selection.top_k]:
+        for variant in selection.variants:
+            macro = dataclasses.replace(base, **dict(variant))
+            candidate = CellArchitecture(architecture.cell, macro)
+            if candidate.to_text() in seen:
+                continue
+            if selection.max_params is not None:
+                params = generator_for(candidate).count_params(candidate, info)
+                if params is not None and params > selection.max_params:
+                    logger.info("selection skips %s: %d parameters > max_params = %d", candidate, params,
+                                selection.max_params)
+                    continue
+            seen.add(candidate.to_text())
+            chosen.append(candidate)
+    return chosen
+
+
+@dataclass
+class PostSearch:
+    """Selection and final training of one search run."""
+
+    config: ExperimentConfig
+    dataset: PreparedDataset
+    store: RunStore
+    run_dir: Path
+    objectives: Objectives
+    verbose: int | None = None
+
+    def select(self, front: Sequence[TrialRecord]) -> CellArchitecture:
+        """The architecture the final training uses (see the module docstring)."""
+        if not front:
+            raise ScinasError("the search completed no trial, so there is nothing to select; see the failure "
+                              "reasons in csv/training_results.csv")
+        architectures = [CellArchitecture.from_json(json.loads(record.architecture_json or "{}"))
+                         for record in front]
+        selection = self.config.search and self.config.selection
+        if not selection:
+            return architectures[0]
+        candidates = selection_candidates(architectures, selection, architectures[0].macro, self.dataset.info)
+        if not candidates:
+            logger.warning("no selection candidate fits max_params = %s; keeping the best search cell",
+                           selection.max_params)
+            return architectures[0]
+        training = self.config.training
+        config = dataclasses.replace(self.config, training=dataclasses.replace(
+            training, epochs=selection.epochs or training.epochs))
+        executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose), self.store,
+                                  self.run_dir / "trials")
+        best: tuple[float, CellArchitecture] | None = None
+        for index, candidate in enumerate(candidates):
+            name = f"select-{index:02d}"
+            record = self._run(executor, TrialRequest(name, candidate), phase="selection")
+            score = self._score(record)
+            if score is not None and (best is None or self.objectives.signed(score) > best[0]):
+                best = (self.objectives.signed(score), candidate)
+        if best is None:
+            logger.warning("every selection trial failed; keeping the best search cell")
+            return architectures[0]
+        return best[1]
+
+    def final(self, architecture: CellArchitecture) -> dict[str, Any]:
+        """Train ``architecture`` on train+validation, evaluate on test, write ``best_model/``."""
+        final = self.config.final
+        training = self.config.training
+        epochs = (final.epochs if final and final.epochs else None) or (
+            self.config.selection.epochs if self.config.selection and self.config.selection.epochs else None
+        ) or training.epochs
+        config = dataclasses.replace(self.config, training=dataclasses.replace(
+            training, epochs=epochs, early_stopping=None))
+        executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose,
+                                          merge_validation=True), self.store, self.run_dir / "trials")
+        record = self._run(executor, TrialRequest(FINAL_TRIAL, architecture), phase="final")
+        if record.status != TrialStatus.COMPLETED:
+            raise ScinasError(f"the final training failed: {record.failure_reason}")
+        return self._export(record, architecture, onnx=final.onnx if final else True)
+
+    def export_chosen(self, architecture: CellArchitecture) -> dict[str, Any]:
+        """Without a final training: export the trial that trained ``architecture`` (selection first)."""
+        text = architecture.to_text()
+        trained = [record for record in self.store.trials(TrialStatus.COMPLETED) if record.architecture == text]
+        trained.sort(key=lambda record: record.extra.get("phase") != "selection")
+        if not trained:
+            raise ScinasError(f"no completed trial trained {text}")
+        return self._export(trained[0], architecture, onnx=True)
+
+    def _run(self, executor: InlineExecutor, request: TrialRequest, *, phase: str) -> TrialRecord:
+        record = self.store.trial(request.name)
+        if record is None:
+            record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),
+                                          architecture_json=json.dumps(request.architecture.to_json()))
+            self.store.update_trial(record.trial_id, extra={"phase": phase})
+        if record.status not in (TrialStatus.COMPLETED, TrialStatus.FAILED):
+            executor.run([request])
+        result = self.store.trial(request.name)
+        if result is None:
+            raise ScinasError(f"trial {request.name} left no record in the store")
+        return result
+
+    def _score(self, record: TrialRecord) -> float | None:
+        if record.status != TrialStatus.COMPLETED:
+            return None
+        for metric in self.store.metrics(record.trial_id, split="validation", epoch="final"):
+            if metric.name == self.objectives.score and not math.isnan(metric.value):
+                return float(metric.value)
+        return None
+
+    def _export(self, record: TrialRecord, architecture: CellArchitecture, *, onnx: bool) -> dict[str, Any]:
+        from scinas.export.best_model import write_best_model
+
+        trial_dir = self.run_dir / "trials" / record.name
+        model = load_model(trial_dir / "model.keras")
+        inputs = _raw_inputs(self.dataset, "test" if self.dataset.size("test") else "validation", limit=64)
+        test = {m.name: m.value for m in self.store.metrics(record.trial_id, split="test", epoch="final")}
+        summary = {"architecture": architecture.to_text(), "architecture_json": architecture.to_json(),
+                   "trial": record.name, "params": record.params, "flops": record.flops,
+                   "latency_s": record.latency_s, "train_time_s": record.train_time_s,
+                   "epochs": record.epochs_completed, "test_metrics": test}
+        report = write_best_model(model, self.run_dir / "best_model", architecture_text=architecture.to_text(),
+                                  sample_inputs=inputs, summary=summary, cell=architecture.cell)
+        keras.backend.clear_session()
+        return dict(report.to_json()) if hasattr(report, "to_json") else summary
+
+
+def _raw_inputs(dataset: PreparedDataset, split: str, *, limit: int) -> np.ndarray:
+    """Up to ``limit`` un-normalised inputs of ``split`` (what a saved inference model takes)."""
+    batches = []
+    count = 0
+    for x, _ in dataset.split(split, shuffle=False, normalize=False, augment=False):
+        batches.append(np.asarray(x))
+        count += len(batches[-1])
+        if count >= limit:
+            break
+    return np.asarray(np.concatenate(batches)[:limit])

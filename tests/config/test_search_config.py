@@ -1,0 +1,158 @@
+"""``[X.search]``, ``[X.selection]`` and ``[X.final]``: parsing, defaults and every bad input."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scinas.cli import main
+from scinas.config.loading import load_config
+from scinas.config.search import metric_direction
+from scinas.config.structure import SearchStructure
+from scinas.errors import ConfigError
+from scinas.experiment.plan import plan_experiments
+from tests.conftest import TINY_DATA, ConfigWriter
+
+SEARCH = """
+default = ["P"]
+[P]
+seed = 1
+[P.dataset]
+training = "tiny"
+[P.search]
+strategy = "popnas"
+score = "r_squared"
+costs = ["time", "params"]
+max_children = 2
+max_exploration_children = 1
+[P.search_space]
+blocks = 2
+lookback_depth = 1
+operators = ["identity", "3 conv"]
+[P.architecture]
+filters = 4
+motifs = 1
+normal_cells_per_motif = 1
+[P.compile]
+loss = "mse"
+metrics = ["R_squared"]
+[P.training]
+epochs = 1
+"""
+
+# The tiny spectra read as series (rank 1), so 1D operators apply.
+SERIES_DATA = TINY_DATA.replace("[tiny.parameters]", '[tiny.parameters]\nlayout = "series"')
+
+
+def _plan(write_config: ConfigWriter, experiments: str = SEARCH, overrides: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    folder = write_config(experiments, SERIES_DATA)
+    raw = load_config(folder, list(overrides))
+    return plan_experiments(raw, ["P"])[0]
+
+
+def test_a_search_parses_with_its_space_and_macro(write_config: ConfigWriter) -> None:
+    plan = _plan(write_config)
+    search = plan.config.search
+    assert search is not None
+    assert (search.strategy, search.score, search.maximize, search.costs) == ("popnas", "r_squared", True,
+                                                                               ("time", "params"))
+    assert search.options() == {"max_children": 2, "max_exploration_children": 1, "gin_epochs": 80,
+                                "gin_ensemble": 5}
+    structure = plan.config.structure
+    assert isinstance(structure, SearchStructure) and structure.space is not None
+    assert structure.space.operators == ("identity", "3 conv") and structure.space.max_blocks == 2
+    assert structure.macro.filters == 4
+    assert plan.config.selection is None and plan.config.final is None
+
+
+@pytest.mark.parametrize(("name", "maximize"), [
+    ("accuracy", True), ("val_accuracy", True), ("sparse_categorical_accuracy", True), ("r_squared", True),
+    ("loss", False), ("mean_squared_error", False), ("mae", False), ("val_loss", False), ("weird", None),
+])
+def test_metric_directions(name: str, maximize: bool | None) -> None:
+    assert metric_direction(name) is maximize
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ('P.search.strategy="bayes"', r"strategy = \"bayes\": unknown strategy.*evolution, pareto, pnas, popnas, random"),
+    ('P.search.costs=["energy"]', r"costs\[0\] = \"energy\": unknown cost.*known: flops, latency, params, time"),
+    ('P.search.costs=["time", "time"]', r"costs\[1\] = \"time\": a cost is listed twice"),
+    ("P.search.max_children=0", r"\[P.search\] max_children = 0: expected an integer >= 1"),
+    ('P.search.score="weird"', r"\[P.search\] score = \"weird\": the direction of this metric is unknown.*direction"),
+    ('P.search.score="accuracy"', r"\[P.search\] score = \"accuracy\": the trials do not record this metric; "
+                                  r"recorded: loss, r_squared"),
+    ('P.search.direction="up"', r"\[P.search\] direction = \"up\""),
+    ("P.search.population_size=10", r"population_size.*applies to the evolution strategy only"),
+    ('P.search.strategy="random"', r"\[P.search\] budget.*needs a budget"),
+    ("P.search.budgett=3", r"budgett.*unknown key.*budget"),
+    ("P.search_space.operators=[]", r"\[P.search_space\] operators.*at least one"),
+    ('P.search.costs=["latency"]', None),  # fine: latency is measured by default
+])
+def test_bad_search_tables_name_the_key(write_config: ConfigWriter, override: str, message: str | None) -> None:
+    if message is None:
+        assert _plan(write_config, overrides=(override,)).config.search is not None
+        return
+    with pytest.raises(ConfigError, match=message):
+        _plan(write_config, overrides=(override,))
+
+
+def test_a_cost_needs_its_measure(write_config: ConfigWriter) -> None:
+    experiments = SEARCH + "[P.costs]\nflops = false\n"
+    with pytest.raises(ConfigError, match=r"\[P.search\] costs.*minimises flops, but \[P.costs\] flops = false"):
+        _plan(write_config, experiments, ('P.search.costs=["time", "flops"]',))
+
+
+def test_search_and_structure_exclude_each_other(write_config: ConfigWriter) -> None:
+    experiments = SEARCH + '[P.structure]\ncell = "[(-1, identity, -1, identity)]"\n'
+    with pytest.raises(ConfigError, match=r"\[P\] structure.*searches its architecture"):
+        _plan(write_config, experiments)
+    without_space = SEARCH.replace('[P.search_space]\nblocks = 2\nlookback_depth = 1\n'
+                                   'operators = ["identity", "3 conv"]\n', "")
+    with pytest.raises(ConfigError, match=r"\[P\] search_space.*a search needs the cells"):
+        _plan(write_config, without_space)
+
+
+def test_selection_and_final(write_config: ConfigWriter) -> None:
+    experiments = SEARCH + textwrap.dedent("""
+        [P.selection]
+        top_k = 2
+        epochs = 3
+        variants = [{}, { filters = 8 }]
+        max_params = 50000
+        [P.final]
+        epochs = 4
+        onnx = false
+        """)
+    plan = _plan(write_config, experiments)
+    selection, final = plan.config.selection, plan.config.final
+    assert selection is not None and final is not None
+    assert (selection.top_k, selection.epochs, selection.max_params) == (2, 3, 50000)
+    assert list(selection.variants) == [{}, {"filters": 8}]
+    assert (final.epochs, final.onnx) == (4, False)
+    with pytest.raises(ConfigError, match=r"\[P.selection.variants\[1\]\] filter = 8: unknown macro setting.*filters"):
+        _plan(write_config, experiments.replace("{ filters = 8 }", "{ filter = 8 }"))
+    with pytest.raises(ConfigError, match=r"\[P.selection.variants\[1\]\] filters = 0: expected an integer >= 1"):
+        _plan(write_config, experiments.replace("{ filters = 8 }", "{ filters = 0 }"))
+    with pytest.raises(ConfigError, match=r"\[P.selection\] top_k = 0"):
+        _plan(write_config, experiments.replace("top_k = 2", "top_k = 0"))
+
+
+def test_selection_needs_a_search(write_config: ConfigWriter, tmp_path: Path) -> None:
+    from tests.conftest import TINY_EXPERIMENTS
+
+    folder = write_config(TINY_EXPERIMENTS + "[T.final]\nepochs = 2\n")
+    with pytest.raises(ConfigError, match=r"\[T\] final.*only a search has"):
+        plan_experiments(load_config(folder), ["T"])
+
+
+def test_bad_search_exits_2_before_anything_is_written(write_config: ConfigWriter, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_config(SEARCH, SERIES_DATA)
+    results = tmp_path / "results"
+    code = main(["run", "P", "P.search.max_children=0", "--config-dir", str(folder), "--results", str(results),
+                 "--no-progress"])
+    assert code == 2
+    assert "max_children = 0" in capsys.readouterr().err
+    assert not results.exists() or not any(results.rglob("store.sqlite"))
