@@ -62,6 +62,41 @@ metrics = ["R_squared", "MeanAbsoluteError"]
 epochs = 2
 """
 
+# The tiny spectra read as series (rank 1, for 1D cells) and a tiny POPNAS search on them.
+SERIES_DATA = TINY_DATA.replace("[tiny.parameters]", '[tiny.parameters]\nlayout = "series"')
+
+TINY_SEARCH = """
+default = ["P"]
+[P]
+seed = 1
+[P.dataset]
+training = "tiny"
+[P.search]
+strategy = "popnas"
+score = "r_squared"
+costs = ["time"]
+max_children = 2
+max_exploration_children = 1
+predictor_epochs = 5
+predictor_ensemble = 1
+[P.search_space]
+blocks = 2
+lookback_depth = 1
+operators = ["identity", "3 conv"]
+[P.architecture]
+filters = 4
+motifs = 1
+normal_cells_per_motif = 1
+[P.compile]
+loss = "mse"
+metrics = ["R_squared"]
+[P.training]
+epochs = 1
+tensorboard = false
+[P.costs]
+latency = false
+"""
+
 ConfigWriter = Callable[..., Path]
 
 

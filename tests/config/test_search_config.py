@@ -13,37 +13,9 @@ from scinas.config.search import metric_direction
 from scinas.config.structure import SearchStructure
 from scinas.errors import ConfigError
 from scinas.experiment.plan import plan_experiments
-from tests.conftest import TINY_DATA, ConfigWriter
+from tests.conftest import SERIES_DATA, TINY_SEARCH, ConfigWriter
 
-SEARCH = """
-default = ["P"]
-[P]
-seed = 1
-[P.dataset]
-training = "tiny"
-[P.search]
-strategy = "popnas"
-score = "r_squared"
-costs = ["time", "params"]
-max_children = 2
-max_exploration_children = 1
-[P.search_space]
-blocks = 2
-lookback_depth = 1
-operators = ["identity", "3 conv"]
-[P.architecture]
-filters = 4
-motifs = 1
-normal_cells_per_motif = 1
-[P.compile]
-loss = "mse"
-metrics = ["R_squared"]
-[P.training]
-epochs = 1
-"""
-
-# The tiny spectra read as series (rank 1), so 1D operators apply.
-SERIES_DATA = TINY_DATA.replace("[tiny.parameters]", '[tiny.parameters]\nlayout = "series"')
+SEARCH = TINY_SEARCH
 
 
 def _plan(write_config: ConfigWriter, experiments: str = SEARCH, overrides: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
@@ -57,9 +29,9 @@ def test_a_search_parses_with_its_space_and_macro(write_config: ConfigWriter) ->
     search = plan.config.search
     assert search is not None
     assert (search.strategy, search.score, search.maximize, search.costs) == ("popnas", "r_squared", True,
-                                                                               ("time", "params"))
-    assert search.options() == {"max_children": 2, "max_exploration_children": 1, "gin_epochs": 80,
-                                "gin_ensemble": 5}
+                                                                               ("time",))
+    assert search.options() == {"max_children": 2, "max_exploration_children": 1, "gin_epochs": 5,
+                                "gin_ensemble": 1}
     structure = plan.config.structure
     assert isinstance(structure, SearchStructure) and structure.space is not None
     assert structure.space.operators == ("identity", "3 conv") and structure.space.max_blocks == 2
@@ -88,7 +60,8 @@ def test_metric_directions(name: str, maximize: bool | None) -> None:
     ('P.search.strategy="random"', r"\[P.search\] budget.*needs a budget"),
     ("P.search.budgett=3", r"budgett.*unknown key.*budget"),
     ("P.search_space.operators=[]", r"\[P.search_space\] operators.*at least one"),
-    ('P.search.costs=["latency"]', None),  # fine: latency is measured by default
+    ('P.search.costs=["latency"]', r"minimises latency, but \[P.costs\] latency = false"),
+    ('P.search.costs=["time", "params"]', None),
 ])
 def test_bad_search_tables_name_the_key(write_config: ConfigWriter, override: str, message: str | None) -> None:
     if message is None:
@@ -99,9 +72,8 @@ def test_bad_search_tables_name_the_key(write_config: ConfigWriter, override: st
 
 
 def test_a_cost_needs_its_measure(write_config: ConfigWriter) -> None:
-    experiments = SEARCH + "[P.costs]\nflops = false\n"
     with pytest.raises(ConfigError, match=r"\[P.search\] costs.*minimises flops, but \[P.costs\] flops = false"):
-        _plan(write_config, experiments, ('P.search.costs=["time", "flops"]',))
+        _plan(write_config, SEARCH, ('P.search.costs=["time", "flops"]', "P.costs.flops=false"))
 
 
 def test_search_and_structure_exclude_each_other(write_config: ConfigWriter) -> None:

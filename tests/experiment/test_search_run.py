@@ -17,41 +17,7 @@ import pytest
 
 from scinas.cli import main
 from scinas.store import RunStore, TrialStatus
-from tests.conftest import REPO, TINY_DATA, ConfigWriter
-
-SERIES_DATA = TINY_DATA.replace("[tiny.parameters]", '[tiny.parameters]\nlayout = "series"')
-
-SEARCH = """
-default = ["P"]
-[P]
-seed = 1
-[P.dataset]
-training = "tiny"
-[P.search]
-strategy = "popnas"
-score = "r_squared"
-costs = ["time"]
-max_children = 2
-max_exploration_children = 1
-predictor_epochs = 5
-predictor_ensemble = 1
-[P.search_space]
-blocks = 2
-lookback_depth = 1
-operators = ["identity", "3 conv"]
-[P.architecture]
-filters = 4
-motifs = 1
-normal_cells_per_motif = 1
-[P.compile]
-loss = "mse"
-metrics = ["R_squared"]
-[P.training]
-epochs = 1
-tensorboard = false
-[P.costs]
-latency = false
-"""
+from tests.conftest import REPO, SERIES_DATA, TINY_SEARCH, ConfigWriter
 
 FLAGS = ["--no-progress", "-q"]
 
@@ -75,7 +41,7 @@ def _scores(run: Path) -> dict[str, float | None]:
 
 def test_popnas_search_records_every_trial_and_writes_its_outputs(write_config: ConfigWriter,
                                                                   tmp_path: Path) -> None:
-    folder = write_config(SEARCH, SERIES_DATA)
+    folder = write_config(TINY_SEARCH, SERIES_DATA)
     results = tmp_path / "results"
     assert main(["run", "P", "--config-dir", str(folder), "--results", str(results), *FLAGS]) == 0
     run = _run_dir(results)
@@ -123,7 +89,7 @@ def _epochs_recorded(store_path: Path) -> int:
 def test_killed_search_resumes_to_the_uninterrupted_result(write_config: ConfigWriter, tmp_path: Path,
                                                            kill_after_epochs: int) -> None:
     """Kill a search in a subprocess (inside a trial), resume it, compare with a run never killed."""
-    folder = write_config(SEARCH.replace("epochs = 1", "epochs = 2"), SERIES_DATA)
+    folder = write_config(TINY_SEARCH.replace("epochs = 1", "epochs = 2"), SERIES_DATA)
     uninterrupted = tmp_path / "whole"
     assert main(["run", "P", "--config-dir", str(folder), "--results", str(uninterrupted), *FLAGS]) == 0
 
@@ -167,7 +133,7 @@ def test_killed_search_resumes_to_the_uninterrupted_result(write_config: ConfigW
 
 def test_resume_refuses_a_folder_of_another_version(write_config: ConfigWriter, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    folder = write_config(SEARCH, SERIES_DATA)
+    folder = write_config(TINY_SEARCH, SERIES_DATA)
     results = tmp_path / "results"
     assert main(["run", "P", "P.search.strategy=\"random\"", "P.search.budget=1", "P.search.max_children=1",
                  "--config-dir", str(folder), "--results", str(results), *FLAGS]) == 2  # options of popnas
