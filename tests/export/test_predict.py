@@ -10,7 +10,8 @@ from sklearn.metrics import confusion_matrix
 
 from scinas.errors import ConfigError
 from scinas.export import predict as module
-from scinas.export.predict import classification_metrics, read_data_file, regression_metrics
+from scinas.export.prediction_data import read_data_file
+from scinas.export.prediction_report import classification_metrics, infer_task, prediction_table, regression_metrics
 
 
 def test_shapes_are_fitted_or_refused() -> None:
@@ -25,10 +26,10 @@ def test_shapes_are_fitted_or_refused() -> None:
 
 def test_task_follows_the_hint_or_the_outputs() -> None:
     probabilities = np.array([[0.2, 0.8], [0.5, 0.5]])
-    assert module._infer_task(probabilities, None) == "classification"
-    assert module._infer_task(probabilities, "regression") == "regression"
-    assert module._infer_task(np.array([[0.2, 0.9], [0.5, 0.5]]), None) == "regression"
-    assert module._infer_task(np.array([[0.3], [0.7]]), None) == "regression"
+    assert infer_task(probabilities, None) == "classification"
+    assert infer_task(probabilities, "regression") == "regression"
+    assert infer_task(np.array([[0.2, 0.9], [0.5, 0.5]]), None) == "regression"
+    assert infer_task(np.array([[0.3], [0.7]]), None) == "regression"
 
 
 def test_classification_metrics_match_a_direct_count() -> None:
@@ -45,12 +46,12 @@ def test_classification_metrics_match_a_direct_count() -> None:
 
 def test_one_hot_labels_and_bad_labels() -> None:
     probabilities = np.array([[0.9, 0.1, 0.0], [0.1, 0.1, 0.8]])
-    _, rows, metrics = module._table("classification", probabilities, np.eye(3)[[0, 1]], ())
+    _, rows, metrics = prediction_table("classification", probabilities, np.eye(3)[[0, 1]], ())
     assert metrics["accuracy"] == 0.5 and rows[1][-2:] == [1, "1"]
     with pytest.raises(ConfigError, match=r"class indices 0\.\.2"):
-        module._table("classification", probabilities, np.array([0.5, 1.0]), ())
+        prediction_table("classification", probabilities, np.array([0.5, 1.0]), ())
     with pytest.raises(ConfigError, match=r"class indices 0\.\.2"):
-        module._table("classification", probabilities, np.array([0, 3]), ())
+        prediction_table("classification", probabilities, np.array([0, 3]), ())
 
 
 def test_regression_metrics_handle_a_constant_target() -> None:

@@ -11,7 +11,7 @@ import pytest
 from scinas.predictors import Predictor
 from scinas.search.cell_domain import CellDomain
 from scinas.search.nasbench201 import NB201Domain
-from scinas.search.popnas import PredictorFactory
+from scinas.search.prediction import PredictorFactory
 from scinas.search_space.encoding import CellGraph
 from scinas.search_space.macro import MacroConfig
 from scinas.search_space.space import SearchSpace

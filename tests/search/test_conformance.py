@@ -13,7 +13,8 @@ from scinas.search.domain import Objectives, SearchDomain
 from scinas.search.evolution import EvolutionStrategy
 from scinas.search.guided import GuidedParetoStrategy
 from scinas.search.nasbench201 import NB201Architecture, NB201Domain, NB201Table
-from scinas.search.popnas import PNASStrategy, PopnasStrategy, PredictorFactory
+from scinas.search.popnas import PNASStrategy, PopnasStrategy
+from scinas.search.prediction import PredictorFactory
 from scinas.search.random import RandomStrategy
 from scinas.testing.strategies import check_strategy, run_strategy, synthetic_evaluator
 

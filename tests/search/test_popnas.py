@@ -14,7 +14,8 @@ from scinas.search.base import TrialOutcome
 from scinas.search.cell_domain import CellDomain
 from scinas.search.domain import Objectives
 from scinas.search.nasbench201 import NB201Domain
-from scinas.search.popnas import PNASStrategy, PopnasStrategy, Predictions, PredictorFactory, exploration_scores
+from scinas.search.popnas import PNASStrategy, PopnasStrategy
+from scinas.search.prediction import Predictions, PredictorFactory, exploration_scores
 from scinas.search.registry import STRATEGIES, create_strategy, strategy_options
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.cell import Block, Cell

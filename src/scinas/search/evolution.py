@@ -24,7 +24,7 @@ from typing import Any
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
-from scinas.search.random import LedgerStrategy, check_int_option
+from scinas.search.ledger import LedgerStrategy, check_int_option
 from scinas.search_space.architecture import Architecture
 
 __all__ = ["EvolutionStrategy"]

@@ -39,8 +39,9 @@ import numpy as np
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
+from scinas.search.ledger import LedgerStrategy, TrialRecord, check_int_option
 from scinas.search.pareto import hypervolume, non_dominated
-from scinas.search.popnas import (
+from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
     default_predictor_factory,
@@ -48,7 +49,6 @@ from scinas.search.popnas import (
     fit_and_predict,
     select_front,
 )
-from scinas.search.random import LedgerStrategy, TrialRecord, check_int_option
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
 

@@ -1,0 +1,148 @@
+"""What the predictor-guided strategies share: fitting predictors on the trials so far and selecting.
+
+:func:`fit_and_predict` fits the score predictor (on cell graphs) and one cost predictor per cost
+(on cost features) on every successful trial and predicts a pool of candidates as
+:class:`Predictions`; :func:`select_front` is the non-dominated scan in descending predicted score;
+:func:`exploration_scores` counts the under-represented operators and inputs of each candidate;
+:func:`write_csv` writes the per-step tables atomically.  Used by
+:mod:`scinas.search.popnas` (``popnas``/``pnas``) and :mod:`scinas.search.guided` (``pareto``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scinas.search.domain import ProgressiveDomain, SearchDomain
+from scinas.search.ledger import TrialRecord
+from scinas.search.pareto import descending, scan_front
+from scinas.search_space.architecture import Architecture
+from scinas.search_space.encoding import CellGraph
+
+if TYPE_CHECKING:
+    from scinas.predictors import Predictor
+
+__all__ = [
+    "Predictions",
+    "PredictorFactory",
+    "default_predictor_factory",
+    "exploration_scores",
+    "fit_and_predict",
+    "select_front",
+    "write_csv",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Builds a fresh predictor: ``factory("score", seed)`` for the score, ``factory(cost, seed)`` per cost.
+PredictorFactory = Callable[[str, int], "Predictor"]
+
+
+def default_predictor_factory(max_nodes: int, *, gin_epochs: int = 80, gin_ensemble: int = 5,
+                              svr_iterations: int = 40) -> PredictorFactory:
+    """GIN ensembles for the score, log-target SVRs for the costs."""
+    def build(target: str, seed: int) -> Predictor:
+        from scinas.predictors import GINPredictor, SVRPredictor  # deferred: Keras starts slowly
+
+        if target == "score":
+            return GINPredictor(max_nodes, ensemble=gin_ensemble, epochs=gin_epochs, seed=seed)
+        return SVRPredictor(seed=seed, n_iter=svr_iterations, log_target=True)
+
+    return build
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predicted score and costs of a pool of candidates (a cost without a predictor is NaN)."""
+
+    score: np.ndarray
+    costs: dict[str, np.ndarray]
+
+    def row(self, index: int) -> dict[str, float]:
+        return {"score": float(self.score[index]), **{c: float(v[index]) for c, v in self.costs.items()}}
+
+    def values(self, index: int) -> list[float]:
+        return [float(self.score[index]), *(float(v[index]) for v in self.costs.values())]
+
+    def points(self) -> np.ndarray:
+        """``[n, 1 + costs]``, all maximised (costs negated; an unpredicted cost is 0 for everyone)."""
+        columns = [self.score, *(-np.nan_to_num(v, nan=0.0) for v in self.costs.values())]
+        return np.stack(columns, axis=1)
+
+
+def fit_and_predict(domain: SearchDomain, trained: Sequence[TrialRecord], pool: Sequence[Architecture],
+                    costs: Sequence[str], factory: PredictorFactory, *, seed: int,
+                    cost_features: Callable[[Architecture, str], np.ndarray],
+                    graph: Callable[[Architecture], CellGraph] | None = None) -> Predictions:
+    """Fit the score predictor (graphs) and one predictor per cost (features) on ``trained``; predict ``pool``.
+
+    ``graph`` replaces :meth:`SearchDomain.graph` (e.g. a cache); ``cost_features(architecture, cost)``
+    gives the cost predictors' inputs.
+    """
+    encode = graph or domain.graph
+    model = factory("score", seed)
+    model.fit([encode(r.architecture) for r in trained], np.array([r.fitness for r in trained], dtype=float))
+    score = np.asarray(model.predict([encode(a) for a in pool]), dtype=np.float64)
+    predicted: dict[str, np.ndarray] = {}
+    for cost in costs:
+        rows = [r for r in trained if r.costs.get(cost, 0.0) > 0]
+        if not rows:
+            logger.warning("no trial measured a positive %s yet: that cost is not predicted", cost)
+            predicted[cost] = np.full(len(pool), np.nan)
+            continue
+        cost_model = factory(cost, seed)
+        cost_model.fit([cost_features(r.architecture, cost) for r in rows], np.array([r.costs[cost] for r in rows]))
+        predicted[cost] = np.asarray(cost_model.predict([cost_features(a, cost) for a in pool]), dtype=np.float64)
+    return Predictions(score, predicted)
+
+
+def select_front(predictions: Predictions, limit: int, among: Sequence[int] | None = None) -> list[int]:
+    """The greedy non-dominated scan (descending predicted score) over ``among`` (default: all)."""
+    points = predictions.points()
+    if limit <= 0 or len(points) == 0:
+        return []
+    return scan_front(points, limit, order=descending(points, among))
+
+
+def exploration_scores(domain: SearchDomain, pool: Sequence[Architecture], selected: Sequence[Architecture],
+                       share: float) -> np.ndarray:
+    """How many under-represented operators (every side of every block) and inputs each candidate uses.
+
+    An operator (input) is under-represented when its share of the usage in ``selected`` is below
+    ``share`` times the uniform share ``1 / (number of operators (inputs) in use anywhere)``.
+    """
+    inputs_of: Callable[[Architecture], tuple[Any, ...]] = lambda _a: ()  # noqa: E731
+    known: tuple[Any, ...] = ()
+    if isinstance(domain, ProgressiveDomain):
+        inputs_of, known = domain.inputs_of, domain.operators
+    under: list[set[Any]] = []
+    for usage, always in ((domain.operators_of, known), (inputs_of, ())):
+        counts = Counter(item for a in selected for item in usage(a))
+        universe = set(counts) | set(always) | {item for a in pool for item in usage(a)}
+        total = sum(counts.values())
+        under.append({item for item in universe
+                      if total == 0 or counts[item] / total < share / max(len(universe), 1)})
+    operators, inputs = under
+    return np.array([sum(op in operators for op in domain.operators_of(a)) + sum(i in inputs for i in inputs_of(a))
+                     for a in pool], dtype=np.int64)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Write a CSV atomically (a temporary file renamed over ``path``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([repr(v) if isinstance(v, float) else v for v in row] for row in rows)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(buffer.getvalue())
+    os.replace(temporary, path)
