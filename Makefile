@@ -17,7 +17,7 @@ POETRY := $(TOOLS)/bin/poetry
 POETRY_VERSION := 2.5.1
 POETRY_EXPORT_VERSION := 1.10.1
 
-# Extras to install on top of main + dev, comma or space separated (onnx,mlflow,neptune,slurm,timeseries)
+# Extras to install on top of main + dev, comma or space separated (mlflow,neptune,slurm,timeseries,tfds,nasbench)
 # or "all". Changing EXTRAS re-installs.
 EXTRAS ?=
 # Experiments for `make run`, e.g. `make run CONFIGS="E A"`.
@@ -48,7 +48,7 @@ LINT_PATHS := $(wildcard src tests benchmarks)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
 
-install: $(STAMP) ## create .venv with the locked dependencies (EXTRAS=onnx,mlflow adds extras)
+install: $(STAMP) ## create .venv with the locked dependencies (EXTRAS=mlflow,timeseries adds extras)
 
 tools: $(TOOLS_STAMP) ## create .tools with pinned Poetry + export plugin
 

@@ -1,7 +1,7 @@
 """Exporting models (Keras and ONNX, with a parity check) and predicting on new data.
 
-- :mod:`scinas.export.onnx`: :func:`export_onnx`, :func:`check_onnx_parity` (optional extra:
-  ``pip install 'scinas[onnx]'``).
+- :mod:`scinas.export.onnx`: :func:`export_onnx`, :func:`check_onnx_parity` (tf2onnx and onnxruntime,
+  imported lazily).
 - :mod:`scinas.export.best_model`: :func:`write_best_model`, a run's ``best_model/`` folder.
 - :mod:`scinas.export.predict`: :func:`run_prediction`, behind ``scinas predict``.
 

@@ -4,7 +4,7 @@
 
     best_model/
       model.keras     the inference model (raw inputs in, data-unit outputs out)
-      model.onnx      the same model for onnxruntime (when the ``onnx`` extra is installed)
+      model.onnx      the same model for onnxruntime (when tf2onnx/onnxruntime import)
       parity.json     how closely model.onnx reproduces model.keras on sample inputs
       cell.png        the cell drawing (cell.dot beside it; PNG only when Graphviz is installed)
       summary.json    architecture, metrics, parameters, parity, list of files

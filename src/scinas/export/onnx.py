@@ -10,7 +10,8 @@ recurrent operators need), and converts that graph.  The ONNX graph has one inpu
 ``model.predict`` on the same inputs.  A mismatch raises :class:`OnnxParityError` (carrying the
 :class:`ParityReport`) unless ``strict=False``, so a wrong export is never a silent pass.
 
-Both packages are optional (``pip install 'scinas[onnx]'``) and imported only when needed.
+Both packages are dependencies of scinas, imported only when needed (Keras starts faster without
+them); an environment without them gets the hint ``pip install 'scinas[onnx]'``.
 
 Example::
 
