@@ -103,3 +103,15 @@ def test_nasbench201_train_time() -> None:
     predictor = SVRPredictor(seed=0, log_target=True)
     predictor.fit(features[:100], times[train])
     assert ranking_quality(times[test], predictor.predict(features[100:])).kendall > 0.85
+
+
+def test_fixed_params_skip_the_search_and_match_a_search_that_found_them() -> None:
+    x, y = smooth_problem(120, seed=2)
+    searched = SVRPredictor(seed=0, n_iter=10, folds=3)
+    searched.fit(x[:60], y[:60])
+    fixed = SVRPredictor(seed=5, params=searched.best_params)
+    fixed.fit(x[:60], y[:60])
+    assert fixed.cv_score is None and fixed.best_params == searched.best_params
+    np.testing.assert_allclose(fixed.predict(x[60:]), searched.predict(x[60:]), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="not SVR pipeline parameters"):
+        SVRPredictor(params={"svr__no_such_knob": 1}).fit(x[:20], y[:20])

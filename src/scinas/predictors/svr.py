@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,12 +85,16 @@ class SVRPredictor(Predictor):
 
     ``folds`` is the largest number of cross-validation folds (fewer when there are few samples,
     so each fold keeps at least 3); ``n_iter`` how many hyperparameter sets are tried;
-    ``log_target`` fits ``log(target)`` (targets must then be > 0).  Deterministic for a seed.
+    ``log_target`` fits ``log(target)`` (targets must then be > 0).  ``params`` (pipeline
+    parameter names, as :attr:`best_params` reports them) skips the search and fits those
+    hyperparameters directly: a search strategy that refits every few trials reuses the last
+    searched ones until its data has grown enough to search again.  Deterministic for a seed.
     """
 
     name = "svr"
 
-    def __init__(self, *, seed: int = 0, folds: int = 5, n_iter: int = 40, log_target: bool = False) -> None:
+    def __init__(self, *, seed: int = 0, folds: int = 5, n_iter: int = 40, log_target: bool = False,
+                 params: Mapping[str, Any] | None = None) -> None:
         if folds < 2:
             raise ValueError(f"folds must be at least 2 for cross-validation, got {folds}")
         if n_iter < 1:
@@ -99,6 +103,8 @@ class SVRPredictor(Predictor):
         self.folds = folds
         self.n_iter = n_iter
         self.log_target = log_target
+        self.params: dict[str, Any] | None = None if params is None else dict(params)
+        """Fixed hyperparameters to fit without a search (None: search them)."""
         self._model: Pipeline | None = None
         self._width = 0
         self._center = 0.0
@@ -126,7 +132,16 @@ class SVRPredictor(Predictor):
         n = len(y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            if n < MIN_SEARCH_SAMPLES:
+            if self.params is not None:
+                try:
+                    pipeline.set_params(**self.params)
+                except ValueError as error:
+                    raise ValueError(f"the SVR predictor's params {self.params} are not SVR pipeline "
+                                     f"parameters: {error}") from error
+                pipeline.fit(x, scaled)
+                self.best_params, self.cv_score = dict(self.params), None
+                self._model = pipeline
+            elif n < MIN_SEARCH_SAMPLES:
                 logger.debug("SVR predictor: %d samples, fitting a default SVR without a search", n)
                 pipeline.fit(x, scaled)
                 self.best_params, self.cv_score = {}, None

@@ -44,6 +44,7 @@ from scinas.search.pareto import hypervolume, non_dominated
 from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
+    TunedHyperparameters,
     default_predictor_factory,
     exploration_scores,
     fit_and_predict,
@@ -96,7 +97,9 @@ class GuidedParetoStrategy(LedgerStrategy):
     Options (defaults): ``warmup`` (10), ``batch_size`` (10), ``exploit_share`` (0.2),
     ``local_share`` (0.4), ``local_parents`` (2), ``exploration_share`` (0.1), ``candidates`` (2000),
     ``enumerate_limit`` (20000),
-    ``gin_epochs`` (80), ``gin_ensemble`` (3), ``svr_iterations`` (40), ``predictor_factory``.
+    ``gin_epochs`` (80), ``gin_ensemble`` (3), ``svr_iterations`` (40), ``svr_growth`` (1.5: the cost SVRs'
+    cross-validated hyperparameters are searched again once the trials have grown by this factor,
+    and reused in between), ``predictor_factory``.
     """
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
@@ -104,7 +107,8 @@ class GuidedParetoStrategy(LedgerStrategy):
                  exploit_share: float = 0.2, local_share: float = 0.4, local_parents: int = 2,
                  exploration_share: float = 0.1, candidates: int = 2000,
                  enumerate_limit: int = 20000, gin_epochs: int = 80, gin_ensemble: int = 3,
-                 svr_iterations: int = 40, predictor_factory: PredictorFactory | None = None) -> None:
+                 svr_iterations: int = 40, svr_growth: float = 1.5,
+                 predictor_factory: PredictorFactory | None = None) -> None:
         super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir)
         self.warmup = check_int_option("warmup", warmup, 1)
         self.batch_size = check_int_option("batch_size", batch_size, 1)
@@ -125,9 +129,13 @@ class GuidedParetoStrategy(LedgerStrategy):
             domain.max_nodes, gin_epochs=check_int_option("gin_epochs", gin_epochs, 1),
             gin_ensemble=check_int_option("gin_ensemble", gin_ensemble, 1),
             svr_iterations=check_int_option("svr_iterations", svr_iterations, 1))
+        if not isinstance(svr_growth, (int, float)) or isinstance(svr_growth, bool) or svr_growth < 1:
+            raise ConfigError("expected a number ≥ 1 (1 searches the SVR's hyperparameters at every batch)",
+                              path="svr_growth", value=svr_growth)
         self.costs = tuple(objectives.costs)
         self._queue: list[Architecture] = []
         self._batches = 0
+        self._tuned = TunedHyperparameters(float(svr_growth))
         # Caches of the encodings (not state: they are recomputed identically after a resume).
         self._graphs: dict[str, CellGraph] = {}
         self._vectors: dict[str, np.ndarray] = {}
@@ -178,7 +186,7 @@ class GuidedParetoStrategy(LedgerStrategy):
         self._batches += 1
         predictions = fit_and_predict(self.domain, trained, pool, self.costs, self.factory,
                                       seed=self.seed + len(self.ledger), graph=self._graph,
-                                      cost_features=lambda a, _cost: self._features(a))
+                                      cost_features=lambda a, _cost: self._features(a), tuned=self._tuned)
         chosen = self._choose(pool, predictions, trained, size)
         logger.debug("pareto batch %d: %d of %d candidates", self._batches, len(chosen), len(pool))
         return [pool[i] for i in chosen]
@@ -298,8 +306,10 @@ class GuidedParetoStrategy(LedgerStrategy):
 
     # -- state -----------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
-        return {"queue": [a.to_json() for a in self._queue], "batches": self._batches}
+        return {"queue": [a.to_json() for a in self._queue], "batches": self._batches,
+                "svr_hyperparameters": self._tuned.state()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self._queue = [self.domain.from_json(data) for data in state["queue"]]
         self._batches = int(state["batches"])
+        self._tuned.load_state(state.get("svr_hyperparameters", {}))

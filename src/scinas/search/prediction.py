@@ -29,11 +29,12 @@ from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
 
 if TYPE_CHECKING:
-    from scinas.predictors import Predictor
+    from scinas.predictors import Predictor, SVRPredictor
 
 __all__ = [
     "Predictions",
     "PredictorFactory",
+    "TunedHyperparameters",
     "default_predictor_factory",
     "exploration_scores",
     "fit_and_predict",
@@ -79,14 +80,48 @@ class Predictions:
         return np.stack(columns, axis=1)
 
 
+class TunedHyperparameters:
+    """The cost predictors' last searched hyperparameters, reused until the data has grown enough.
+
+    A strategy that refits its predictors every few trials need not repeat the SVR's
+    cross-validated search each time: the hyperparameters found on ``n`` samples are reused while
+    fewer than ``growth × n`` samples are available, then searched again.  JSON state (part of
+    the strategy's state, so a resumed search reuses exactly what an uninterrupted one would).
+    """
+
+    def __init__(self, growth: float = 1.5) -> None:
+        if growth < 1:
+            raise ValueError(f"growth must be at least 1 (1 searches every time), got {growth}")
+        self.growth = growth
+        self._entries: dict[str, dict[str, Any]] = {}
+
+    def reusable(self, target: str, n: int) -> dict[str, Any] | None:
+        """The hyperparameters to reuse for ``n`` samples of ``target``, or None to search."""
+        entry = self._entries.get(target)
+        if entry is None or n >= self.growth * int(entry["n"]) or not entry["params"]:
+            return None
+        return dict(entry["params"])
+
+    def remember(self, target: str, n: int, params: dict[str, Any]) -> None:
+        self._entries[target] = {"n": int(n), "params": dict(params)}
+
+    def state(self) -> dict[str, Any]:
+        return {target: {"n": e["n"], "params": dict(e["params"])} for target, e in sorted(self._entries.items())}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._entries = {str(t): {"n": int(e["n"]), "params": dict(e["params"])} for t, e in state.items()}
+
+
 def fit_and_predict(domain: SearchDomain, trained: Sequence[TrialRecord], pool: Sequence[Architecture],
                     costs: Sequence[str], factory: PredictorFactory, *, seed: int,
                     cost_features: Callable[[Architecture, str], np.ndarray],
-                    graph: Callable[[Architecture], CellGraph] | None = None) -> Predictions:
+                    graph: Callable[[Architecture], CellGraph] | None = None,
+                    tuned: TunedHyperparameters | None = None) -> Predictions:
     """Fit the score predictor (graphs) and one predictor per cost (features) on ``trained``; predict ``pool``.
 
     ``graph`` replaces :meth:`SearchDomain.graph` (e.g. a cache); ``cost_features(architecture, cost)``
-    gives the cost predictors' inputs.
+    gives the cost predictors' inputs; ``tuned`` lets SVR cost predictors reuse earlier searched
+    hyperparameters (see :class:`TunedHyperparameters`).
     """
     encode = graph or domain.graph
     model = factory("score", seed)
@@ -100,7 +135,10 @@ def fit_and_predict(domain: SearchDomain, trained: Sequence[TrialRecord], pool: 
             predicted[cost] = np.full(len(pool), np.nan)
             continue
         cost_model = factory(cost, seed)
+        searched = _reuse_hyperparameters(cost_model, cost, len(rows), tuned)
         cost_model.fit([cost_features(r.architecture, cost) for r in rows], np.array([r.costs[cost] for r in rows]))
+        if searched is not None and tuned is not None and searched.best_params:
+            tuned.remember(cost, len(rows), searched.best_params)
         predicted[cost] = np.asarray(cost_model.predict([cost_features(a, cost) for a in pool]), dtype=np.float64)
     return Predictions(score, predicted)
 
@@ -146,3 +184,17 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(buffer.getvalue())
     os.replace(temporary, path)
+
+
+def _reuse_hyperparameters(model: Predictor, target: str, n: int,
+                           tuned: TunedHyperparameters | None) -> SVRPredictor | None:
+    """Give an SVR predictor remembered hyperparameters; return it when it will search its own."""
+    from scinas.predictors import SVRPredictor  # deferred with the predictors (Keras starts slowly)
+
+    if tuned is None or not isinstance(model, SVRPredictor) or model.params is not None:
+        return None
+    params = tuned.reusable(target, n)
+    if params is not None:
+        model.params = params
+        return None
+    return model
