@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -18,7 +12,8 @@ import pytest
 
 from scinas.cli import main
 from scinas.store import RunStore, TrialStatus
-from tests.conftest import REPO, TINY_EXPERIMENTS, ConfigWriter
+from tests.conftest import TINY_EXPERIMENTS, ConfigWriter
+from tests.experiment.killing import epochs_recorded, kill_run_when
 
 
 def _only_run(results: Path, experiment: str) -> Path:
@@ -113,37 +108,22 @@ optimizer = { name = "sgd", learning_rate = 1e30 }
         assert store.run().status == "failed"
 
 
-def _epochs_recorded(store_path: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=1) as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM epochs").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def test_run_killed_after_first_epoch_resumes_and_finishes(write_config: ConfigWriter, tmp_path: Path) -> None:
     folder = write_config()
     results = tmp_path / "results"
-    command = [sys.executable, str(REPO / "src" / "main.py"), "T", "T.training.epochs=6",
-               "tiny.shape.n_samples=3000", "--config-dir", str(folder), "--results", str(results), "--no-progress"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        store_path: Path | None = None
-        while time.monotonic() < deadline and process.poll() is None:
-            runs = list((results / "T").glob("*/store.sqlite")) if (results / "T").exists() else []
-            checkpoint = runs[0].parent / "trials/trial-0000/checkpoint/state.json" if runs else None
-            if runs and checkpoint is not None and checkpoint.exists() and _epochs_recorded(runs[0]) >= 1:
-                store_path = runs[0]
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, "the run ended before it could be killed"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    found: list[Path] = []
+
+    def ready() -> bool:
+        runs = list((results / "T").glob("*/store.sqlite")) if (results / "T").exists() else []
+        checkpoint = runs[0].parent / "trials/trial-0000/checkpoint/state.json" if runs else None
+        if runs and checkpoint is not None and checkpoint.exists() and epochs_recorded(runs[0]) >= 1:
+            found.append(runs[0])
+            return True
+        return False
+
+    kill_run_when(["T", "T.training.epochs=6", "tiny.shape.n_samples=3000", "--config-dir", str(folder),
+                   "--results", str(results), "--no-progress"], ready)
+    store_path = found[0] if found else None
     assert store_path is not None
     run = store_path.parent
     with RunStore.open(store_path, readonly=True) as store:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +12,8 @@ import pytest
 
 from scinas.cli import main
 from scinas.store import RunStore, TrialStatus
-from tests.conftest import REPO, SERIES_DATA, TINY_SEARCH, ConfigWriter
+from tests.conftest import SERIES_DATA, TINY_SEARCH, ConfigWriter
+from tests.experiment.killing import epochs_recorded, kill_run_when
 
 FLAGS = ["--no-progress", "-q"]
 
@@ -76,14 +72,6 @@ def test_popnas_search_records_every_trial_and_writes_its_outputs(write_config: 
     assert any((run / "csv").glob("predictions_B2*.csv"))
 
 
-def _epochs_recorded(store_path: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{store_path}?mode=ro", uri=True) as db:
-            return int(db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after_epochs", [2, 5])
 def test_killed_search_resumes_to_the_uninterrupted_result(write_config: ConfigWriter, tmp_path: Path,
@@ -94,23 +82,12 @@ def test_killed_search_resumes_to_the_uninterrupted_result(write_config: ConfigW
     assert main(["run", "P", "--config-dir", str(folder), "--results", str(uninterrupted), *FLAGS]) == 0
 
     results = tmp_path / "killed"
-    command = [sys.executable, str(REPO / "src" / "main.py"), "P", "--config-dir", str(folder),
-               "--results", str(results), *FLAGS]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
-            stores = list(results.glob("P/*/store.sqlite"))
-            if stores and _epochs_recorded(stores[0]) >= kill_after_epochs:
-                break
-            time.sleep(0.02)
-        assert process.poll() is None, "the run ended before it could be killed"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+
+    def ready() -> bool:
+        stores = list(results.glob("P/*/store.sqlite"))
+        return bool(stores) and epochs_recorded(stores[0]) >= kill_after_epochs
+
+    kill_run_when(["P", "--config-dir", str(folder), "--results", str(results), *FLAGS], ready)
     run = _run_dir(results)
     before = {name: status for name, _, status in _search_records(run)}
     assert "running" in before.values() or len(before) < len(_search_records(_run_dir(uninterrupted)))
