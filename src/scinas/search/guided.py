@@ -16,7 +16,8 @@ so far, then ask for the non-dominated predicted cells — and applies it in bat
      (a predictor-guided local search, which refines the best cells found);
    - the rest, greedily, the candidate whose predicted point adds the most hypervolume to the
      front of the trials so far (each pick joins the front at its predicted point), so that the
-     batch fills the gaps of the front along every cost; without costs, more top scores;
+     batch fills the gaps of the front along every cost (a pick adding at most ``front_min_gain``
+     × the front's hypervolume goes to the local search instead); without costs, more top scores;
    - ``exploration_share`` of the batch: the non-dominated scan (descending predicted score)
      among candidates that use operators under-represented in the trials so far.
 
@@ -95,7 +96,7 @@ class GuidedParetoStrategy(LedgerStrategy):
     """Predictor-guided Pareto search (``"pareto"``); see the module docstring.
 
     Options (defaults): ``warmup`` (10), ``batch_size`` (10), ``exploit_share`` (0.2),
-    ``local_share`` (0.4), ``local_parents`` (2), ``exploration_share`` (0.1), ``candidates`` (2000),
+    ``local_share`` (0.6), ``local_parents`` (4), ``exploration_share`` (0.1), ``candidates`` (2000),
     ``enumerate_limit`` (20000),
     ``gin_epochs`` (80), ``gin_ensemble`` (3), ``svr_iterations`` (40), ``svr_growth`` (1.5: the cost SVRs'
     cross-validated hyperparameters are searched again once the trials have grown by this factor,
@@ -104,10 +105,10 @@ class GuidedParetoStrategy(LedgerStrategy):
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
                  output_dir: Path | None = None, warmup: int = 10, batch_size: int = 10,
-                 exploit_share: float = 0.2, local_share: float = 0.4, local_parents: int = 2,
+                 exploit_share: float = 0.2, local_share: float = 0.6, local_parents: int = 4,
                  exploration_share: float = 0.1, candidates: int = 2000,
                  enumerate_limit: int = 20000, gin_epochs: int = 80, gin_ensemble: int = 3,
-                 svr_iterations: int = 40, svr_growth: float = 1.5,
+                 svr_iterations: int = 40, svr_growth: float = 1.5, front_min_gain: float = 0.0,
                  predictor_factory: PredictorFactory | None = None) -> None:
         super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir)
         self.warmup = check_int_option("warmup", warmup, 1)
@@ -125,6 +126,10 @@ class GuidedParetoStrategy(LedgerStrategy):
         self.local_share = float(local_share)
         self.local_parents = check_int_option("local_parents", local_parents, 1)
         self.exploration_share = float(exploration_share)
+        if not isinstance(front_min_gain, (int, float)) or isinstance(front_min_gain, bool) or front_min_gain < 0:
+            raise ConfigError("expected a number ≥ 0 (a share of the front's hypervolume)", path="front_min_gain",
+                              value=front_min_gain)
+        self.front_min_gain = float(front_min_gain)
         self.factory = predictor_factory or default_predictor_factory(
             domain.max_nodes, gin_epochs=check_int_option("gin_epochs", gin_epochs, 1),
             gin_ensemble=check_int_option("gin_ensemble", gin_ensemble, 1),
@@ -248,6 +253,11 @@ class GuidedParetoStrategy(LedgerStrategy):
             for index in self._front_picks(predictions, trained, taken, n_front):
                 chosen.append(index)
                 taken.add(index)
+        spare = size - len(chosen) - n_explore  # front picks that would add too little go to local search
+        if spare > 0 and n_local > 0:
+            for index in self._local_picks(pool, predictions, trained, taken, spare):
+                chosen.append(index)
+                taken.add(index)
         if n_explore > 0:
             scores = exploration_scores(self.domain, pool, [r.architecture for r in trained], self.exploration_share)
             eligible = [i for i in range(len(pool)) if i not in taken and scores[i] > 0]
@@ -290,6 +300,7 @@ class GuidedParetoStrategy(LedgerStrategy):
         span[span == 0] = 1.0
         reference = observed.min(axis=0) - 0.1 * span
         front = observed[non_dominated(observed)]
+        least = self.front_min_gain * hypervolume(front, reference)
         picks: list[int] = []
         available = np.ones(len(candidates), dtype=bool)
         available[list(taken)] = False
@@ -297,7 +308,7 @@ class GuidedParetoStrategy(LedgerStrategy):
             gains = hypervolume_gains(front, candidates, reference)
             gains[~available] = -1.0
             best = int(np.argmax(gains))
-            if gains[best] <= 0:
+            if gains[best] <= least:
                 break
             picks.append(best)
             available[best] = False
