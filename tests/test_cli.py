@@ -92,3 +92,12 @@ def test_unwritable_results_folder_is_reported(write_config: ConfigWriter, tmp_p
     assert main(["run", "T", "--config-dir", str(write_config()), "--results", str(blocker / "r")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_quiet_run_keeps_stdout_free_of_keras_epoch_lines(write_config: ConfigWriter, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_config()
+    assert main(["run", "T", "T.training.epochs=1", "--config-dir", str(folder), "--results", str(tmp_path),
+                 "--no-progress", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch 1/1" not in out and "step" not in out

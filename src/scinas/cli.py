@@ -1,4 +1,4 @@
-"""The ``scinas`` command line: ``run``, ``list`` and ``predict``.
+"""The ``scinas`` command line: ``run``, ``list``, ``predict`` and ``xfel preview``.
 
 Exit codes: 0 success; 1 a run failed (a trial failed, data could not be made); 2 a
 configuration or usage error (one message, no traceback); 130 interrupted (the run folder
@@ -13,6 +13,7 @@ Examples::
     scinas list
     scinas predict --model results/E/<run>/best_model --data dtest   # a dataset's test split
     scinas predict --model model.onnx --data new_samples.npz --out predictions/
+    scinas xfel preview --out xfel.png --seed 3                      # diffraction patterns, 3 intensities
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from scinas.errors import ConfigError, ScinasError
 __all__ = ["main", "split_arguments"]
 
 logger = logging.getLogger("scinas.cli")
-_COMMANDS = ("run", "list", "predict")
+_COMMANDS = ("run", "list", "predict", "xfel")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -63,7 +64,28 @@ def _parser() -> _Parser:
     listing = commands.add_parser("list", help="list experiments and datasets")
     _common(listing)
     _predict_parser(commands)
+    _xfel_parser(commands)
     return parser
+
+
+def _xfel_parser(commands: Any) -> None:
+    xfel = commands.add_parser("xfel", help="XFEL diffraction data tools",
+                               description="Tools for the XFEL diffraction datasets (generator = \"xfel\").")
+    actions = xfel.add_subparsers(dest="action", parser_class=_Parser)
+    preview = actions.add_parser(
+        "preview", help="draw patterns of each conformation at several beam intensities",
+        description="Write a PNG grid of simulated diffraction patterns (log scale): one row per conformation "
+                    "and orientation, one column per beam intensity. The set-up is the xfel generator's "
+                    "defaults, or that of a dataset of data.toml (--dataset).")
+    preview.add_argument("--out", type=Path, default=Path("xfel_preview.png"), metavar="FILE.png",
+                         help="the PNG to write (default: xfel_preview.png)")
+    preview.add_argument("--seed", type=int, default=0, metavar="N", help="orientations and photon noise (0)")
+    preview.add_argument("--per-class", type=int, default=2, metavar="N", help="orientations per conformation (2)")
+    preview.add_argument("--intensities", type=float, nargs="+", default=None, metavar="I",
+                         help="beam intensities in photons/µm² (default: 1e14 1e15 1e16)")
+    preview.add_argument("--dataset", default=None, metavar="NAME",
+                         help="take the molecules and geometry from this xfel dataset of data.toml")
+    _common(preview)
 
 
 def _predict_parser(commands: Any) -> None:
@@ -148,13 +170,15 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     cache_env = os.environ.get("SCINAS_CACHE_DIR")
     cache_root = args.cache_dir or (Path(cache_env) if cache_env else None)
     progress = not args.no_progress
+    # -q: Keras' per-epoch lines (stdout) go too; otherwise Keras picks bars (tty) or one line per epoch.
+    verbose = 0 if getattr(args, "quiet", False) else None
     results: list[RunResult] = []
     if args.resume is not None:
         if names or overrides:
             raise ConfigError("--resume takes no experiment names or overrides: a run resumes with the "
                               "configuration saved in its folder", file="command line",
                               fix="drop the names, or start a new run without --resume")
-        run = ExperimentRun.resume(args.resume, cache_root=cache_root, progress=progress)
+        run = ExperimentRun.resume(args.resume, cache_root=cache_root, progress=progress, verbose=verbose)
         try:
             results.append(run.execute())
         finally:
@@ -164,7 +188,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         plans = plan_experiments(raw, names)  # everything is validated before anything runs
         for plan in plans:
             run = ExperimentRun.start(plan, args.results, cache_root=cache_root, argv=["scinas", *argv],
-                                      progress=progress)
+                                      progress=progress, verbose=verbose)
             logger.info("experiment %s: %s", plan.name, run.run_dir)
             try:
                 results.append(run.execute())
@@ -199,6 +223,29 @@ def _command_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_xfel(args: argparse.Namespace) -> int:
+    from scinas.analysis.xfel_preview import DEFAULT_INTENSITIES, write_preview
+
+    if args.action != "preview":
+        raise ConfigError("scinas xfel needs an action", file="command line", fix="use `scinas xfel preview`")
+    parameters = None
+    if args.dataset is not None:
+        from scinas.config.loading import load_config
+        from scinas.data.spec import build_generator
+        from scinas.data.xfel import XfelGenerator
+
+        generator = build_generator(load_config(args.config_dir), args.dataset)
+        if not isinstance(generator, XfelGenerator):
+            raise ConfigError(f"dataset {args.dataset!r} is made by the {generator.name} generator, not xfel",
+                              file="command line", fix="name a dataset with generator = \"xfel\"")
+        parameters = generator.parameters
+    result = write_preview(args.out, parameters, seed=args.seed, per_class=args.per_class,
+                           intensities=tuple(args.intensities or DEFAULT_INTENSITIES))
+    lit = ", ".join(f"{intensity:.0e}: {100 * fraction:.2g}%" for intensity, fraction in result.lit_fractions.items())
+    print(f"{result.path}: {result.grid[0]} x {result.grid[1]} patterns (pixels lit: {lit})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -210,12 +257,14 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
         if args.command is None:
             _parser().print_help()
             return EXIT_CONFIG
-        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+        logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                             format="%(levelname)s %(name)s: %(message)s")
         if args.command == "list":
             return _command_list(args)
         if args.command == "predict":
             return _command_predict(args)
+        if args.command == "xfel":
+            return _command_xfel(args)
         return _command_run(args, argv)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

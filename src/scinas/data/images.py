@@ -59,7 +59,7 @@ from scinas.data.image_files import IMAGE_SUFFIXES, read_image
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import ConfigError, DataError
 
-__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator"]
+__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class ImagesGenerator(LoadedDataset):
         prepared = []
         for image, name in zip(images, names, strict=True):
             try:
-                prepared.append(_conform(image, p.channels, p.resize, p.rescale))
+                prepared.append(conform_image(image, p.channels, p.resize, p.rescale))
             except DataError as exc:
                 raise DataError(f"{self.dataset}: {name}: {exc}") from None
         shapes = {image.shape for image in prepared}
@@ -242,7 +242,7 @@ class ImagesGenerator(LoadedDataset):
         images = [image[:, :, None] for image in digits.images]  # values 0..16
         p = self.parameters
         scale = 1.0 / 16.0 if p.rescale == "auto" else float(p.rescale)
-        x = np.stack([_conform(image, p.channels, p.resize, 1.0) for image in images]).astype(np.float32) * scale
+        x = np.stack([conform_image(image, p.channels, p.resize, 1.0) for image in images]).astype(np.float32) * scale
         names, encoded = encode_labels(digits.target)
         return SourceArrays(x.astype(np.float32), encoded[0], "classification", target_names=names)
 
@@ -309,7 +309,7 @@ def _read_npz(path: Path, x_key: str, y_key: str) -> _NpzArrays:
     return _NpzArrays(x, y, contents)
 
 
-def _conform(image: np.ndarray, channels: int, resize: tuple[int, int] | None, rescale: str | float) -> np.ndarray:
+def conform_image(image: np.ndarray, channels: int, resize: tuple[int, int] | None, rescale: str | float) -> np.ndarray:
     """One image as float32 (h, w, c) with the wanted channels, size and scale."""
     array = np.asarray(image)
     if array.ndim == 2:
