@@ -77,7 +77,10 @@ def test_popnas_search_records_every_trial_and_writes_its_outputs(write_config: 
 def test_killed_search_resumes_to_the_uninterrupted_result(write_config: ConfigWriter, tmp_path: Path,
                                                            kill_after_epochs: int) -> None:
     """Kill a search in a subprocess (inside a trial), resume it, compare with a run never killed."""
-    folder = write_config(TINY_SEARCH.replace("epochs = 1", "epochs = 2"), SERIES_DATA)
+    # A measured cost (training time) differs between any two runs, so this search ranks by a cost
+    # that does not: with time, even two uninterrupted runs may pick different children.
+    search = TINY_SEARCH.replace("epochs = 1", "epochs = 2").replace('costs = ["time"]', 'costs = ["params"]')
+    folder = write_config(search, SERIES_DATA)
     uninterrupted = tmp_path / "whole"
     assert main(["run", "P", "--config-dir", str(folder), "--results", str(uninterrupted), *FLAGS]) == 0
 

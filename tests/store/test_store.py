@@ -322,7 +322,7 @@ def test_export_csv(store: RunStore, tmp_path: Path) -> None:
     with paths[1].open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle))
     assert header == ["trial_id", "trial", "epoch", "epoch_time_s", "learning_rate", "prediction",
-                      "converged", "loss", "metric_epoch", "r2", "val_loss", "val_mae"]
+                      "converged", "curve", "prediction_time_s", "loss", "metric_epoch", "r2", "val_loss", "val_mae"]
     epochs = _read_csv(paths[1])
     assert [(e["trial"], e["epoch"], e["loss"]) for e in epochs] == [
         ("trial-0000", "1", "0.5"), ("trial-0000", "2", ""), ("trial-0001", "1", "0.7")]

@@ -41,6 +41,7 @@ from scinas.config.search import (
     FinalConfig,
     SearchConfig,
     SelectionConfig,
+    metric_direction,
     parse_final,
     parse_search,
     parse_selection,
@@ -55,6 +56,7 @@ __all__ = [
     "CostConfig",
     "DatasetRef",
     "EarlyStoppingConfig",
+    "EarlyTerminationConfig",
     "ExperimentConfig",
     "LayerSpec",
     "NamedSpec",
@@ -113,6 +115,52 @@ class EarlyStoppingConfig:
     start_from_epoch: int = 0
 
 
+#: Scales ``[X.training.early_termination] scale`` accepts (see scinas.predictors.learning_curve).
+_TERMINATION_SCALES = ("auto", "fraction", "percent", "raw")
+
+
+@dataclass(frozen=True)
+class EarlyTerminationConfig:
+    """``[X.training.early_termination]``: stop a trial once its learning curve's prediction settles.
+
+    After each epoch from ``min_epochs`` on, the ``curve`` family is fitted to the history of
+    ``monitor`` and evaluated at the last epoch of the budget; the trial stops when the last
+    ``window`` predictions all succeeded and lie within ``tolerance`` (points of percent, or the
+    metric's units on the ``raw`` scale) of their median.  ``mode`` is ``"max"`` or ``"min"``
+    (resolved from the metric when written as ``"auto"``).  ``file``/``path`` locate the table for
+    errors found later (unknown curve, a monitor training does not log).
+
+    Example::
+
+        [A.training.early_termination]
+        monitor = "val_accuracy"      # default: the search's score on the validation split
+        curve = "shifted_exponential" # a - b**(c - x); also exponential, power_law, logarithmic, weibull, mmf
+        min_epochs = 4
+        window = 3
+        tolerance = 0.5
+    """
+
+    monitor: str = "val_accuracy"
+    curve: str = "shifted_exponential"
+    min_epochs: int = 4
+    window: int = 3
+    tolerance: float = 0.5
+    mode: str = "max"
+    scale: str = "auto"
+    file: str = ""
+    path: str = ""
+
+    @property
+    def maximize(self) -> bool:
+        """Whether larger values of ``monitor`` are better (``mode = "auto"`` asks the metric's name)."""
+        if self.mode in ("max", "min"):
+            return self.mode == "max"
+        direction = metric_direction(self.monitor)
+        if direction is None:
+            raise ValueError(f"the direction of {self.monitor!r} is unknown; set mode to 'max' or 'min'")
+        return direction
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """``[X.training]``."""
@@ -121,6 +169,7 @@ class TrainingConfig:
     batch_size: int | None = None
     save_interval: int = 0
     early_stopping: EarlyStoppingConfig | None = None
+    early_termination: EarlyTerminationConfig | None = None
     terminate_on_nan: bool = True
     tensorboard: bool = True
 
@@ -215,13 +264,62 @@ def _parse_early_stopping(table: Table) -> EarlyStoppingConfig | None:
     return config
 
 
-def _parse_training(table: Table) -> TrainingConfig:
+def _parse_early_termination(table: Table, epochs: int, search: SearchConfig | None) -> EarlyTerminationConfig | None:
+    """``early_termination = true | false | { ... }`` or an ``[X.training.early_termination]`` table."""
+    if not table.has("early_termination"):
+        table.any("early_termination", None)
+        return None
+    value = table.raw["early_termination"]
+    if value is False:
+        table.any("early_termination")
+        return None
+    if value is True:
+        table.any("early_termination")
+        sub = Table({}, file=table.file, path=table.key_path("early_termination"))
+        enabled = True
+    else:
+        sub = table.table("early_termination")
+        enabled = sub.boolean("enabled", True)
+    default_monitor = f"val_{search.score}" if search is not None else "val_loss"
+    monitor = sub.string("monitor", default_monitor)
+    mode = sub.string("mode", "auto", choices=("auto", "max", "min"))
+    if mode == "auto":
+        if search is not None and monitor in (search.score, f"val_{search.score}"):
+            mode = "max" if search.maximize else "min"
+        else:
+            direction = metric_direction(monitor)
+            if direction is None:
+                raise sub.error("monitor", "the direction of this metric is unknown", value=monitor,
+                                fix='add mode = "max" (larger is better) or mode = "min"')
+            mode = "max" if direction else "min"
+    config = EarlyTerminationConfig(
+        monitor=monitor,
+        curve=sub.string("curve", "shifted_exponential"),
+        min_epochs=sub.integer("min_epochs", 4, minimum=1),
+        window=sub.integer("window", 3, minimum=2),
+        tolerance=sub.number("tolerance", 0.5, minimum=0.0, exclusive_minimum=True),
+        mode=mode,
+        scale=sub.string("scale", "auto", choices=_TERMINATION_SCALES),
+        file=sub.file, path=sub.path,
+    )
+    sub.finish()
+    if not enabled:
+        return None
+    earliest = config.min_epochs + config.window - 1
+    if earliest > epochs:
+        logger.warning("%s: the earliest stop is epoch min_epochs + window - 1 = %d, after the last epoch (%d), "
+                       "so early termination will never stop a trial", sub.path, earliest, epochs)
+    return config
+
+
+def _parse_training(table: Table, search: SearchConfig | None = None) -> TrainingConfig:
     epochs = table.integer("epochs", 10, minimum=1)
     config = TrainingConfig(
         epochs=epochs,
         batch_size=table.optional_integer("batch_size", minimum=1),
         save_interval=table.integer("save_interval", 0, minimum=0),
         early_stopping=_parse_early_stopping(table),
+        early_termination=_parse_early_termination(table, epochs, search),
         terminate_on_nan=table.boolean("terminate_on_nan", True),
         tensorboard=table.boolean("tensorboard", True),
     )
@@ -286,7 +384,7 @@ def parse_experiment(raw: RawConfig, name: str, *, rank: int | None = None) -> E
                                     fix=f"remove [{top.key_path(key)}], or add [{top.key_path('search')}]")
             structure = parse_structure(top, rank=rank)
         compile_config = _parse_compile(top.table("compile"))
-        training = _parse_training(top.table("training"))
+        training = _parse_training(top.table("training"), search)
         costs = CostConfig.parse(top.table("costs"))
         if search is not None:
             _check_costs(top, search, costs)

@@ -22,6 +22,7 @@ from scinas.config.structure import CellStructure, LayersStructure, SearchStruct
 from scinas.data.base import DatasetGenerator
 from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
+from scinas.predictors.curve_families import CURVE_FAMILIES
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.search_space.cell import Cell
 from scinas.training.trainer import build_compiled_model, monitorable
@@ -118,18 +119,30 @@ def _check_rank(raw: RawConfig, config: ExperimentConfig, rank: int | None) -> N
 
 
 def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str], *, has_validation: bool) -> None:
-    """Early stopping must watch a value Keras actually logs (it would silently never stop)."""
+    """Early stopping and early termination must watch values Keras actually logs (they would
+    silently never act), and early termination must name a known curve family."""
     early = config.training.early_stopping
-    if early is None:
-        return
+    if early is not None:
+        _check_logged(raw, early.monitor, available, has_validation=has_validation,
+                      path=f"{config.name}.training.early_stopping.monitor", what="early stopping")
+    termination = config.training.early_termination
+    if termination is not None:
+        _check_logged(raw, termination.monitor, available, has_validation=has_validation,
+                      path=f"{termination.path}.monitor", what="early termination")
+        CURVE_FAMILIES.get(termination.curve, file=termination.file or raw.experiments_file,
+                           path=f"{termination.path}.curve")
+
+
+def _check_logged(raw: RawConfig, monitor: str, available: set[str], *, has_validation: bool, path: str,
+                  what: str) -> None:
+    """``monitor`` (at TOML ``path``) must be one of the ``available`` values training logs."""
     if not has_validation:  # nothing named val_* is logged
         available = {name for name in available if not name.startswith("val_")}
-    if early.monitor in available:
+    if monitor in available:
         return
-    raise ConfigError(f"early stopping would monitor a value that training does not log; logged: "
-                      f"{', '.join(sorted(available))}", file=raw.experiments_file,
-                      path=f"{config.name}.training.early_stopping.monitor", value=early.monitor,
-                      fix=suggest(early.monitor, available))
+    raise ConfigError(f"{what} would monitor a value that training does not log; logged: "
+                      f"{', '.join(sorted(available))}", file=raw.experiments_file, path=path, value=monitor,
+                      fix=suggest(monitor, available))
 
 
 def _check_search(raw: RawConfig, config: ExperimentConfig, available: set[str], *, has_validation: bool) -> None:

@@ -1,7 +1,8 @@
 """The search phase of a run: ask the strategy, train what it asks for, tell it the results.
 
 The store is the truth: a trial's fitness and costs are always read back from its record (the
-validation value of the score metric, its training time, parameters, FLOPs and latency), so a
+validation value of the score metric, or the learning curve's prediction of it when early
+termination stopped the trial; its training time, parameters, FLOPs and latency), so a
 resumed run tells the strategy exactly what an uninterrupted one would.  After every result the
 strategy's JSON state is written atomically; a run killed at any point resumes from the store
 and that state, trains nothing that finished, and restarts an interrupted trial from its first
@@ -43,7 +44,12 @@ logger = logging.getLogger(__name__)
 
 
 def score_of(store: RunStore, record: TrialRecord, objectives: Objectives) -> float | None:
-    """The score metric of a completed trial on the validation split, or None."""
+    """The score of a completed trial: its fitness when early termination predicted the score
+    (the record's ``monitor`` is the score on the validation split), else the score metric
+    measured on the validation split, or None."""
+    if (record.fitness is not None and record.monitor == f"val_{objectives.score}"
+            and math.isfinite(record.fitness)):
+        return float(record.fitness)
     for metric in store.metrics(record.trial_id, split="validation", epoch="final"):
         if metric.name == objectives.score:
             return None if math.isnan(metric.value) else float(metric.value)

@@ -119,7 +119,7 @@ class PostSearch:
             self.config.selection.epochs if self.config.selection and self.config.selection.epochs else None
         ) or training.epochs
         config = dataclasses.replace(self.config, training=dataclasses.replace(
-            training, epochs=epochs, early_stopping=None))
+            training, epochs=epochs, early_stopping=None, early_termination=None))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose,
                                           merge_validation=True), self.store, self.run_dir / "trials")
         record = self._run(executor, TrialRequest(FINAL_TRIAL, architecture), phase="final")

@@ -6,6 +6,10 @@ graphs) predicts the score; :class:`SVRPredictor` (support-vector regression ove
 features, :func:`cell_cost_features`) predicts costs such as training time.  :func:`ranking_quality`
 and :func:`save_predictor_step` measure and record how well they rank.
 
+Learning-curve prediction works on one trial's history instead: :func:`fit_curve` fits a
+parametric family of :data:`CURVE_FAMILIES` and predicts the score at the budget's last epoch,
+and :class:`CurveTermination` is the early-termination rule built on it.
+
 Example::
 
     from scinas.predictors import GINPredictor, SVRPredictor, ranking_quality
@@ -21,19 +25,32 @@ from __future__ import annotations
 
 from scinas.predictors.base import PREDICTORS, Predictor
 from scinas.predictors.cell_features import CELL_FEATURE_NAMES, cell_cost_features
+from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
 from scinas.predictors.gin import AGGREGATIONS, GINPredictor
+from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve
 from scinas.predictors.quality import PredictorQuality, ranking_quality, save_predictor_step
 from scinas.predictors.svr import SVRPredictor
+from scinas.predictors.termination import CurveTermination, EpochVerdict, TerminationSummary
 
 __all__ = [
     "AGGREGATIONS",
     "CELL_FEATURE_NAMES",
+    "CURVE_FAMILIES",
+    "DEFAULT_CURVE",
     "PREDICTORS",
+    "CurveFamily",
+    "CurveFit",
+    "CurveRange",
+    "CurveTermination",
+    "EpochVerdict",
     "GINPredictor",
     "Predictor",
     "PredictorQuality",
     "SVRPredictor",
+    "ScoreSpace",
+    "TerminationSummary",
     "cell_cost_features",
+    "fit_curve",
     "ranking_quality",
     "save_predictor_step",
 ]

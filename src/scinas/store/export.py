@@ -41,7 +41,7 @@ __all__ = ["EPOCH_COLUMNS", "METRIC_COLUMNS", "export_csv", "format_cell"]
 
 #: The fixed leading columns of ``epochs.csv``; metric columns follow, sorted by name.
 EPOCH_COLUMNS: tuple[str, ...] = ("trial_id", "trial", "epoch", "epoch_time_s", "learning_rate",
-                                  "prediction", "converged")
+                                  "prediction", "converged", "curve", "prediction_time_s")
 #: The columns of ``metrics.csv``.
 METRIC_COLUMNS: tuple[str, ...] = ("trial_id", "trial", "split", "epoch", "name", "value")
 
@@ -104,7 +104,8 @@ def export_csv(store: RunStore, directory: Path) -> list[Path]:
             metric_names.update(_metric_column(name) for name in values)
             fixed = {"trial_id": trial.trial_id, "trial": trial.name, "epoch": record.epoch,
                      "epoch_time_s": record.epoch_time_s, "learning_rate": record.learning_rate,
-                     "prediction": record.prediction, "converged": record.converged}
+                     "prediction": record.prediction, "converged": record.converged,
+                     "curve": record.curve, "prediction_time_s": record.prediction_time_s}
             epoch_rows.append((fixed, {_metric_column(k): v for k, v in values.items()}))
     metric_columns = sorted(metric_names) if epoch_rows else ["loss", "val_loss"]
     written.append(_write_atomically(

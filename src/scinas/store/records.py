@@ -34,6 +34,7 @@ from typing import Any
 from scinas.errors import ScinasError
 
 __all__ = [
+    "MIGRATIONS",
     "SCHEMA_SQL",
     "SCHEMA_VERSION",
     "EpochRecord",
@@ -55,8 +56,11 @@ __all__ = [
 ]
 
 
-#: Version of the table layout below; a store written with a higher one is refused.
-SCHEMA_VERSION = 1
+#: Version of the table layout below; a store written with a higher one is refused, one written
+#: with a lower one is upgraded by :data:`MIGRATIONS` when opened for writing.
+#: 2: learning-curve early termination (trials: measured, monitor, curve, curve_parameters,
+#: converged_epoch; epochs: curve, prediction_time_s).
+SCHEMA_VERSION = 2
 
 #: The tables behind the records (one row per run, trial, epoch and metric) and their indices.
 #: CHECK constraints mirror the status enums; epochs and metrics go with their trial.
@@ -93,6 +97,11 @@ CREATE TABLE trials (
     flops REAL,
     latency_s REAL,
     fitness REAL,
+    measured REAL,
+    monitor TEXT,
+    curve TEXT,
+    curve_parameters TEXT,
+    converged_epoch INTEGER CHECK (converged_epoch IS NULL OR converged_epoch >= 1),
     extra TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX trials_by_status ON trials (status);
@@ -109,6 +118,8 @@ CREATE TABLE epochs (
     learning_rate REAL,
     prediction REAL,
     converged INTEGER NOT NULL DEFAULT 0 CHECK (converged IN (0, 1)),
+    curve TEXT,
+    prediction_time_s REAL,
     PRIMARY KEY (trial_id, epoch)
 ) WITHOUT ROWID;
 CREATE TABLE metrics (
@@ -121,6 +132,27 @@ CREATE TABLE metrics (
 CREATE UNIQUE INDEX metrics_unique ON metrics (trial_id, split, name, IFNULL(epoch, 0));
 CREATE INDEX metrics_by_name ON metrics (name, split, epoch);
 """
+
+#: ``{n: statements}`` upgrading a store of schema version ``n`` to ``n + 1`` (run in one
+#: transaction with the version update).  The columns they add read as ``NULL`` for old rows.
+MIGRATIONS: Mapping[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE trials ADD COLUMN measured REAL",
+        "ALTER TABLE trials ADD COLUMN monitor TEXT",
+        "ALTER TABLE trials ADD COLUMN curve TEXT",
+        "ALTER TABLE trials ADD COLUMN curve_parameters TEXT",
+        "ALTER TABLE trials ADD COLUMN converged_epoch INTEGER "
+        "CHECK (converged_epoch IS NULL OR converged_epoch >= 1)",
+        "ALTER TABLE epochs ADD COLUMN curve TEXT",
+        "ALTER TABLE epochs ADD COLUMN prediction_time_s REAL",
+    ),
+}
+
+
+def _column(row: sqlite3.Row, name: str) -> Any:
+    """``row[name]``, or ``None`` for a column an older schema lacks (a read-only, unmigrated store)."""
+    # `name in row` would search the values: a Row's membership test is that of a tuple
+    return row[name] if name in row.keys() else None  # noqa: SIM118
 
 
 class StoreError(ScinasError):
@@ -182,6 +214,12 @@ class TrialRecord:
     ``architecture`` is the canonical text form (what identifies the architecture),
     ``architecture_json`` the structured form for predictors.  ``attempts`` counts how often the
     trial was started: more than one means it was resumed or retried.  ``best_epoch`` is 1-based.
+
+    With learning-curve early termination, ``monitor`` names the metric the curve was fitted to,
+    ``measured`` is its value measured after training (the final evaluation of that metric on its
+    split), ``fitness`` the curve's prediction for the budget's last epoch if the trial converged
+    (at ``converged_epoch``), else ``measured``; ``curve`` and ``curve_parameters`` are the family
+    and the parameters of its last successful fit.  All are ``None`` without early termination.
     """
 
     trial_id: int
@@ -202,6 +240,11 @@ class TrialRecord:
     latency_s: float | None
     fitness: float | None
     extra: dict[str, Any]
+    measured: float | None = None
+    monitor: str | None = None
+    curve: str | None = None
+    curve_parameters: dict[str, float] | None = None
+    converged_epoch: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
@@ -213,7 +256,10 @@ class TrialRecord:
             started_at=parse_time(row["started_at"]), finished_at=parse_time(row["finished_at"]),
             attempts=row["attempts"], best_epoch=row["best_epoch"], epochs_completed=row["epochs_completed"],
             train_time_s=row["train_time_s"], params=row["params"], flops=row["flops"],
-            latency_s=row["latency_s"], fitness=row["fitness"], extra=loads_json(row["extra"]))
+            latency_s=row["latency_s"], fitness=row["fitness"], extra=loads_json(row["extra"]),
+            measured=_column(row, "measured"), monitor=_column(row, "monitor"), curve=_column(row, "curve"),
+            curve_parameters=loads_json(_column(row, "curve_parameters")),
+            converged_epoch=_column(row, "converged_epoch"))
 
 
 @dataclass(frozen=True)
@@ -222,7 +268,9 @@ class EpochRecord:
 
     ``metrics`` holds every scalar Keras logged (``loss``, ``val_loss``, ``val_mae``, ...);
     ``loss``/``val_loss`` repeat the two most queried ones as columns.  ``prediction`` is a
-    learning-curve predictor's estimate of the final metric and ``converged`` its verdict.
+    learning-curve predictor's estimate of the monitored metric at the budget's last epoch (in the
+    metric's units; ``None`` before its first fit and when the fit failed), ``converged`` its
+    verdict, ``curve`` the curve family and ``prediction_time_s`` the time the fit took.
     """
 
     trial_id: int
@@ -234,6 +282,8 @@ class EpochRecord:
     learning_rate: float | None = None
     prediction: float | None = None
     converged: bool = False
+    curve: str | None = None
+    prediction_time_s: float | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> EpochRecord:
@@ -242,7 +292,8 @@ class EpochRecord:
         return cls(trial_id=row["trial_id"], epoch=row["epoch"], metrics=metrics, loss=row["loss"],
                    val_loss=row["val_loss"], epoch_time_s=row["epoch_time_s"],
                    learning_rate=row["learning_rate"], prediction=row["prediction"],
-                   converged=bool(row["converged"]))
+                   converged=bool(row["converged"]), curve=_column(row, "curve"),
+                   prediction_time_s=_column(row, "prediction_time_s"))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from typing import Any, Literal
 from scinas.store.export import export_csv
 from scinas.store.lock import WriterLock
 from scinas.store.records import (
+    MIGRATIONS,
     SCHEMA_SQL,
     SCHEMA_VERSION,
     EpochRecord,
@@ -69,7 +70,8 @@ __all__ = ["TRIAL_FIELDS", "RunStore"]
 logger = logging.getLogger(__name__)
 
 #: Trial columns that ``update_trial``/``complete_trial``/``fail_trial`` accept, with their type.
-#: Status, timestamps and attempts belong to the lifecycle methods; ``extra`` is merged.
+#: Status, timestamps and attempts belong to the lifecycle methods; ``extra`` is merged, the other
+#: ``dict`` fields (``curve_parameters``) are replaced.
 TRIAL_FIELDS: Mapping[str, type] = {
     "architecture_json": str,
     "best_epoch": int,
@@ -79,6 +81,11 @@ TRIAL_FIELDS: Mapping[str, type] = {
     "flops": float,
     "latency_s": float,
     "fitness": float,
+    "measured": float,
+    "monitor": str,
+    "curve": str,
+    "curve_parameters": dict,
+    "converged_epoch": int,
     "extra": dict,
 }
 
@@ -161,7 +168,7 @@ class RunStore:
             connection = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
         try:
             connection.row_factory = sqlite3.Row
-            _check_schema(connection, path)
+            _check_schema(connection, path, readonly=readonly)
             if readonly:
                 connection.execute("PRAGMA query_only = ON")
             else:
@@ -327,15 +334,17 @@ class RunStore:
             self._require_trial(db, record.trial_id)
             db.execute(
                 "INSERT INTO epochs (trial_id, epoch, metrics, loss, val_loss, epoch_time_s, learning_rate, "
-                "prediction, converged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "prediction, converged, curve, prediction_time_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (trial_id, epoch) DO UPDATE SET metrics = excluded.metrics, "
                 "loss = excluded.loss, val_loss = excluded.val_loss, epoch_time_s = excluded.epoch_time_s, "
                 "learning_rate = excluded.learning_rate, prediction = excluded.prediction, "
-                "converged = excluded.converged",
+                "converged = excluded.converged, curve = excluded.curve, "
+                "prediction_time_s = excluded.prediction_time_s",
                 (record.trial_id, epoch, dumps_json({str(k): float(v) for k, v in record.metrics.items()}),
                  finite_or_none(record.loss), finite_or_none(record.val_loss),
                  finite_or_none(record.epoch_time_s), finite_or_none(record.learning_rate),
-                 finite_or_none(record.prediction), int(bool(record.converged))))
+                 finite_or_none(record.prediction), int(bool(record.converged)),
+                 None if record.curve is None else str(record.curve), finite_or_none(record.prediction_time_s)))
 
     def epochs(self, trial_id: int) -> list[EpochRecord]:
         """The trial's epochs in order."""
@@ -450,7 +459,12 @@ class RunStore:
         db.execute(f"UPDATE trials SET {assignments} WHERE trial_id = ?", (*values.values(), int(trial_id)))
 
 
-def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
+def _check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    """Refuse a store that is not one or is too new; upgrade an older one (writers only).
+
+    A read-only reader of an older store reads it as it is: the records fill the columns it
+    lacks with ``None``.
+    """
     try:
         row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -462,9 +476,28 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(f"the run store {path} has schema version {version}, newer than version "
                          f"{SCHEMA_VERSION} that this scinas understands; upgrade scinas to open it")
-    if version < SCHEMA_VERSION:  # pragma: no cover - no older schema exists yet
+    if version < SCHEMA_VERSION and not readonly:
+        _migrate(connection, path, version)
+
+
+def _migrate(connection: sqlite3.Connection, path: Path, version: int) -> None:
+    """Upgrade the store from ``version`` to :data:`SCHEMA_VERSION` in one transaction."""
+    missing = [v for v in range(version, SCHEMA_VERSION) if v not in MIGRATIONS]
+    if missing:
         raise StoreError(f"the run store {path} has the old schema version {version}; no migration "
                          f"to version {SCHEMA_VERSION} is known")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                connection.execute(statement)
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    logger.info("upgraded the run store %s from schema version %d to %d", path, version, SCHEMA_VERSION)
 
 
 def _check_same_architecture(row: sqlite3.Row, architecture: str, path: Path) -> None:
@@ -480,8 +513,10 @@ def _column_value(name: str, value: object, row: sqlite3.Row) -> object:
     kind = TRIAL_FIELDS[name]
     if kind is dict:
         if not isinstance(value, Mapping):
-            raise ValueError(f"trial field extra must be a mapping, got {type(value).__name__}")
-        return dumps_json({**loads_json(row["extra"]), **value})
+            raise ValueError(f"trial field {name} must be a mapping, got {type(value).__name__}")
+        if name == "extra":
+            return dumps_json({**loads_json(row["extra"]), **value})
+        return dumps_json(dict(value))
     if kind is int:
         return int(value)  # type: ignore[call-overload]
     if kind is float:

@@ -72,12 +72,19 @@ def atomic_save_model(model: keras.Model, path: Path) -> None:
 
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Writes one :class:`EpochRecord` per finished epoch into the run store."""
+    """Writes one :class:`EpochRecord` per finished epoch into the run store.
 
-    def __init__(self, store: RunStore, trial_id: int) -> None:
+    ``annotate(epoch)`` (1-based) may add fields of the record, e.g. the learning-curve
+    prediction of :class:`~scinas.training.early_termination.LearningCurveTermination`, which must
+    then run before this callback.
+    """
+
+    def __init__(self, store: RunStore, trial_id: int,
+                 annotate: Callable[[int], Mapping[str, Any]] | None = None) -> None:
         super().__init__()
         self.store = store
         self.trial_id = trial_id
+        self.annotate = annotate
         self._started = 0.0
         self.train_time_s = 0.0
 
@@ -95,10 +102,11 @@ class EpochRecorder(keras.callbacks.Callback):
                 learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             except (TypeError, ValueError):
                 learning_rate = None
+        extra = dict(self.annotate(epoch + 1)) if self.annotate is not None else {}
         self.store.record_epoch(EpochRecord(
             trial_id=self.trial_id, epoch=epoch + 1, metrics=values,
             loss=values.get("loss"), val_loss=values.get("val_loss"),
-            epoch_time_s=elapsed, learning_rate=learning_rate))
+            epoch_time_s=elapsed, learning_rate=learning_rate, **extra))
 
 
 class NaNGuard(keras.callbacks.Callback):

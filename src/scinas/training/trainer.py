@@ -48,6 +48,7 @@ from scinas.training.callbacks import (
     atomic_save_model,
     main_head_aliases,
 )
+from scinas.training.early_termination import LearningCurveTermination, measured_value
 
 __all__ = ["MAIN_OUTPUT", "Trainer", "build_compiled_model", "build_metrics", "monitorable"]
 
@@ -188,6 +189,7 @@ class Trainer:
             early = ResumableEarlyStopping(monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
                                            mode=es.mode, restore_best_weights=es.restore_best_weights,
                                            start_from_epoch=es.start_from_epoch, state_dir=checkpoint_dir)
+        termination = self._termination()
         checkpoint = ResumeCheckpoint(checkpoint_dir,
                                       extra_state=(lambda: {"early_stopping": early.state()}) if early else None)
         state = checkpoint.load_state()
@@ -203,11 +205,16 @@ class Trainer:
             model = build_compiled_model(self.experiment, request.architecture, self.dataset)
             _draw(model, request.architecture, directory)
         self.store.truncate_epochs(trial_id, after=initial_epoch)
+        if termination is not None and initial_epoch > 0:
+            termination.restore(self.store.epochs(trial_id))
 
         evaluator = _Evaluator(self.dataset, training.batch_size)
-        recorder = EpochRecorder(self.store, trial_id)
+        recorder = EpochRecorder(self.store, trial_id,
+                                 annotate=termination.epoch_fields if termination is not None else None)
         guard = NaNGuard()
         callbacks: list[keras.callbacks.Callback] = [recorder]
+        if termination is not None:  # before the recorder: it records the termination's verdict
+            callbacks.insert(0, termination)
         if len(model.outputs) > 1:
             callbacks.insert(0, MainHeadAliases())
         if training.terminate_on_nan:
@@ -236,7 +243,9 @@ class Trainer:
             targets(fit_data),
             validation_data=(targets(self.dataset.split("validation", batch_size=training.batch_size))
                              if has_validation else None),
-            epochs=training.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose,
+            # a resumed trial whose stored history had already converged trains no further epoch
+            epochs=initial_epoch if termination is not None and termination.converged else training.epochs,
+            initial_epoch=initial_epoch, callbacks=callbacks, verbose=self.verbose,
             shuffle=False)  # the training split is shuffled by its tf.data pipeline
         elapsed = time.perf_counter() - started
         train_time = (record.train_time_s or 0.0) + recorder.train_time_s
@@ -251,14 +260,28 @@ class Trainer:
         best_epoch = (early.best_epoch + 1) if early is not None and early.best is not None else epochs_done
         self._save_artifacts(model, directory, results)
         costs = measure_costs(model, self.experiment.costs)
+        curve_fields: dict[str, Any] = {}
+        if termination is not None:
+            curve_fields = termination.summary(measured_value(termination.settings.monitor, results)).as_fields()
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         self.store.complete_trial(trial_id, best_epoch=best_epoch, epochs_completed=epochs_done,
-                                  train_time_s=train_time, **costs.as_fields())
+                                  train_time_s=train_time, **costs.as_fields(), **curve_fields)
         logger.info("%s: %d epochs in %.1f s (this session), test metrics %s", request.name,
                     len(history.epoch), elapsed, results.get("test", {}))
         fitness = results.get("validation", results.get("train", {})).get("loss")
         return TrialOutcome(request.name, completed=True, fitness=fitness,
                             metrics={f"{s}_{k}": v for s, vs in results.items() for k, v in vs.items()})
+
+    def _termination(self) -> LearningCurveTermination | None:
+        """The learning-curve early termination of a trial, if configured and its metric is logged.
+
+        A final training (``merge_validation``) logs no validation metrics, so a ``val_*``
+        monitor has nothing to follow there.
+        """
+        settings = self.experiment.training.early_termination
+        if settings is None or (self.merge_validation and settings.monitor.startswith("val_")):
+            return None
+        return LearningCurveTermination(settings, target_epoch=self.experiment.training.epochs)
 
     def _save_artifacts(self, model: keras.Model, directory: Path,
                         results: dict[str, dict[str, float]]) -> None:
