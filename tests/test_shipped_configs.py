@@ -41,7 +41,16 @@ def test_every_experiment_and_dataset_validates() -> None:
     assert RAW.default == ("E",)
 
 
-@pytest.mark.parametrize("name", RAW.experiment_names())
+def _dataset_variant(name: str) -> bool:
+    """A search that extends another and changes only its data (X14/X16 of X15): the same code path."""
+    own = RAW.experiments[name]
+    return "extends" in own and "search" in RAW.experiment_table(name) and \
+        set(own) <= {"extends", "description", "seed", "dataset"}
+
+
+# Dataset variants of a search run in tiny mode with the slow tests only (each search takes minutes).
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if _dataset_variant(n) else n
+                                  for n in RAW.experiment_names()])
 def test_experiment_runs_in_tiny_mode(name: str, tmp_path: Path) -> None:
     dataset = _dataset(name)
     if not _available(dataset):

@@ -240,18 +240,22 @@ class ExperimentConfig:
         return self.structure.layers if isinstance(self.structure, LayersStructure) else ()
 
 
+def _switch_or_table(table: Table, key: str) -> Table | None:
+    """``key = false`` or absent → None; ``key = true`` → an empty table (the defaults); else the table."""
+    if not table.has(key):
+        table.any(key, None)
+        return None
+    value = table.raw[key]
+    if isinstance(value, bool):
+        table.any(key)
+        return Table({}, file=table.file, path=table.key_path(key)) if value else None
+    return table.table(key)
+
+
 def _parse_early_stopping(table: Table) -> EarlyStoppingConfig | None:
-    if not table.has("early_stopping"):
-        table.any("early_stopping", None)
+    sub = _switch_or_table(table, "early_stopping")
+    if sub is None:
         return None
-    value = table.raw["early_stopping"]
-    if value is False:
-        table.any("early_stopping")
-        return None
-    if value is True:
-        table.any("early_stopping")
-        return EarlyStoppingConfig()
-    sub = table.table("early_stopping")
     config = EarlyStoppingConfig(
         monitor=sub.string("monitor", "val_loss"),
         patience=sub.integer("patience", 10, minimum=0),
@@ -266,20 +270,10 @@ def _parse_early_stopping(table: Table) -> EarlyStoppingConfig | None:
 
 def _parse_early_termination(table: Table, epochs: int, search: SearchConfig | None) -> EarlyTerminationConfig | None:
     """``early_termination = true | false | { ... }`` or an ``[X.training.early_termination]`` table."""
-    if not table.has("early_termination"):
-        table.any("early_termination", None)
+    sub = _switch_or_table(table, "early_termination")
+    if sub is None:
         return None
-    value = table.raw["early_termination"]
-    if value is False:
-        table.any("early_termination")
-        return None
-    if value is True:
-        table.any("early_termination")
-        sub = Table({}, file=table.file, path=table.key_path("early_termination"))
-        enabled = True
-    else:
-        sub = table.table("early_termination")
-        enabled = sub.boolean("enabled", True)
+    enabled = sub.boolean("enabled", True)
     default_monitor = f"val_{search.score}" if search is not None else "val_loss"
     monitor = sub.string("monitor", default_monitor)
     mode = sub.string("mode", "auto", choices=("auto", "max", "min"))

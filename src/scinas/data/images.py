@@ -59,7 +59,7 @@ from scinas.data.image_files import IMAGE_SUFFIXES, read_image
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import ConfigError, DataError
 
-__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image"]
+__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image", "parse_resize"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +107,7 @@ class ImageParameters:
         channels = table.integer("channels", 0, minimum=0)
         if channels not in (0, 1, 3):
             raise table.error("channels", "expected 1 (grayscale), 3 (RGB) or 0 (as stored, all images alike)")
-        resize = None
-        if table.has("resize"):
-            sizes = table.number_list("resize", length=2, minimum=1)
-            if any(int(v) != v for v in sizes):
-                raise table.error("resize", "expected two whole numbers [height, width]")
-            resize = (int(sizes[0]), int(sizes[1]))
+        resize = parse_resize(table)
         rescale: str | float = "auto"
         if table.has("rescale") and not isinstance(table.raw["rescale"], str):
             rescale = table.number("rescale", minimum=0.0, exclusive_minimum=True)
@@ -307,6 +302,16 @@ def _read_npz(path: Path, x_key: str, y_key: str) -> _NpzArrays:
     if x.ndim not in (3, 4):
         raise DataError(f"{path}: {x_key} has shape {x.shape}; images are (n, height, width[, channels])")
     return _NpzArrays(x, y, contents)
+
+
+def parse_resize(table: Table) -> tuple[int, int] | None:
+    """The optional ``resize = [height, width]`` key of an image dataset's parameters."""
+    if not table.has("resize"):
+        return None
+    sizes = table.number_list("resize", length=2, minimum=1)
+    if any(int(v) != v for v in sizes):
+        raise table.error("resize", "expected two whole numbers [height, width]")
+    return int(sizes[0]), int(sizes[1])
 
 
 def conform_image(image: np.ndarray, channels: int, resize: tuple[int, int] | None, rescale: str | float) -> np.ndarray:

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from scinas.config.reader import Table
 from scinas.data.base import GENERATORS
 from scinas.data.image_files import IMAGE_SUFFIXES, read_image
-from scinas.data.images import conform_image
+from scinas.data.images import conform_image, parse_resize
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import DataError
 
@@ -80,12 +80,7 @@ class XfelImagesParameters:
             angles = str(candidate.resolve())
         elif labels == "orientation":
             raise table.error("labels", "orientation labels need an angles file", fix="add angles = \"angles.csv\"")
-        resize = None
-        if table.has("resize"):
-            sizes = table.number_list("resize", length=2, minimum=1)
-            if any(int(v) != v for v in sizes):
-                raise table.error("resize", "expected two whole numbers [height, width]")
-            resize = (int(sizes[0]), int(sizes[1]))
+        resize = parse_resize(table)
         rescale: str | float
         if table.has("rescale") and not isinstance(table.raw["rescale"], str):
             rescale = table.number("rescale", minimum=0.0, exclusive_minimum=True)
