@@ -101,7 +101,7 @@ lint: install ## ruff check + mypy (strict)
 	$(VENV)/bin/mypy
 
 bench: install ## run every benchmarks/*.py (each prints JSON)
-	@shopt -s nullglob; scripts=(benchmarks/*.py); \
+	@shopt -s nullglob; scripts=(benchmarks/[!_]*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in benchmarks/"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script" >&2; $(VENV)/bin/python "$$script"; done
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,18 +38,17 @@ import scipy
 from scipy.integrate import odeint
 
 try:
-    import scinas
+    import scinas  # noqa: F401  (only: is it importable?)
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import scinas
 
+from _machine import machine_facts
 from scinas.config.reader import Table
 from scinas.data.base import ShapeConfig
 from scinas.data.michaelis_menten import SPECTRA_MAX_CONDITION, MichaelisMentenGenerator
 
 __all__ = [
     "default_generator",
-    "machine_facts",
     "main",
     "measure_generation",
     "measure_pipeline",
@@ -144,25 +142,6 @@ def measure_generation(n: int, reference_n: int | None = None, repeats: int = 3,
     }
 
 
-def machine_facts() -> dict[str, Any]:
-    """What the numbers depend on."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {
-        "cpus": usable,
-        "load_average_1min": load,
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scinas": getattr(scinas, "__version__", "unknown"),
-    }
-
-
 def measure_cache_build(n: int, reference_rate: float, n_shards: int = 10) -> dict[str, Any]:
     """Samples/s of ``ensure_cache`` (default worker threads) for ``n`` default samples."""
     from scinas.data.cache import default_workers, ensure_cache
@@ -237,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     reference_n = args.reference_samples or max(100, args.samples // 10)
     result: dict[str, Any] = {"samples": args.samples, "shard_size": args.shard_size,
-                              "reference_samples": reference_n, "repeats": args.repeats, **machine_facts()}
+                              "reference_samples": reference_n, "repeats": args.repeats,
+                              **machine_facts(scipy=scipy.__version__)}
     result.update(measure_generation(args.samples, reference_n, args.repeats, args.shard_size))
     result.update(measure_cache_build(args.samples, result["reference_samples_per_s"]))
     if not args.no_pipeline:

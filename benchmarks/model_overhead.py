@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -35,13 +33,13 @@ from typing import Any
 import numpy as np
 
 try:
-    import scinas
+    import scinas  # noqa: F401  (only: is it importable?)
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import scinas
 
 import keras
 
+from _machine import machine_facts
 from scinas.data.base import DatasetInfo
 from scinas.models.cell_network import CellNetworkGenerator
 from scinas.search_space.architecture import CellArchitecture
@@ -218,16 +216,6 @@ def measure_case(case: Case, *, rounds: int, samples: int, batch_size: int) -> d
     }
 
 
-def machine_facts() -> dict[str, Any]:
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    return {"cpus": usable, "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-            "machine": platform.machine(), "python": platform.python_version(), "keras": keras.__version__,
-            "backend": keras.backend.backend(), "scinas": getattr(scinas, "__version__", "unknown")}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="alternating timed epochs per model (default 5)")
@@ -243,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "params_match": all(c["params_generated"] == c["params_hand"] == c["params_formula"] for c in cases.values()),
         "cases": cases,
         "settings": {"rounds": args.rounds, "samples": args.samples, "batch_size": args.batch_size},
-        "machine": machine_facts(),
+        "machine": machine_facts(keras=keras.__version__, backend=keras.backend.backend()),
     }
     print(json.dumps(result, indent=2))
     return 0

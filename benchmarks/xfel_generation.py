@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,11 +37,11 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 try:
-    import scinas
+    import scinas  # noqa: F401  (only: is it importable?)
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import scinas
 
+from _machine import machine_facts
 from scinas.config.reader import Table
 from scinas.data.base import ShapeConfig
 from scinas.data.cache import ensure_cache
@@ -110,17 +108,6 @@ def measure_lit_fractions(n_images: int, seed: int = 1) -> dict[str, Any]:
     return {"lit_images": n_images, "lit_fraction": lit, "seed_lit_fraction": SEED_LIT_FRACTIONS,
             "photons_per_image": photons, "fluence_calibration": FLUENCE_CALIBRATION,
             "fitted_fluence_calibration": round(float(np.exp(best.x)), 3)}
-
-
-def machine_facts() -> dict[str, Any]:
-    """What the numbers depend on."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    return {"cpus": usable, "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-            "machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-            "scinas": getattr(scinas, "__version__", "unknown")}
 
 
 def main(argv: list[str] | None = None) -> None:
