@@ -32,11 +32,12 @@ def test_off_unless_asked_for(write_config: ConfigWriter) -> None:
     assert _config(write_config, _with('enabled = false\ncurve = "mmf"\n')) is None
 
 
-def test_defaults_reproduce_the_a4nn_rule(write_config: ConfigWriter) -> None:
+def test_defaults_are_the_a4nn_rule_fitted_to_the_tail(write_config: ConfigWriter) -> None:
     config = _config(write_config, TINY_EXPERIMENTS.replace("epochs = 2", "epochs = 2\nearly_termination = true"))
     assert config is not None
     assert (config.curve, config.min_epochs, config.window, config.tolerance, config.scale) == (
         "shifted_exponential", 4, 3, 0.5, "auto")
+    assert (config.skip_lag, config.fit_window) == (True, 8)
     # a fixed experiment has no score: the default monitor is the validation loss, minimised
     assert config.monitor == "val_loss" and config.mode == "min" and not config.maximize
     assert config.path == "T.training.early_termination"
@@ -44,10 +45,12 @@ def test_defaults_reproduce_the_a4nn_rule(write_config: ConfigWriter) -> None:
 
 def test_every_key(write_config: ConfigWriter) -> None:
     config = _config(write_config, _with('monitor = "val_r_squared"\ncurve = "weibull"\nmin_epochs = 5\n'
-                                         'window = 4\ntolerance = 0.25\nscale = "fraction"\n'))
+                                         'window = 4\ntolerance = 0.25\nscale = "fraction"\nskip_lag = false\n'
+                                         'fit_window = 0\n'))
     assert config == EarlyTerminationConfig(monitor="val_r_squared", curve="weibull", min_epochs=5, window=4,
-                                            tolerance=0.25, mode="max", scale="fraction",
-                                            file=config.file if config else "", path="T.training.early_termination")
+                                            tolerance=0.25, mode="max", scale="fraction", skip_lag=False,
+                                            fit_window=0, file=config.file if config else "",
+                                            path="T.training.early_termination")
 
 
 def test_a_search_monitors_its_score_with_its_direction(write_config: ConfigWriter) -> None:
@@ -75,6 +78,8 @@ def test_a_metric_of_unknown_direction_needs_a_mode(write_config: ConfigWriter) 
     ("min_epochs = 0", "[T.training.early_termination] min_epochs = 0: expected an integer >= 1"),
     ('scale = "percentage"', '[T.training.early_termination] scale = "percentage": expected one of "auto"'),
     ('mode = "maximum"', '[T.training.early_termination] mode = "maximum": expected one of "auto"'),
+    ("fit_window = -1", "[T.training.early_termination] fit_window = -1: expected an integer >= 0"),
+    ('skip_lag = "yes"', '[T.training.early_termination] skip_lag = "yes": expected'),
     ("windows = 3", '[T.training.early_termination] windows = 3: unknown key (fix: did you mean "window"?)'),
 ])
 def test_structural_errors_name_the_toml_path(write_config: ConfigWriter, line: str, expected: str) -> None:

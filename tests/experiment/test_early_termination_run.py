@@ -1,9 +1,12 @@
 """Learning-curve early termination end to end: a tiny training stops, the store holds the curve,
-a resumed trial continues the rule's history, and strategies see the fitness."""
+a resumed trial continues the rule's history, strategies see the fitness, a real search stops its
+trials early, and selection ranks its retrainings by fitness."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +14,22 @@ import pytest
 
 from scinas.cli import main
 from scinas.config.experiment import EarlyTerminationConfig
+from scinas.config.loading import load_config
+from scinas.data.pipeline import PreparedDataset
+from scinas.experiment.plan import plan_experiments
 from scinas.experiment.search import outcome_from_record
+from scinas.experiment.selection import PostSearch
+from scinas.predictors.curve_families import DEFAULT_CURVE
 from scinas.predictors.termination import CurveTermination
+from scinas.search.base import TrialOutcome
 from scinas.search.domain import Objectives
+from scinas.search.popnas import PopnasStrategy
+from scinas.search_space.architecture import CellArchitecture
+from scinas.search_space.cell import Cell
+from scinas.search_space.macro import MacroConfig
 from scinas.store import EpochRecord, RunStore, TrialRecord, TrialStatus
 from scinas.training.callbacks import ResumeCheckpoint
-from tests.conftest import TINY_EXPERIMENTS, ConfigWriter
+from tests.conftest import SERIES_DATA, TINY_EXPERIMENTS, TINY_SEARCH, ConfigWriter
 
 BUDGET = 8
 # Raw scale (a loss): a huge tolerance makes the first two successful fits agree, so the trial
@@ -130,3 +143,94 @@ def _check_outcomes(store: RunStore) -> None:
     store.record_metrics(other, "validation", {"loss": 0.5})
     (_, record, _) = store.trials()
     assert outcome_from_record(store, record, minimised).fitness == -0.4
+
+
+# -- a real search with early termination firing, and selection ranking by fitness ----------------
+
+SEARCH_BUDGET = 8
+# The search's score, R², monitored on the raw scale (a tiny model's R² may start far below 0, outside
+# the bounded scales' 0..100 points); the huge tolerance makes every trial stop at epoch 3 + 2 - 1 = 4.
+SEARCH = TINY_SEARCH.replace("epochs = 1", f"epochs = {SEARCH_BUDGET}") + """
+[P.training.early_termination]
+min_epochs = 3
+window = 2
+tolerance = 1000.0
+scale = "raw"
+[P.selection]
+top_k = 1
+variants = [{}, { filters = 8 }]
+[P.final]
+onnx = false
+"""
+
+
+@pytest.mark.slow
+def test_a_search_stops_its_trials_early_and_ranks_them_by_fitness(write_config: ConfigWriter, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    told: dict[str, TrialOutcome] = {}
+    original = PopnasStrategy.tell
+
+    def tell(self: PopnasStrategy, outcomes: Sequence[TrialOutcome]) -> None:
+        told.update((outcome.name, outcome) for outcome in outcomes)
+        original(self, outcomes)
+
+    monkeypatch.setattr(PopnasStrategy, "tell", tell)
+    results = tmp_path / "results"
+    assert main(["run", "P", "--config-dir", str(write_config(SEARCH, SERIES_DATA)), "--results", str(results),
+                 *FLAGS]) == 0
+    (run,) = sorted((results / "P").iterdir())
+    with RunStore.open(run / "store.sqlite", readonly=True) as store:
+        trials = store.trials()
+        early = [t for t in trials if t.extra.get("phase") in ("search", "selection")]
+        assert len([t for t in early if t.extra.get("phase") == "search"]) >= 4
+        assert len([t for t in early if t.extra.get("phase") == "selection"]) == 2
+        for trial in early:
+            epochs = store.epochs(trial.trial_id)
+            assert trial.status == TrialStatus.COMPLETED, (trial.name, trial.failure_reason)
+            assert trial.converged_epoch == trial.epochs_completed == len(epochs) == 4 < SEARCH_BUDGET
+            assert trial.monitor == "val_r_squared" and trial.curve == DEFAULT_CURVE
+            assert [e.converged for e in epochs] == [False, False, False, True]
+            assert trial.fitness is not None and trial.fitness == epochs[-1].prediction
+            validation = {m.name: m.value for m in store.metrics(trial.trial_id, split="validation", epoch="final")}
+            assert trial.measured == pytest.approx(validation["r_squared"])
+        # the strategy was told every search trial's fitness (R² is maximised: signed = the value)
+        search = {t.name: t for t in early if t.extra.get("phase") == "search"}
+        assert set(told) == set(search)
+        for name, outcome in told.items():
+            assert outcome.completed and outcome.fitness == search[name].fitness
+            assert outcome.metrics == {"r_squared": search[name].fitness}
+        # selection chose the candidate with the best fitness; the final training never stops early
+        selected = max((t for t in early if t.extra.get("phase") == "selection"), key=lambda t: t.fitness or -math.inf)
+        final = store.trial("final")
+        assert final is not None and final.architecture == selected.architecture
+        assert final.converged_epoch is None and final.epochs_completed == SEARCH_BUDGET
+
+
+def test_selection_ranks_its_retrainings_by_fitness(write_config: ConfigWriter, tmp_path: Path) -> None:
+    experiments = TINY_SEARCH + "[P.selection]\ntop_k = 2\n[P.training.early_termination]\n"
+    (plan,) = plan_experiments(load_config(write_config(experiments, SERIES_DATA)), ["P"])
+    dataset = PreparedDataset.prepare(plan.generator, tmp_path / "cache", progress=False)
+    cells = [CellArchitecture(Cell.from_text(text), MacroConfig(filters=4, motifs=1, normal_cells_per_motif=1))
+             for text in ("[(-1, 3 conv, -1, identity)]", "[(-1, identity, -1, identity)]")]
+    with RunStore.create(tmp_path / "store.sqlite", run_id="r", experiment="P", seed=1, config_text="",
+                         manifest={}) as store:
+        front = []
+        for index, cell in enumerate(cells):
+            trial = store.start_trial(f"trial-{index:04d}", architecture=cell.to_text(),
+                                      architecture_json=json.dumps(cell.to_json())).trial_id
+            store.complete_trial(trial, train_time_s=1.0)
+            record = store.trial(f"trial-{index:04d}")
+            assert record is not None
+            front.append(record)
+        # already retrained: select-00 ran its whole budget (0.80), select-01 stopped early at 0.60 but was
+        # heading for 0.90, so its fitness is the better one although its measured score is lower
+        for name, cell, measured, fitness in (("select-00", cells[0], 0.80, None), ("select-01", cells[1], 0.60, 0.90)):
+            trial = store.start_trial(name, architecture=cell.to_text(),
+                                      architecture_json=json.dumps(cell.to_json())).trial_id
+            store.record_metrics(trial, "validation", {"r_squared": measured})
+            store.complete_trial(trial, train_time_s=1.0, measured=measured, monitor="val_r_squared",
+                                 fitness=fitness if fitness is not None else measured,
+                                 converged_epoch=4 if fitness is not None else None)
+        post = PostSearch(plan.config, dataset, store, tmp_path, Objectives(score="r_squared", maximize=True,
+                                                                            costs=("time",)))
+        assert post.select(front).to_text() == cells[1].to_text()

@@ -7,7 +7,7 @@ import pytest
 
 from scinas.errors import ConfigError
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
-from scinas.predictors.learning_curve import PERCENT_RANGE, ScoreSpace, fit_curve
+from scinas.predictors.learning_curve import PERCENT_RANGE, ScoreSpace, fit_curve, tail_start
 
 EPOCHS = np.arange(1, 26, dtype=np.float64)
 
@@ -121,3 +121,24 @@ def test_score_space_scales_and_mirrors() -> None:
         ScoreSpace.resolve("percentage", "val_accuracy", True, [])
     with pytest.raises(ValueError, match="low < high"):
         CurveRange(1.0, 1.0)
+
+
+def test_the_tail_starts_after_the_steepest_rise() -> None:
+    s_shaped = [12.0, 13.5, 48.0, 80.0, 88.0, 91.0]  # the steepest rise is 13.5 -> 48.0
+    assert tail_start(s_shaped, skip_lag=True, fit_window=0, min_points=3) == 2
+    assert tail_start(s_shaped, skip_lag=False, fit_window=0, min_points=3) == 0  # the seed: every epoch
+    concave = list(90.0 - 40.0 * np.exp(-0.3 * EPOCHS))
+    assert tail_start(concave, skip_lag=True, fit_window=0, min_points=3) == 1  # its steepest rise is the first
+
+
+def test_the_fit_window_keeps_the_latest_epochs_and_enough_points() -> None:
+    concave = list(90.0 - 40.0 * np.exp(-0.3 * EPOCHS))
+    assert tail_start(concave, skip_lag=True, fit_window=8, min_points=3) == 25 - 8
+    assert tail_start(concave[:5], skip_lag=True, fit_window=8, min_points=3) == 1
+    assert tail_start(concave[:5], skip_lag=False, fit_window=8, min_points=3) == 0
+    # a late steepest rise never leaves fewer than min_points values
+    late = [10.0] * 9 + [60.0]
+    assert tail_start(late, skip_lag=True, fit_window=0, min_points=3) == 7
+    assert tail_start(late, skip_lag=True, fit_window=2, min_points=4) == 6
+    assert tail_start([], skip_lag=True, fit_window=8, min_points=3) == 0
+    assert tail_start([5.0, np.nan, 7.0, 30.0], skip_lag=True, fit_window=0, min_points=1) == 3

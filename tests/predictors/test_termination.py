@@ -17,6 +17,9 @@ ACCURACY = 0.9 - 0.5 * np.exp(-0.4 * EPOCHS)          # a fraction, saturating a
 LOSS = 0.3 + 2.0 * np.exp(-0.4 * EPOCHS)              # minimised, saturating at 0.3
 
 DEFAULT = EarlyTerminationConfig(monitor="val_accuracy")
+SEED = dataclasses.replace(DEFAULT, skip_lag=False, fit_window=0)  # the A4NN rule: fit every epoch
+# flat for a few epochs, then a steep rise to a plateau: what small CNNs with batch normalisation show
+S_SHAPED = 0.12 + 0.86 / (1.0 + np.exp(-0.9 * (EPOCHS - 7.0)))
 
 
 def _run(settings: EarlyTerminationConfig, values: np.ndarray | list[float]) -> tuple[CurveTermination,
@@ -161,3 +164,22 @@ def test_restoring_a_converged_history_keeps_the_verdict_and_the_parameters() ->
     assert restored.summary(0.5) == whole.summary(0.5)
     with pytest.raises(ValueError, match="predictions"):
         restored.restore([0.1, 0.2], [None])
+
+
+def test_an_s_shaped_start_is_left_out_of_the_fit() -> None:
+    rule, verdicts = _run(DEFAULT, S_SHAPED)
+    assert rule.converged and rule.converged_epoch is not None and rule.converged_epoch < BUDGET
+    assert verdicts[-1].prediction == pytest.approx(S_SHAPED[-1], abs=0.005)  # within half a point
+    last = verdicts[-1].fit
+    assert last is not None and last.n_points == DEFAULT.fit_window  # only the latest epochs were fitted
+    # the whole history (the seed's rule) cannot be followed by a one-bend curve: no stop at all
+    seed, seed_verdicts = _run(SEED, S_SHAPED)
+    assert not seed.converged
+    assert all(v.fit is None or v.fit.n_points == v.epoch for v in seed_verdicts)
+
+
+def test_the_seed_settings_fit_every_epoch() -> None:
+    rule, verdicts = _run(SEED, ACCURACY)
+    assert rule.converged
+    assert [v.fit.n_points for v in verdicts if v.fit is not None] == list(range(SEED.min_epochs, len(verdicts) + 1))
+    assert verdicts[-1].prediction == pytest.approx(ACCURACY[-1], abs=0.01)

@@ -2,7 +2,10 @@
 
 Selection retrains the ``top_k`` cells of the search's Pareto front (best score first) for
 ``epochs``, once per macro variant whose network stays within ``max_params``; the best by
-validation score is chosen.  Without a selection table, the best search trial is chosen.
+validation score is chosen.  That score is the trial's fitness, as in the search: a retraining
+that learning-curve early termination stopped is ranked by the score predicted for the end of
+its budget, not by the (lower) value it had reached when it stopped.  Without a selection table,
+the best search trial is chosen.
 
 The final training fits the chosen architecture on train + validation, evaluates it on the test
 split, and writes ``best_model/`` (Keras model, ONNX export checked against Keras with
@@ -16,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from scinas.config.search import SelectionConfig
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ScinasError
 from scinas.execution.inline import InlineExecutor
+from scinas.experiment.search import score_of
 from scinas.models.base import generator_for
 from scinas.models.saving import load_model
 from scinas.search.base import TrialRequest
@@ -103,7 +106,7 @@ class PostSearch:
         for index, candidate in enumerate(candidates):
             name = f"select-{index:02d}"
             record = self._run(executor, TrialRequest(name, candidate), phase="selection")
-            score = self._score(record)
+            score = score_of(self.store, record, self.objectives) if record.status == TrialStatus.COMPLETED else None
             if score is not None and (best is None or self.objectives.signed(score) > best[0]):
                 best = (self.objectives.signed(score), candidate)
         if best is None:
@@ -148,14 +151,6 @@ class PostSearch:
         if result is None:
             raise ScinasError(f"trial {request.name} left no record in the store")
         return result
-
-    def _score(self, record: TrialRecord) -> float | None:
-        if record.status != TrialStatus.COMPLETED:
-            return None
-        for metric in self.store.metrics(record.trial_id, split="validation", epoch="final"):
-            if metric.name == self.objectives.score and not math.isnan(metric.value):
-                return float(metric.value)
-        return None
 
     def _export(self, record: TrialRecord, architecture: CellArchitecture, *, onnx: bool) -> dict[str, Any]:
         from scinas.export.best_model import write_best_model

@@ -27,7 +27,7 @@ from scinas.predictors.base import PREDICTORS, Predictor
 from scinas.predictors.cell_features import CELL_FEATURE_NAMES, cell_cost_features
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
 from scinas.predictors.gin import AGGREGATIONS, GINPredictor
-from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve
+from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve, tail_start
 from scinas.predictors.quality import PredictorQuality, ranking_quality, save_predictor_step
 from scinas.predictors.svr import SVRPredictor
 from scinas.predictors.termination import CurveTermination, EpochVerdict, TerminationSummary
@@ -53,4 +53,5 @@ __all__ = [
     "fit_curve",
     "ranking_quality",
     "save_predictor_step",
+    "tail_start",
 ]

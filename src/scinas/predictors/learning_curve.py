@@ -19,10 +19,16 @@ A minimised metric is mirrored: ``100 - p`` on the bounded scales (an error rate
 accuracy), ``-v`` on the raw one.  Tolerances are differences in score space, so in points of
 percent on the bounded scales and in the metric's own units on the raw scale.
 
+Which part of the history is fitted is :func:`tail_start`'s choice: small networks' validation
+curves often start S-shaped (flat for a few epochs while, e.g., batch-normalisation statistics
+catch up, then a steep rise), which no one-bend family can follow, and a long history makes the
+fit follow the fast early phase rather than the slow late one the prediction is about.
+
 Example::
 
     fit = fit_curve([1, 2, 3, 4, 5], [61.0, 72.5, 78.9, 82.0, 84.1], target_epoch=25)
     fit.success, round(fit.prediction, 1), fit.parameters      # True, 88.0, {'a': ..., ...}
+    tail_start([12.0, 13.5, 48.0, 80.0, 88.0, 91.0], skip_lag=True, fit_window=8, min_points=3)  # 2
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scinas.config.search import metric_direction
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
 
-__all__ = ["PERCENT_RANGE", "SCALES", "CurveFit", "ScoreSpace", "fit_curve"]
+__all__ = ["PERCENT_RANGE", "SCALES", "CurveFit", "ScoreSpace", "fit_curve", "tail_start"]
 
 #: The plausible range of a score in percent (and of every bounded scale in score space).
 PERCENT_RANGE = CurveRange(0.0, 100.0)
@@ -130,6 +136,26 @@ def fit_curve(epochs: Sequence[float] | np.ndarray, values: Sequence[float] | np
                       f"[{valid.low:.6g}, {valid.high:.6g}]", parameters)
     return CurveFit(curve.name, int(target_epoch), int(x.size), True, prediction, parameters, None,
                     time.perf_counter() - started)
+
+
+def tail_start(scores: Sequence[float] | np.ndarray, *, skip_lag: bool, fit_window: int, min_points: int) -> int:
+    """The index of the first of ``scores`` (score space, larger is better) that a fit should use.
+
+    With ``skip_lag`` the fit starts at the value that ended the steepest one-step rise, leaving
+    out a flat or slow start; with ``fit_window`` > 0 it keeps at most the last ``fit_window``
+    values.  Either way at least ``min_points`` values (as many as are there) remain.
+    """
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    n = values.size
+    start = 0
+    if skip_lag and n >= 2:
+        with np.errstate(invalid="ignore"):
+            rises = np.diff(values)
+        if np.any(np.isfinite(rises)):
+            start = int(np.nanargmax(np.where(np.isfinite(rises), rises, -np.inf))) + 1
+    if fit_window > 0:
+        start = max(start, n - fit_window)
+    return max(0, min(start, n - max(min_points, 1)))
 
 
 @dataclass(frozen=True)

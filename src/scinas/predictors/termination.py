@@ -1,10 +1,12 @@
 """The learning-curve early-termination rule, without Keras: history in, verdict out.
 
 :class:`CurveTermination` is fed the monitored value after every epoch.  From epoch
-``min_epochs`` on it fits the configured curve family to the whole history and predicts the
-value at the last epoch of the budget; the trial has *converged* when the last ``window``
-predictions all succeeded and lie within ``tolerance`` of their median (in score space: points
-of percent for fractions and percentages).  A failed fit leaves a gap that breaks the window, so
+``min_epochs`` on it fits the configured curve family to the history's tail (from the end of
+the steepest rise, at most the last ``fit_window`` epochs; see
+:func:`~scinas.predictors.learning_curve.tail_start`) and predicts the value at the last epoch
+of the budget; the trial has *converged* when the last ``window`` predictions all succeeded
+and lie within ``tolerance`` of their median (in score space: points of percent for fractions
+and percentages).  A failed fit leaves a gap that breaks the window, so
 the rule never stops on one.  The earliest stop is epoch ``min_epochs + window - 1``.
 
 Its decisions depend on the history alone, so replaying recorded curves through it gives what
@@ -32,7 +34,7 @@ import numpy as np
 
 from scinas.config.experiment import EarlyTerminationConfig
 from scinas.predictors.curve_families import CURVE_FAMILIES
-from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve
+from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve, tail_start
 
 __all__ = ["CurveTermination", "EpochVerdict", "TerminationSummary"]
 
@@ -163,8 +165,10 @@ class CurveTermination:
         keep = np.isfinite(values)
         scores = space.to_score(values[keep])
         bounds_range, valid_range = space.ranges(scores)
-        return fit_curve(epochs[keep], scores, self.target_epoch, family=self.family, value_range=bounds_range,
-                         valid_range=valid_range)
+        start = tail_start(scores, skip_lag=self.settings.skip_lag, fit_window=self.settings.fit_window,
+                           min_points=len(self.family.parameters))
+        return fit_curve(epochs[keep][start:], scores[start:], self.target_epoch, family=self.family,
+                         value_range=bounds_range, valid_range=valid_range)
 
     def _agrees(self) -> bool:
         """The last ``window`` predictions exist and lie within ``tolerance`` of their median."""
