@@ -28,6 +28,13 @@ Design choices (why):
   commit durable across a power cut, not only across a process crash (NORMAL may lose the last
   commits).  The store writes a few rows per epoch, so the extra fsync costs nothing
   measurable, while losing a "completed" mark could make a resumed run train a trial twice.
+* **Listeners.**  ``store.add_listener(listener)`` registers a callable that receives a
+  :class:`StoreEvent` after each committed write of a trial start, an epoch, evaluation
+  metrics, a completion or a failure (whoever made the write: a trainer in this process or a
+  worker's journal replayed by the coordinator).  It is how observers such as experiment
+  trackers follow a run without the store knowing them.  Listeners run in the writing thread,
+  after the commit and outside the store's lock; one that raises is logged and the write still
+  counts (a committed write never turns into an error).
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -65,7 +74,7 @@ from scinas.store.records import (
     utc_now,
 )
 
-__all__ = ["TRIAL_FIELDS", "RunStore"]
+__all__ = ["TRIAL_FIELDS", "RunStore", "StoreEvent", "StoreEventKind", "StoreListener"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +99,38 @@ TRIAL_FIELDS: Mapping[str, type] = {
 }
 
 
+class StoreEventKind(StrEnum):
+    """What a committed write did (see :class:`StoreEvent`)."""
+
+    TRIAL_STARTED = "trial_started"
+    EPOCH_RECORDED = "epoch_recorded"
+    METRICS_RECORDED = "metrics_recorded"
+    TRIAL_COMPLETED = "trial_completed"
+    TRIAL_FAILED = "trial_failed"
+
+
+@dataclass(frozen=True)
+class StoreEvent:
+    """One committed write, as listeners see it.
+
+    ``trial`` is the trial's record right after the write (for ``trial_completed`` and
+    ``trial_failed`` it holds the final fields).  ``epoch`` is the recorded epoch
+    (``epoch_recorded``); ``split``, ``values`` and ``metrics_epoch`` are the evaluation metrics
+    of ``metrics_recorded`` (``metrics_epoch`` ``None`` for the final evaluation).
+    """
+
+    kind: StoreEventKind
+    trial: TrialRecord
+    epoch: EpochRecord | None = None
+    split: Split | None = None
+    values: Mapping[str, float] = field(default_factory=dict)
+    metrics_epoch: int | None = None
+
+
+#: A callable notified of every :class:`StoreEvent` (see :meth:`RunStore.add_listener`).
+StoreListener = Callable[[StoreEvent], None]
+
+
 class RunStore:
     """Records of one run: the run itself, its trials, their epochs and evaluation metrics.
 
@@ -105,6 +146,7 @@ class RunStore:
         self._connection: sqlite3.Connection | None = connection
         self._lock = lock
         self._mutex = threading.RLock()
+        self._listeners: list[StoreListener] = []
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -224,6 +266,34 @@ class RunStore:
                     db.execute("ROLLBACK")
                 raise
 
+    # ------------------------------------------------------------------ listeners
+
+    def add_listener(self, listener: StoreListener) -> None:
+        """Call ``listener`` with a :class:`StoreEvent` after each committed trial, epoch or metrics write.
+
+        Example::
+
+            store.add_listener(lambda event: print(event.kind, event.trial.name))
+        """
+        with self._mutex:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: StoreListener) -> None:
+        """Stop notifying ``listener`` (a listener that was not added is ignored)."""
+        with self._mutex:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _notify(self, event: StoreEvent) -> None:
+        """Hand ``event`` to every listener; called after the commit, outside the lock."""
+        with self._mutex:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not undo or fail a committed write
+                logger.exception("a run-store listener failed on %s of %s", event.kind.value, event.trial.name)
+
     # ------------------------------------------------------------------ the run
 
     def run(self) -> RunRecord:
@@ -284,7 +354,9 @@ class RunStore:
                     "started_at = COALESCE(started_at, ?), attempts = attempts + 1, "
                     "architecture_json = COALESCE(?, architecture_json) WHERE trial_id = ?",
                     (TrialStatus.RUNNING.value, now, architecture_json, trial_id))
-            return self._read_back(db, trial_id)
+            started = self._read_back(db, trial_id)
+        self._notify(StoreEvent(StoreEventKind.TRIAL_STARTED, started))
+        return started
 
     def trial(self, name_or_id: str | int) -> TrialRecord | None:
         """The trial of that name (``str``) or id (``int``), or ``None``."""
@@ -317,6 +389,9 @@ class RunStore:
         with self._transaction() as db:
             self._update(db, trial_id, fields, {"status": TrialStatus.COMPLETED.value, "failure_reason": None,
                                                 "finished_at": format_time(utc_now())})
+            completed = self._read_back(db, trial_id) if self._listeners else None
+        if completed is not None:
+            self._notify(StoreEvent(StoreEventKind.TRIAL_COMPLETED, completed))
 
     def fail_trial(self, trial_id: int, reason: str, **fields: object) -> None:
         """Mark the trial failed with ``reason`` (stamping ``finished_at``) and set ``fields``."""
@@ -324,6 +399,9 @@ class RunStore:
             self._update(db, trial_id, fields, {"status": TrialStatus.FAILED.value,
                                                 "failure_reason": str(reason),
                                                 "finished_at": format_time(utc_now())})
+            failed = self._read_back(db, trial_id) if self._listeners else None
+        if failed is not None:
+            self._notify(StoreEvent(StoreEventKind.TRIAL_FAILED, failed))
 
     # ------------------------------------------------------------------ epochs
 
@@ -331,7 +409,7 @@ class RunStore:
         """Store one epoch; an existing record of the same trial and epoch is replaced."""
         epoch = check_epoch(record.epoch)
         with self._transaction() as db:
-            self._require_trial(db, record.trial_id)
+            row = self._require_trial(db, record.trial_id)
             db.execute(
                 "INSERT INTO epochs (trial_id, epoch, metrics, loss, val_loss, epoch_time_s, learning_rate, "
                 "prediction, converged, curve, prediction_time_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -345,6 +423,8 @@ class RunStore:
                  finite_or_none(record.epoch_time_s), finite_or_none(record.learning_rate),
                  finite_or_none(record.prediction), int(bool(record.converged)),
                  None if record.curve is None else str(record.curve), finite_or_none(record.prediction_time_s)))
+        if self._listeners:
+            self._notify(StoreEvent(StoreEventKind.EPOCH_RECORDED, TrialRecord.from_row(row), epoch=record))
 
     def epochs(self, trial_id: int) -> list[EpochRecord]:
         """The trial's epochs in order."""
@@ -375,12 +455,15 @@ class RunStore:
         split_name = parse_split(split).value
         number = None if epoch is None else check_epoch(epoch)
         with self._transaction() as db:
-            self._require_trial(db, trial_id)
+            row = self._require_trial(db, trial_id)
             for name, value in values.items():
                 db.execute("DELETE FROM metrics WHERE trial_id = ? AND split = ? AND name = ? AND epoch IS ?",
                            (trial_id, split_name, str(name), number))
                 db.execute("INSERT INTO metrics (trial_id, split, epoch, name, value) VALUES (?, ?, ?, ?, ?)",
                            (trial_id, split_name, number, str(name), finite_or_none(float(value))))
+        if self._listeners:
+            self._notify(StoreEvent(StoreEventKind.METRICS_RECORDED, TrialRecord.from_row(row), split=Split(split_name),
+                                    values={str(k): float(v) for k, v in values.items()}, metrics_epoch=number))
 
     def metrics(self, trial_id: int, *, split: Split | str | None = None,
                 epoch: int | Literal["final"] | None = None) -> list[MetricRecord]:
