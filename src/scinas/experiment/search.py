@@ -106,48 +106,92 @@ class SearchPhase:
     timing: SearchTiming = field(default_factory=SearchTiming)
 
     def run(self) -> SearchTiming:
-        """Loop ask → train → tell until the strategy is finished; returns the timing."""
+        """Loop ask → train → tell until the strategy is finished; returns the timing.
+
+        The strategy is asked for as many trials as the executor has free slots, and told each
+        result as soon as its trial ends (asynchronous: no waiting for the slowest of a batch).
+        With one slot (the inline executor) this is ask one, train it, tell it.  ``trials_s``
+        counts the time the coordinator waited for trials, so the overhead is its own time.
+        """
         previous = _load_json(self.run_dir / "search_timing.json")
         started = time.perf_counter() - previous.get("wall_s", 0.0)
         self.timing.trials_s = previous.get("trials_s", 0.0)
-        while not self.strategy.finished:
-            requests = self.strategy.ask(1)
-            if not requests:
-                if self.strategy.finished:
-                    break
-                raise ScinasError(f"the {type(self.strategy).__name__} strategy asked for nothing while no "
-                                  "trial was outstanding (a strategy bug); the run is saved and resumable")
-            outcomes = [self._outcome(request) for request in requests]
-            self.strategy.tell(outcomes)
-            _write_atomic(self.state_path, json.dumps({"strategy": self.strategy_name,
-                                                       "state": self.strategy.state()}))
-            self.timing.wall_s = time.perf_counter() - started
-            _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
-            if self.progress is not None:
-                self.progress(len(outcomes))
+        in_flight: set[str] = set()
+        try:
+            while True:
+                asked = False
+                while not self.strategy.finished and self.executor.free > 0:
+                    requests = self.strategy.ask(self.executor.free)
+                    if not requests:
+                        break
+                    asked = True
+                    began = time.perf_counter()
+                    ready = []
+                    for request in requests:
+                        outcome = self._start(request)
+                        if outcome is None:
+                            in_flight.add(request.name)
+                        else:
+                            ready.append(outcome)
+                    self.timing.trials_s += time.perf_counter() - began
+                    if ready:
+                        self._tell(ready, started)
+                if not in_flight:
+                    if self.strategy.finished:
+                        break
+                    if asked:
+                        continue
+                    raise ScinasError(f"the {type(self.strategy).__name__} strategy asked for nothing while no "
+                                      "trial was outstanding (a strategy bug); the run is saved and resumable")
+                began = time.perf_counter()
+                ended = self.executor.wait()
+                self.timing.trials_s += time.perf_counter() - began
+                outcomes = []
+                for ended_outcome in ended:
+                    in_flight.discard(ended_outcome.name)
+                    outcomes.append(self._recorded(ended_outcome.name))
+                if outcomes:
+                    self._tell(outcomes, started)
+        finally:
+            if in_flight:  # interrupted: what still runs stays `running` in the store and restarts on resume
+                self.executor.shutdown()
         self.timing.wall_s = time.perf_counter() - started
         self.timing.train_s = sum(t.train_time_s or 0.0 for t in self.store.trials() if _phase(t) == "search")
         _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
         self.write_outputs()
         return self.timing
 
-    def _outcome(self, request: TrialRequest) -> TrialOutcome:
+    def _tell(self, outcomes: list[TrialOutcome], started: float) -> None:
+        """Tell the strategy, then save its state and the timing (atomically) and show progress."""
+        self.strategy.tell(outcomes)
+        _write_atomic(self.state_path, json.dumps({"strategy": self.strategy_name,
+                                                   "state": self.strategy.state()}))
+        self.timing.wall_s = time.perf_counter() - started
+        _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+        if self.progress is not None:
+            self.progress(len(outcomes))
+
+    def _start(self, request: TrialRequest) -> TrialOutcome | None:
+        """Submit ``request``; its outcome at once when the store holds it finished already."""
         record = self.store.trial(request.name)
         if record is not None and record.status in (TrialStatus.COMPLETED, TrialStatus.FAILED):
             return outcome_from_record(self.store, record, self.objectives)
-        if record is not None:  # interrupted: start it again from its first epoch
+        if record is not None:  # interrupted: reattach (a Slurm job), else start again from its first epoch
+            if self.executor.reattach(request, record):
+                return None
             shutil.rmtree(self.run_dir / "trials" / request.name / "checkpoint", ignore_errors=True)
             self.store.truncate_epochs(record.trial_id, after=0)
         else:  # on record (with its phase) before it runs
             record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),
                                           architecture_json=json.dumps(request.architecture.to_json()))
             self.store.update_trial(record.trial_id, extra={"phase": "search", **self._step(request)})
-        began = time.perf_counter()
-        self.executor.run([request])
-        self.timing.trials_s += time.perf_counter() - began
-        record = self.store.trial(request.name)
+        self.executor.submit(request)
+        return None
+
+    def _recorded(self, name: str) -> TrialOutcome:
+        record = self.store.trial(name)
         if record is None:
-            raise ScinasError(f"trial {request.name} left no record in the store (an executor bug)")
+            raise ScinasError(f"trial {name} left no record in the store (an executor bug)")
         return outcome_from_record(self.store, record, self.objectives)
 
     def _step(self, request: TrialRequest) -> dict[str, Any]:

@@ -14,12 +14,12 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
 
-from scinas.store import EpochRecord, RunStore
+from scinas.store import EpochRecord, TrialRecord
 
 __all__ = [
     "EpochRecorder",
@@ -28,11 +28,38 @@ __all__ = [
     "NaNGuard",
     "ResumableEarlyStopping",
     "ResumeCheckpoint",
+    "TrialStore",
     "atomic_save_model",
     "main_head_aliases",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class TrialStore(Protocol):
+    """What training writes and reads of a trial: the subset of :class:`~scinas.store.RunStore` the
+    trainer and its callbacks use.  The run store itself in the coordinating process; a per-trial
+    journal (:class:`scinas.execution.journal.TrialJournal`) in a worker process."""
+
+    def start_trial(self, name: str, *, architecture: str, architecture_json: str | None = None,
+                    number: int | None = None) -> TrialRecord: ...
+
+    def trial(self, name_or_id: str | int) -> TrialRecord | None: ...
+
+    def update_trial(self, trial_id: int, **fields: object) -> None: ...
+
+    def complete_trial(self, trial_id: int, **fields: object) -> None: ...
+
+    def fail_trial(self, trial_id: int, reason: str, **fields: object) -> None: ...
+
+    def record_epoch(self, record: EpochRecord) -> None: ...
+
+    def epochs(self, trial_id: int) -> list[EpochRecord]: ...
+
+    def truncate_epochs(self, trial_id: int, after: int) -> None: ...
+
+    def record_metrics(self, trial_id: int, split: str, values: Mapping[str, float], *,
+                       epoch: int | None = None) -> None: ...
 
 
 def _float_logs(logs: Mapping[str, Any] | None) -> dict[str, float]:
@@ -79,7 +106,7 @@ class EpochRecorder(keras.callbacks.Callback):
     then run before this callback.
     """
 
-    def __init__(self, store: RunStore, trial_id: int,
+    def __init__(self, store: TrialStore, trial_id: int,
                  annotate: Callable[[int], Mapping[str, Any]] | None = None) -> None:
         super().__init__()
         self.store = store
@@ -207,7 +234,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
 class IntervalSaver(keras.callbacks.Callback):
     """Every ``interval`` epochs: save the model and record the metrics of every split."""
 
-    def __init__(self, interval: int, directory: Path, store: RunStore, trial_id: int,
+    def __init__(self, interval: int, directory: Path, store: TrialStore, trial_id: int,
                  evaluate: Callable[[keras.Model], dict[str, dict[str, float]]]) -> None:
         super().__init__()
         self.interval = interval

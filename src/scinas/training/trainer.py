@@ -37,7 +37,6 @@ from scinas.models.metrics import build_metric
 from scinas.models.plot import plot_cell, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture
-from scinas.store import RunStore
 from scinas.training.callbacks import (
     EpochRecorder,
     IntervalSaver,
@@ -45,9 +44,11 @@ from scinas.training.callbacks import (
     NaNGuard,
     ResumableEarlyStopping,
     ResumeCheckpoint,
+    TrialStore,
     atomic_save_model,
     main_head_aliases,
 )
+from scinas.training.distribution import DistributionPlan
 from scinas.training.early_termination import LearningCurveTermination, measured_value
 
 __all__ = ["MAIN_OUTPUT", "Trainer", "build_compiled_model", "build_metrics", "monitorable"]
@@ -78,7 +79,8 @@ def build_compiled_model(experiment: ExperimentConfig, architecture: Architectur
     """The trial's model, compiled with the experiment's optimizer, loss and metrics.
 
     A model with several outputs (``multi_output`` cells) gets the loss on every head, weighted
-    by its generator's ``loss_weights``, and the metrics on the final head only.
+    by its generator's ``loss_weights``, and the metrics on the final head only.  With
+    ``[X.execution] xla = true`` it is compiled with ``jit_compile=True``.
     """
     info = dataset.info if dataset is not None else info
     if info is None:
@@ -89,13 +91,14 @@ def build_compiled_model(experiment: ExperimentConfig, architecture: Architectur
     optimizer = build_optimizer(compile_config.optimizer)
     metrics = build_metrics(experiment, info.n_targets)
     names = _output_names(model)
+    xla: dict[str, Any] = {"jit_compile": True} if experiment.execution.xla else {}
     if len(names) == 1:
-        model.compile(optimizer=optimizer, loss=build_loss(compile_config.loss, info.task), metrics=metrics)
+        model.compile(optimizer=optimizer, loss=build_loss(compile_config.loss, info.task), metrics=metrics, **xla)
         return model
     weights = generator.loss_weights(architecture) or {}
     model.compile(optimizer=optimizer, loss={name: build_loss(compile_config.loss, info.task) for name in names},
                   loss_weights={name: weights.get(name, 1.0) for name in names},
-                  metrics={MAIN_OUTPUT if MAIN_OUTPUT in names else names[-1]: metrics})
+                  metrics={MAIN_OUTPUT if MAIN_OUTPUT in names else names[-1]: metrics}, **xla)
     return model
 
 
@@ -166,7 +169,7 @@ def _flatten_metrics(values: dict[str, Any]) -> dict[str, float]:
 class Trainer:
     """Runs trials of one experiment on one prepared dataset, recording into ``store``."""
 
-    def __init__(self, experiment: ExperimentConfig, dataset: PreparedDataset, store: RunStore,
+    def __init__(self, experiment: ExperimentConfig, dataset: PreparedDataset, store: TrialStore,
                  *, verbose: int | None = None, merge_validation: bool = False) -> None:
         """``merge_validation`` fits on train+validation with no validation data (a final training)."""
         self.experiment = experiment
@@ -174,10 +177,21 @@ class Trainer:
         self.store = store
         self.verbose = verbose if verbose is not None else (1 if sys.stderr.isatty() else 2)
         self.merge_validation = merge_validation
+        self.distribution = DistributionPlan.resolve(experiment.execution)
 
     def train(self, request: TrialRequest, directory: Path) -> TrialOutcome:
-        """Train ``request`` (continuing from its checkpoint if one exists); raise TrialFailed."""
+        """Train ``request`` (continuing from its checkpoint if one exists); raise TrialFailed.
+
+        The model is built, trained and evaluated inside the scope of the experiment's
+        tf.distribute strategy (see :mod:`scinas.training.distribution`).
+        """
+        with self.distribution.scope():
+            return self._train(request, directory)
+
+    def _train(self, request: TrialRequest, directory: Path) -> TrialOutcome:
         training = self.experiment.training
+        batch_size = self.distribution.batch_size(training.batch_size,
+                                                  tf.distribute.get_strategy().num_replicas_in_sync)
         record = self.store.start_trial(request.name, architecture=request.architecture.to_text(),
                                         architecture_json=json.dumps(request.architecture.to_json()))
         trial_id = record.trial_id
@@ -208,7 +222,7 @@ class Trainer:
         if termination is not None and initial_epoch > 0:
             termination.restore(self.store.epochs(trial_id))
 
-        evaluator = _Evaluator(self.dataset, training.batch_size)
+        evaluator = _Evaluator(self.dataset, batch_size)
         recorder = EpochRecorder(self.store, trial_id,
                                  annotate=termination.epoch_fields if termination is not None else None)
         guard = NaNGuard()
@@ -232,16 +246,17 @@ class Trainer:
         has_validation = self.dataset.size("validation") > 0
         targets = _targets_for(model)
         seed = self.experiment.seed + initial_epoch
-        fit_data = self.dataset.split("train", batch_size=training.batch_size, seed=seed)
+        static = self.distribution.xla  # XLA: every step the same shape (the last partial batch is dropped)
+        fit_data = self.dataset.split("train", batch_size=batch_size, seed=seed, drop_remainder=static)
         if self.merge_validation and has_validation:
-            fit_data = fit_data.concatenate(self.dataset.split("validation", batch_size=training.batch_size,
+            fit_data = fit_data.concatenate(self.dataset.split("validation", batch_size=batch_size,
                                                                shuffle=True, augment=True,
-                                                               seed=seed))
+                                                               seed=seed, drop_remainder=static))
             has_validation = False
         started = time.perf_counter()
         history = model.fit(
             targets(fit_data),
-            validation_data=(targets(self.dataset.split("validation", batch_size=training.batch_size))
+            validation_data=(targets(self.dataset.split("validation", batch_size=batch_size))
                              if has_validation else None),
             # a resumed trial whose stored history had already converged trains no further epoch
             epochs=initial_epoch if termination is not None and termination.converged else training.epochs,
