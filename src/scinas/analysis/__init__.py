@@ -1,4 +1,4 @@
-"""Analysis of runs: plots of a search (and, later, the HTML report).
+"""Analysis of runs: plots of a search and the HTML report of a run folder.
 
 Example::
 
@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+from scinas.analysis.report import ReportResult, write_report
 from scinas.analysis.search_plots import (
     pareto_front,
     plot_operator_usage,
@@ -15,4 +16,5 @@ from scinas.analysis.search_plots import (
     plot_predictor_quality,
 )
 
-__all__ = ["pareto_front", "plot_operator_usage", "plot_pareto_fronts", "plot_predictor_quality"]
+__all__ = ["ReportResult", "pareto_front", "plot_operator_usage", "plot_pareto_fronts", "plot_predictor_quality",
+           "write_report"]
