@@ -42,8 +42,9 @@ EXTRAS_RECORD := $(VENV)/.extras
 REQUIREMENTS := $(VENV)/requirements-locked.txt
 TOOLS_STAMP := $(TOOLS)/.installed
 LINT_PATHS := $(wildcard src tests benchmarks)
+HADOLINT := $(VENV)/bin/hadolint docker/Dockerfile docker/Dockerfile.gpu
 
-.PHONY: help install tools run test test-all lint bench lock check-lock clean distclean FORCE
+.PHONY: help install tools run test test-all lint lint-docker bench lock check-lock clean distclean FORCE
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
@@ -96,9 +97,13 @@ test: install ## fast tests (no slow/slurm/gpu); PYTEST_ARGS="-k name" to narrow
 test-all: install ## all tests runnable here, slow ones included
 	$(VENV)/bin/python -m pytest -m "$(MARKERS_ALL)" $(PYTEST_ARGS)
 
-lint: install ## ruff check + mypy (strict)
+lint: install ## ruff check + mypy (strict) + hadolint (lint-docker)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/mypy
+	$(HADOLINT)
+
+lint-docker: install ## hadolint on docker/Dockerfile and docker/Dockerfile.gpu
+	$(HADOLINT)
 
 bench: install ## run every benchmarks/*.py (each prints JSON)
 	@shopt -s nullglob; scripts=(benchmarks/[!_]*.py); \

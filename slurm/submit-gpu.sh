@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# One scinas experiment as one Slurm job on one GPU.
+# One scinas experiment as one Slurm job on one GPU (slurm/submit-cpu.sh: the same without GPU).
 #
-#   mkdir -p results/slurm && sbatch slurm/submit-gpu.sh E            # from the repository root
+#   sbatch slurm/submit-gpu.sh E                                      # from the repository root
 #   sbatch --export=ALL,CONFIGS=E slurm/submit-gpu.sh                 # name through the environment
 #   sbatch slurm/submit-gpu.sh E E.training.epochs=50                 # plus KEY=VALUE overrides
 #   sbatch slurm/submit-gpu.sh --resume results/E/<run id>            # continue a stopped run
-#   slurm/parallel-gpu.sh                                             # one job per experiment
+#   sbatch --partition=gpu --account=proj --time=4:00:00 slurm/submit-gpu.sh E
+#   slurm/parallel-gpu.sh E A                                         # one job per experiment
 #
-# The #SBATCH lines are defaults; options given to sbatch override them (sbatch --time=2:00:00 ...).
-# Slurm opens the --output file before the script starts, so results/slurm must already exist.
+# The #SBATCH lines are site-neutral defaults; sbatch options (command line, SBATCH_PARTITION,
+# SBATCH_ACCOUNT, SBATCH_TIMELIMIT ... in the environment) override them. slurm/parallel-gpu.sh
+# adds the partition, account, GPUs, CPUs, memory and time of slurm/cluster.env. In the job:
+# SCINAS_VENV (default .venv; none = the python on PATH), SCINAS_CONTAINER (an Apptainer image
+# of docker/scinas.def instead of the venv), SCINAS_SLURM_SETUP and slurm/site-setup.sh (module
+# loads ...). See slurm/README.md.
 #SBATCH --job-name=scinas
 #SBATCH --nodes=1
 #SBATCH --ntasks=1
@@ -20,68 +25,18 @@
 #SBATCH --signal=B:INT@300
 set -euo pipefail
 
-# sbatch runs a spooled copy of this file, so the repository is where sbatch was called from.
-root="${SCINAS_ROOT:-${SLURM_SUBMIT_DIR:-$(pwd)}}"
+me=submit-gpu.sh
+# sbatch runs a spooled copy of this file: the repository is then where sbatch was called from.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ -n "${SCINAS_ROOT:-}" ]]; then root="$SCINAS_ROOT"
+elif [[ -f "$here/common.sh" ]]; then root="$(dirname "$here")"
+else root="${SLURM_SUBMIT_DIR:-$PWD}"; fi
+if [[ ! -f "$root/slurm/common.sh" ]]; then
+  echo "$me: $root is not the scinas repository (no slurm/common.sh); submit from its root or set SCINAS_ROOT" >&2
+  exit 2
+fi
 cd "$root"
-
-if [[ ! -f src/main.py ]]; then
-  echo "submit-gpu.sh: $root is not the scinas repository (no src/main.py); submit from its root" \
-    "or set SCINAS_ROOT" >&2
-  exit 2
-fi
-
-# Experiment: the first plain argument, else CONFIGS='...' among the arguments, else $CONFIGS.
-# Options (--no-progress, --results=DIR, --resume DIR) and KEY=VALUE overrides are passed on.
-configs=""
-resume=""
-args=()
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --resume)
-      resume="${2:?submit-gpu.sh: --resume needs a run folder}"
-      args+=("$1" "$2")
-      shift
-      ;;
-    --resume=*) resume="${1#--resume=}" && args+=("$1") ;;
-    -*) args+=("$1") ;;
-    CONFIGS=*) configs="${1#CONFIGS=}" ;;
-    *=*) args+=("$1") ;;
-    *) configs="${configs:+$configs }$1" ;;
-  esac
-  shift
-done
-configs="${configs:-${CONFIGS:-}}"
-if [[ -z "$configs" && -z "$resume" ]]; then
-  echo "submit-gpu.sh: no experiment given: sbatch slurm/submit-gpu.sh NAME (or CONFIGS=NAME," \
-    "or --resume results/NAME/RUN_ID)" >&2
-  exit 2
-fi
-
-# Site set-up (module load cuda ..., conda activate ...) can go in this optional file.
-if [[ -f slurm/site-setup.sh ]]; then
-  # shellcheck source=/dev/null
-  source slurm/site-setup.sh
-fi
-
-if [[ ! -x .venv/bin/python ]]; then
-  echo "submit-gpu.sh: no .venv in $root: run \`make install\` on a login node first" >&2
-  exit 2
-fi
-# shellcheck source=/dev/null
-source .venv/bin/activate
-
-export TF_FORCE_GPU_ALLOW_GROWTH="${TF_FORCE_GPU_ALLOW_GROWTH:-true}"
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-export MPLBACKEND="${MPLBACKEND:-Agg}"
-export PYTHONUNBUFFERED=1
-
-echo "scinas job ${SLURM_JOB_ID:-?} on $(hostname): ${resume:+resume $resume }${configs:+CONFIGS=\"$configs\"}" \
-  "GPUs=${CUDA_VISIBLE_DEVICES:-none} CPUs=${SLURM_CPUS_PER_TASK:-?} start=$(date -Is)"
-
-# exec: python itself receives the --signal above. CONFIGS is passed as an argument, so the
-# environment copy is dropped (scinas would otherwise read it, also next to --resume).
-unset CONFIGS
-if [[ -n "$resume" ]]; then
-  exec python src/main.py "${args[@]}"
-fi
-exec python src/main.py CONFIGS="$configs" "${args[@]}"
+# shellcheck source=slurm/common.sh
+source slurm/common.sh
+scinas_load_cluster_env
+scinas_job gpu "$@"
