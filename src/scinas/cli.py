@@ -1,4 +1,4 @@
-"""The ``scinas`` command line: ``run``, ``list``, ``predict`` and ``xfel preview``.
+"""The ``scinas`` command line: ``run``, ``list``, ``predict``, ``report``, ``export`` and ``xfel preview``.
 
 Exit codes: 0 success; 1 a run failed (a trial failed, data could not be made); 2 a
 configuration or usage error (one message, no traceback); 130 interrupted (the run folder
@@ -14,6 +14,8 @@ Examples::
     scinas predict --model results/E/<run>/best_model --data dtest   # a dataset's test split
     scinas predict --model model.onnx --data new_samples.npz --out predictions/
     scinas xfel preview --out xfel.png --seed 3                      # diffraction patterns, 3 intensities
+    scinas report results/A/<run>                  # report.html + figures (also written after every run)
+    scinas export results/A/<run> --format parquet # the store's tables as Parquet (or CSV) files
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from scinas.errors import ConfigError, ScinasError
 __all__ = ["main", "split_arguments"]
 
 logger = logging.getLogger("scinas.cli")
-_COMMANDS = ("run", "list", "predict", "xfel")
+_COMMANDS = ("run", "list", "predict", "xfel", "report", "export")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -65,7 +67,29 @@ def _parser() -> _Parser:
     _common(listing)
     _predict_parser(commands)
     _xfel_parser(commands)
+    _report_parsers(commands)
     return parser
+
+
+def _report_parsers(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="write the HTML report of a run",
+        description="Write report.html (self-contained: figures embedded, no network resources) and its PNG "
+                    "figures under report/ for a run folder. Every run writes it at its end; this rewrites it, "
+                    "e.g. for a run that is still going or was interrupted.")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder results/<experiment>/<run-id>")
+    report.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where report.html and report/ go (default: the run folder)")
+    report.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    export = commands.add_parser(
+        "export", help="export the run store's tables (CSV or Parquet)",
+        description="Write the run store's tables trials, epochs and metrics (one file each) for pandas, R or a "
+                    "spreadsheet. Parquet needs the parquet extra (pyarrow).")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder results/<experiment>/<run-id>")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
+    export.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output folder (default: <RUN_DIR>/csv or <RUN_DIR>/parquet)")
+    export.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
 
 def _xfel_parser(commands: Any) -> None:
@@ -246,6 +270,32 @@ def _command_xfel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_report(args: argparse.Namespace) -> int:
+    from scinas.analysis.report import write_report
+
+    result = write_report(args.run_dir, args.out)
+    print(f"{result.html} ({len(result.figures)} figures)")
+    return EXIT_OK
+
+
+def _command_export(args: argparse.Namespace) -> int:
+    from scinas.store import RunStore, StoreError
+    from scinas.store.export import export_tables
+
+    store_path = args.run_dir / "store.sqlite"
+    if not store_path.is_file():
+        raise ConfigError(f"{args.run_dir} is not a scinas run folder (no store.sqlite)", file="command line",
+                          fix="pass a folder printed when a run started: results/<experiment>/<run-id>")
+    try:
+        store = RunStore.open(store_path, readonly=True)
+    except StoreError as exc:
+        raise ConfigError(str(exc), file="command line", fix="pass a scinas run folder") from exc
+    with store:
+        paths = export_tables(store, args.out or args.run_dir / args.format, args.format)
+    print("\n".join(str(path) for path in paths))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -265,6 +315,10 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
             return _command_predict(args)
         if args.command == "xfel":
             return _command_xfel(args)
+        if args.command == "report":
+            return _command_report(args)
+        if args.command == "export":
+            return _command_export(args)
         return _command_run(args, argv)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

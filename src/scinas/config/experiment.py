@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scinas.config.execution import ExecutionConfig, parse_execution
 from scinas.config.loading import RawConfig
 from scinas.config.reader import Table, suggest
 from scinas.config.search import (
@@ -47,6 +48,7 @@ from scinas.config.search import (
     parse_selection,
 )
 from scinas.config.structure import LayersStructure, Structure, parse_search_structure, parse_structure
+from scinas.config.tracking import TrackingConfig, parse_tracking
 from scinas.errors import ConfigError
 from scinas.search_space.layer_spec import LayerSpec
 from scinas.search_space.macro import MacroConfig
@@ -126,9 +128,13 @@ class EarlyTerminationConfig:
     After each epoch from ``min_epochs`` on, the ``curve`` family is fitted to the history of
     ``monitor`` and evaluated at the last epoch of the budget; the trial stops when the last
     ``window`` predictions all succeeded and lie within ``tolerance`` (points of percent, or the
-    metric's units on the ``raw`` scale) of their median.  ``mode`` is ``"max"`` or ``"min"``
-    (resolved from the metric when written as ``"auto"``).  ``file``/``path`` locate the table for
-    errors found later (unknown curve, a monitor training does not log).
+    metric's units on the ``raw`` scale) of their median.  The fit sees the curve's *tail*: with
+    ``skip_lag`` it starts at the epoch that ended the steepest one-epoch rise (an S-shaped start
+    is left out), and with ``fit_window`` > 0 it keeps at most that many of the latest epochs
+    (``skip_lag = false`` and ``fit_window = 0`` fit the whole history, as the A4NN seed did).
+    ``mode`` is ``"max"`` or ``"min"`` (resolved from the metric when written as ``"auto"``).
+    ``file``/``path`` locate the table for errors found later (unknown curve, a monitor training
+    does not log).
 
     Example::
 
@@ -138,6 +144,8 @@ class EarlyTerminationConfig:
         min_epochs = 4
         window = 3
         tolerance = 0.5
+        skip_lag = true               # fit from the steepest rise on ...
+        fit_window = 8                # ... and at most the last 8 epochs
     """
 
     monitor: str = "val_accuracy"
@@ -147,6 +155,8 @@ class EarlyTerminationConfig:
     tolerance: float = 0.5
     mode: str = "max"
     scale: str = "auto"
+    skip_lag: bool = True
+    fit_window: int = 8
     file: str = ""
     path: str = ""
 
@@ -233,6 +243,8 @@ class ExperimentConfig:
     search: SearchConfig | None = None
     selection: SelectionConfig | None = None
     final: FinalConfig | None = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
     def layers(self) -> tuple[LayerSpec, ...]:
@@ -294,6 +306,8 @@ def _parse_early_termination(table: Table, epochs: int, search: SearchConfig | N
         tolerance=sub.number("tolerance", 0.5, minimum=0.0, exclusive_minimum=True),
         mode=mode,
         scale=sub.string("scale", "auto", choices=_TERMINATION_SCALES),
+        skip_lag=sub.boolean("skip_lag", True),
+        fit_window=sub.integer("fit_window", 8, minimum=0),
         file=sub.file, path=sub.path,
     )
     sub.finish()
@@ -380,6 +394,8 @@ def parse_experiment(raw: RawConfig, name: str, *, rank: int | None = None) -> E
         compile_config = _parse_compile(top.table("compile"))
         training = _parse_training(top.table("training"), search)
         costs = CostConfig.parse(top.table("costs"))
+        execution = parse_execution(top)
+        tracking = parse_tracking(top)
         if search is not None:
             _check_costs(top, search, costs)
         top.finish()
@@ -387,7 +403,7 @@ def parse_experiment(raw: RawConfig, name: str, *, rank: int | None = None) -> E
         source = raw.file_for(exc.path or "", raw.experiments_file)
         raise exc.relocated(source) if source != exc.file else exc from None
     return ExperimentConfig(name, description, seed, dataset, structure, compile_config, training, costs, resolved,
-                            search, selection, final)
+                            search, selection, final, execution, tracking)
 
 
 def _check_costs(top: Table, search: SearchConfig, costs: CostConfig) -> None:

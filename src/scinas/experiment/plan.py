@@ -22,9 +22,11 @@ from scinas.config.structure import CellStructure, LayersStructure, SearchStruct
 from scinas.data.base import DatasetGenerator
 from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
+from scinas.execution.registry import check_execution
 from scinas.predictors.curve_families import CURVE_FAMILIES
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.search_space.cell import Cell
+from scinas.tracking import check_tracking
 from scinas.training.trainer import build_compiled_model, monitorable
 
 __all__ = ["ExperimentPlan", "architecture_of", "plan_experiments", "resolve_names"]
@@ -93,6 +95,8 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
         generator = generator or build_generator(raw, config.dataset.training)
         info = generator.info()
         try:
+            check_execution(config)  # devices, workers, Slurm: before any data or trial
+            check_tracking(config.tracking)  # known trackers, their packages, Neptune's credentials
             build_compiled_model(config, architecture_of(config), info=info)
             _check_monitor(raw, config, monitorable(config, info.n_targets),
                            has_validation=info.split_sizes.get("validation", 0) > 0)

@@ -11,6 +11,8 @@ Layout of ``results/<experiment>/<run-id>/``::
     trials/<trial>/                  model.keras, summary.txt, metrics.json, normalization.npz,
                                      tensorboard/, saved/ (every save_interval epochs)
     final_metrics.json               metrics of every split of each completed trial
+    tensorboard/, tracking.json      run-level TensorBoard logs, trackers' resume state ([X.tracking])
+    report.html, report/             the run report and its figures (scinas.analysis.report)
     run.log                          the log of the run
 """
 
@@ -34,13 +36,14 @@ from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
 from scinas.config.structure import SearchStructure
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ConfigError, ScinasError
-from scinas.execution.inline import InlineExecutor
+from scinas.execution.base import Executor
+from scinas.execution.registry import ExecutionContext, create_executor
 from scinas.experiment.manifest import build_manifest
 from scinas.experiment.plan import ExperimentPlan, plan_experiments
 from scinas.search.base import TrialOutcome
 from scinas.search.fixed import FixedStrategy
 from scinas.store import RunStatus, RunStore, TrialStatus
-from scinas.training.trainer import Trainer
+from scinas.tracking import start_tracking
 
 __all__ = ["STORE_FILE", "ExperimentRun", "RunResult", "new_run_id"]
 
@@ -58,6 +61,16 @@ def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def _write_report(run_dir: Path) -> None:
+    """``report.html`` of a finished run; a report that cannot be written is logged, never fails the run."""
+    try:
+        from scinas.analysis.report import write_report
+
+        write_report(run_dir)
+    except Exception:  # the run's results are saved already; the report can be rewritten with `scinas report`
+        logger.exception("the run report could not be written; write it with `scinas report %s`", run_dir)
 
 
 def _check_same_version(run_dir: Path) -> None:
@@ -142,7 +155,19 @@ class ExperimentRun:
         self.store.close()
 
     def execute(self) -> RunResult:
-        """Run (or finish) the experiment; KeyboardInterrupt leaves the run resumable."""
+        """Run (or finish) the experiment; KeyboardInterrupt leaves the run resumable.
+
+        The trackers of ``[X.tracking]`` follow the run through the store's events and are told
+        how it ended, whichever way it ends (see :mod:`scinas.tracking`).
+        """
+        tracking = start_tracking(self.plan.config, self.store, self.run_dir)
+        try:
+            return self._execute()
+        finally:
+            tracking.finish(self.store.run().status)
+
+    def _execute(self) -> RunResult:
+        """The run itself (see :meth:`execute`)."""
         handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         package_logger = logging.getLogger("scinas")
@@ -153,8 +178,8 @@ class ExperimentRun:
             dataset = PreparedDataset.prepare(self.plan.generator, self.cache_root,
                                               stats_samples=self.plan.config.dataset.use_stats_of,
                                               progress=self.progress)
-            trainer = Trainer(self.plan.config, dataset, self.store, verbose=self.verbose)
-            executor = InlineExecutor(trainer, self.store, self.run_dir / "trials")
+            executor = create_executor(ExecutionContext(self.plan.config, self.store, self.run_dir, self.cache_root,
+                                                        dataset, self.verbose))
             if self.plan.config.search is None:
                 self._run_fixed(executor)
             else:
@@ -175,9 +200,10 @@ class ExperimentRun:
             handler.close()
         self.store.set_run_status(result.status)
         self.store.export_csv(self.run_dir / "csv")
+        _write_report(self.run_dir)
         return result
 
-    def _run_fixed(self, executor: InlineExecutor) -> None:
+    def _run_fixed(self, executor: Executor) -> None:
         strategy = FixedStrategy(self.plan.architecture)
         state_path = self.run_dir / _STRATEGY_FILE
         if state_path.exists():
@@ -188,18 +214,22 @@ class ExperimentRun:
                 break
             # A trial the store already holds as completed (the run stopped before the strategy's
             # state was saved) is reported from the store, never trained twice.
-            finished, pending = [], []
+            # One still running elsewhere (a Slurm job of the run before) is followed, not trained again.
+            finished, pending, attached = [], [], []
             for request in requests:
                 record = self.store.trial(request.name)
                 if record is not None and record.status == TrialStatus.COMPLETED:
                     finished.append(TrialOutcome(request.name, completed=True, fitness=record.fitness))
+                elif (record is not None and record.status in (TrialStatus.PENDING, TrialStatus.RUNNING)
+                      and executor.reattach(request, record)):
+                    attached.append(request)
                 else:
                     pending.append(request)
-            strategy.tell([*finished, *executor.run(pending)])
+            strategy.tell([*finished, *executor.run(pending, attached=attached)])
             _write_atomic(state_path, json.dumps(strategy.state()))
             self.store.export_csv(self.run_dir / "csv")
 
-    def _run_search(self, dataset: PreparedDataset, executor: InlineExecutor) -> None:
+    def _run_search(self, dataset: PreparedDataset, executor: Executor) -> None:
         """Search, then select and train the final model (see :mod:`scinas.experiment.search`)."""
         from scinas.experiment.search import SearchPhase
         from scinas.experiment.selection import PostSearch
