@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
+import sys
 import textwrap
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,3 +116,21 @@ def write_config(tmp_path: Path) -> ConfigWriter:
         return folder
 
     return write
+
+
+PackageFaker = Callable[[str], None]
+
+
+@pytest.fixture
+def as_installed(monkeypatch: pytest.MonkeyPatch) -> PackageFaker:
+    """Make an optional package look installed when it is not (an empty stand-in module), so that
+    checks which come after the package check are tested on a plain install too."""
+
+    def fake(name: str) -> None:
+        if importlib.util.find_spec(name) is not None:
+            return
+        module = types.ModuleType(name)
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        monkeypatch.setitem(sys.modules, name, module)
+
+    return fake

@@ -13,7 +13,7 @@ from scinas.config.loading import load_config
 from scinas.errors import ConfigError
 from scinas.execution import registry
 from scinas.experiment.plan import plan_experiments
-from tests.conftest import TINY_EXPERIMENTS, ConfigWriter
+from tests.conftest import TINY_EXPERIMENTS, ConfigWriter, PackageFaker
 
 
 def _parse(write_config: ConfigWriter, execution: str):  # type: ignore[no-untyped-def]
@@ -110,8 +110,9 @@ def test_more_local_workers_than_cpus_needs_oversubscribe(write_config: ConfigWr
     plan_experiments(load_config(folder, ["T.execution.parallel_trials=2"]), ["T"])
 
 
-def test_slurm_without_sbatch_or_submitit_is_refused(write_config: ConfigWriter,
+def test_slurm_without_sbatch_or_submitit_is_refused(write_config: ConfigWriter, as_installed: PackageFaker,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    as_installed("submitit")
     folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\nexecutor = "slurm"\n')
     monkeypatch.setenv("PATH", str(folder))  # no sbatch there
     with pytest.raises(ConfigError) as caught:
@@ -124,8 +125,10 @@ def test_slurm_without_sbatch_or_submitit_is_refused(write_config: ConfigWriter,
 
 
 def test_sbatch_rejection_surfaces_its_own_message(write_config: ConfigWriter, tmp_path: Path,
+                                                   as_installed: PackageFaker,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A stand-in sbatch that refuses like the real one: its message becomes the error."""
+    as_installed("submitit")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     sbatch = bin_dir / "sbatch"

@@ -14,7 +14,7 @@ from scinas.config.reader import Table
 from scinas.config.tracking import TRACKER_NAMES, TrackingConfig, parse_tracking
 from scinas.errors import ConfigError
 from scinas.tracking import TRACKERS, check_tracking
-from tests.conftest import TINY_EXPERIMENTS, ConfigWriter
+from tests.conftest import TINY_EXPERIMENTS, ConfigWriter, PackageFaker
 
 
 def _parse(table: dict[str, object]) -> TrackingConfig:
@@ -60,7 +60,8 @@ def test_a_token_in_the_file_is_refused_without_echoing_it() -> None:
     assert "secret-value" not in str(caught.value) and "NEPTUNE_API_TOKEN" in str(caught.value)
 
 
-def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_package_names_the_extra(as_installed: PackageFaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    as_installed("mlflow")
     config = _parse({"trackers": ["tensorboard", "mlflow"]})
     check_tracking(config, {})
     monkeypatch.setitem(sys.modules, "mlflow", None)  # what an environment without mlflow looks like
@@ -70,7 +71,8 @@ def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     assert "[E.tracking] trackers" in text and "EXTRAS=mlflow" in text and "scinas[mlflow]" in text
 
 
-def test_neptune_needs_credentials_only_to_reach_a_server() -> None:
+def test_neptune_needs_credentials_only_to_reach_a_server(as_installed: PackageFaker) -> None:
+    as_installed("neptune")
     credentials = {"NEPTUNE_API_TOKEN": "t", "NEPTUNE_PROJECT": "team/project"}
     check_tracking(_parse({"neptune": {"mode": "async"}}), credentials)
     check_tracking(_parse({"neptune": {"mode": "offline"}}), {})
@@ -90,8 +92,10 @@ def test_the_experiment_carries_its_tracking(write_config: ConfigWriter) -> None
 
 
 def test_cli_refuses_neptune_without_a_token_before_any_trial(write_config: ConfigWriter, tmp_path: Path,
+                                                               as_installed: PackageFaker,
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    as_installed("neptune")
     monkeypatch.delenv("NEPTUNE_API_TOKEN", raising=False)
     folder = write_config(TINY_EXPERIMENTS + '[T.tracking.neptune]\nmode = "async"\n')
     results = tmp_path / "results"
