@@ -7,8 +7,8 @@ Run::
     .venv/bin/python benchmarks/parallel_trials.py --gpu              # + GPU variants (skipped without a GPU)
     .venv/bin/python benchmarks/parallel_trials.py --slurm            # + the same trials as Slurm jobs
 
-A fixed batch of ``--trials`` (16) small trials (a dense network on ``--samples`` Michaelis–Menten
-spectra, ``--epochs`` epochs) is trained through the ``local`` executor with 1 and with 2 worker
+A fixed batch of ``--trials`` (16) small trials (a dense network on ``--samples`` of the shipped Michaelis–Menten
+spectra ``dtest``, ``--epochs`` epochs) is trained through the ``local`` executor with 1 and with 2 worker
 processes, each worker limited to one TensorFlow thread so the comparison is fair; every trial is
 a fresh process, so its start-up (Python, TensorFlow, reading the cached dataset) is part of the
 measured cost.  Throughput is trials per hour of wall time; ``scaling_efficiency`` is the
@@ -37,38 +37,16 @@ from typing import Any
 
 from _machine import machine_facts
 
-DATA = """
-[bench]
-generator = "michaelis_menten"
-[bench.parameters]
-k1_min = 0.01
-k1_max = 0.05
-k2_min = 0.01
-k2_max = 0.05
-k3_min = 0.01
-k3_max = 0.05
-E0_min = 0.1
-E0_max = 0.3
-S0_min = 0.1
-S0_max = 0.3
-spectra_min = -1
-spectra_max = 1
-amplitude_min = 0.2
-amplitude_max = 0.8
-[bench.shape]
-seed = 1
-n_samples = {samples}
-n_shards = 4
-batch_size = 32
-splits = [0.7, 0.15, 0.15]
-"""
+REPO = Path(__file__).resolve().parent.parent
+#: The shipped spectra (config/data.toml's ``dtest``), made smaller for the benchmark.
+DATA_OVERRIDES = ("dtest.shape.n_samples={samples}", "dtest.shape.n_shards=4", "dtest.shape.batch_size=32")
 
 EXPERIMENT = """
 default = ["B"]
 [B]
 seed = 3
 [B.dataset]
-training = "bench"
+training = "dtest"
 [B.structure]
 layers = [
   {{ type = "Flatten" }},
@@ -94,6 +72,7 @@ class Bench:
 
     folder: Path
     trials: int
+    overrides: tuple[str, ...] = ()
 
     def measure(self, label: str, **execution: Any) -> dict[str, Any]:
         """Train the batch with ``execution`` settings (``[X.execution]`` keys); wall time and throughput."""
@@ -105,7 +84,7 @@ class Bench:
         from scinas.search.base import TrialRequest
         from scinas.store import TrialStatus
 
-        plan = plan_experiments(load_config(self.folder), ["B"])[0]
+        plan = plan_experiments(load_config(self.folder, list(self.overrides)), ["B"])[0]
         config = dataclasses.replace(plan.config, execution=dataclasses.replace(plan.config.execution, **execution))
         plan = dataclasses.replace(plan, config=config)
         run = ExperimentRun.start(plan, self.folder / "results", progress=False, verbose=0)
@@ -203,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                               "machine": machine_facts(tensorflow=tf.__version__)}
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        (folder / "data.toml").write_text(DATA.format(samples=args.samples))
+        shutil.copy(REPO / "config" / "data.toml", folder / "data.toml")
         (folder / "configurations.toml").write_text(EXPERIMENT.format(epochs=args.epochs))
-        bench = Bench(folder, args.trials)
+        bench = Bench(folder, args.trials, tuple(o.format(samples=args.samples) for o in DATA_OVERRIDES))
         if not args.no_cpu:
             report["cpu"] = cpu_variants(bench)
             report["scaling_efficiency"] = report["cpu"]["scaling_efficiency"]
