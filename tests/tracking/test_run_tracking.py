@@ -44,6 +44,7 @@ mode = "offline"
         (trial,) = store.trials()
         assert trial.status == TrialStatus.COMPLETED
     assert "tracker mlflow failed in run_started and is switched off" in caplog.text
+    assert "tracker mlflow failed in run_started" in (run_dir / "run.log").read_text()  # in the run's own log too
 
     events = EventAccumulator(str(run_dir / "tensorboard" / "trial-0000"))
     events.Reload()

@@ -160,18 +160,22 @@ class ExperimentRun:
         The trackers of ``[X.tracking]`` follow the run through the store's events and are told
         how it ended, whichever way it ends (see :mod:`scinas.tracking`).
         """
-        tracking = start_tracking(self.plan.config, self.store, self.run_dir)
-        try:
-            return self._execute()
-        finally:
-            tracking.finish(self.store.run().status)
-
-    def _execute(self) -> RunResult:
-        """The run itself (see :meth:`execute`)."""
         handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         package_logger = logging.getLogger("scinas")
-        package_logger.addHandler(handler)
+        package_logger.addHandler(handler)  # the trackers' messages belong in run.log too
+        try:
+            tracking = start_tracking(self.plan.config, self.store, self.run_dir)
+            try:
+                return self._execute()
+            finally:
+                tracking.finish(self.store.run().status)
+        finally:
+            package_logger.removeHandler(handler)
+            handler.close()
+
+    def _execute(self) -> RunResult:
+        """The run itself (see :meth:`execute`)."""
         self.store.set_run_status(RunStatus.RUNNING)
         try:
             logger.info("run %s of experiment %s in %s", self.run_dir.name, self.plan.name, self.run_dir)
@@ -195,9 +199,6 @@ class ExperimentRun:
             self.store.export_csv(self.run_dir / "csv")
             logger.error("run failed: %s", exc)
             return RunResult(self.plan.name, self.run_dir, RunStatus.FAILED, [str(exc)])
-        finally:
-            package_logger.removeHandler(handler)
-            handler.close()
         self.store.set_run_status(result.status)
         self.store.export_csv(self.run_dir / "csv")
         _write_report(self.run_dir)
