@@ -60,6 +60,7 @@ import keras
 from _machine import machine_facts
 from scinas.config.experiment import EarlyTerminationConfig
 from scinas.predictors.curve_families import CURVE_FAMILIES
+from scinas.predictors.learning_curve import ScoreSpace
 from scinas.predictors.termination import CurveTermination
 
 __all__ = ["main", "record_curves", "replay"]
@@ -104,7 +105,7 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndar
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-def _task(dataset: str, seed: int, samples: int | None) -> _Task:
+def _task(dataset: str, seed: int, samples: int | None, pixels: int = 127) -> _Task:
     from scinas.config.reader import Table
     from scinas.data.base import DatasetInfo, ShapeConfig
 
@@ -141,7 +142,11 @@ def _task(dataset: str, seed: int, samples: int | None) -> _Task:
     from scinas.data.xfel import XfelGenerator, XfelParameters
 
     n = samples or 800
-    parameters = XfelParameters.parse(Table({"beam_intensity": 1e15}, file="benchmark", path="xfel15.parameters"))
+    # a coarser detector over the same resolution range: pixel size and beam stop scale with 127/pixels
+    scale = 127 / pixels
+    parameters = XfelParameters.parse(Table({"beam_intensity": 1e15, "n_pixels": pixels, "pixel_size": 6e-4 * scale,
+                                             "beam_stop_radius": 16.0 / scale},
+                                            file="benchmark", path="xfel15.parameters"))
     generator = XfelGenerator("xfel15", parameters, ShapeConfig(seed, n, 1, 32, n, (0.7, 0.3, 0.0)))
     x, y = generator.generate_shard(0, n, np.random.default_rng(seed))
     x = (x - x.mean()) / x.std()
@@ -175,7 +180,7 @@ def record_curves(args: argparse.Namespace) -> list[dict[str, Any]]:
     from scinas.search_space.macro import MacroConfig
     from scinas.search_space.space import SearchSpace
 
-    task = _task(args.dataset, args.seed, args.samples)
+    task = _task(args.dataset, args.seed, args.samples, args.pixels)
     x_train, y_train, x_val, y_val = task.arrays
     domain = CellDomain(SearchSpace(task.operators, max_blocks=args.blocks, lookback_depth=1, rank=task.rank),
                         MacroConfig(filters=args.filters, motifs=2, normal_cells_per_motif=1))
@@ -265,6 +270,24 @@ def replay(curves: list[dict[str, Any]], settings: EarlyTerminationConfig) -> di
     }
 
 
+def noise_floor(curves: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the curves' own epoch-to-epoch noise allows, whatever the rule.
+
+    ``kendall_tau_ceiling``: Kendall τ between the ranking by the score one epoch before the end
+    and the ranking by the final score (a rule that stops one epoch early and predicts no change);
+    ``median_last_epoch_change_points``: the median |final − previous| score, in points.
+    """
+    budget = min(len(curve_values(curve)) for curve in curves)
+    if budget < 2:
+        return {"kendall_tau_ceiling": None, "median_last_epoch_change_points": None}
+    last = [curve_values(curve)[budget - 1] for curve in curves]
+    before = [curve_values(curve)[budget - 2] for curve in curves]
+    factor = ScoreSpace.resolve("auto", curves[0].get("monitor", "val_accuracy"), True, last + before).factor
+    return {"kendall_tau_ceiling": _kendall(before, last),
+            "median_last_epoch_change_points": round(statistics.median(abs(a - b) * factor
+                                                                        for a, b in zip(last, before, strict=True)), 3)}
+
+
 def rules(args: argparse.Namespace) -> dict[str, EarlyTerminationConfig]:
     """The settings replayed: scinas' defaults (or the command line's), the A4NN seed's rule, every family."""
     default = EarlyTerminationConfig(mode="max")
@@ -290,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=25, help="the training budget (default 25)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples (default: all 1797 digits, 2000 spectra, 800 XFEL patterns)")
+    parser.add_argument("--pixels", type=int, default=127,
+                        help="xfel15 only: detector pixels per side; fewer, larger pixels over the same resolution "
+                             "range (default 127)")
     parser.add_argument("--blocks", type=int, default=3, help="most blocks per cell (default 3)")
     parser.add_argument("--filters", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -323,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                  "tolerance_points": chosen.tolerance, "skip_lag": chosen.skip_lag, "fit_window": chosen.fit_window},
         **replayed["default"],
         "final_value_range": [round(min(final), 4), round(max(final), 4)],
+        **noise_floor(curves),
         "rules": replayed,
         "training_s": round(training_s, 1),
         "machine": machine_facts(),

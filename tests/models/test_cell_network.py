@@ -119,6 +119,23 @@ def test_strides_and_variants_follow_the_lookbacks() -> None:
     assert (normal.variant, normal.in_channels, normal.filters) == (Variant.ADAPTATION, 3, 4)
 
 
+@pytest.mark.parametrize("momentum", [None, 0.99])
+def test_every_batch_normalisation_takes_the_macro_momentum(momentum: float | None) -> None:
+    # operators' own BNs, lookback reshapes, concat and residual projections alike
+    options = {} if momentum is None else {"batch_norm_momentum": momentum}
+    macro = MacroConfig(filters=4, motifs=2, normal_cells_per_motif=1, lookback_reshape=True, residual_cells=True,
+                        **options)
+    model = GENERATOR.build(_arch(CELLS_2D["exotic"], macro), IMAGES)
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+    kinds = {layer.name.rsplit("_", 1)[-1] if layer.name.startswith("c") else "op" for layer in norms}
+    assert len(norms) > 10 and {"bn", "op"} <= kinds
+    assert {layer.momentum for layer in norms} == {momentum or 0.9}
+    clone = keras.Model.from_config(model.get_config())
+    assert {layer.momentum for layer in clone._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.BatchNormalization)} == {momentum or 0.9}
+
+
 def test_lookback_reshape_projects_then_uses_normal_variants() -> None:
     macro = MacroConfig(filters=4, motifs=2, normal_cells_per_motif=1, lookback_reshape=True)
     arch = _arch(CELLS_2D["two_lookbacks"], macro)

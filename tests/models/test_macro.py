@@ -25,13 +25,14 @@ def test_defaults() -> None:
     assert macro.block_join == "add" and macro.activation == "relu" and macro.dropout == 0.0
     assert macro.concat_only_unused_blocks and not macro.lookback_reshape and not macro.residual_cells
     assert not macro.se_cell_output and macro.se_ratio == 8 and not macro.multi_output
+    assert macro.batch_norm_momentum == 0.9
 
 
 def test_every_key_is_read() -> None:
     macro = _parse(filters=8, motifs=2, normal_cells_per_motif=0, block_join="avg", lookback_reshape=True,
                    concat_only_unused_blocks=False, residual_cells=True, se_cell_output=True, se_ratio=4,
-                   multi_output=True, dropout=0.25, activation="swish")
-    assert macro == MacroConfig(8, 2, 0, "avg", True, False, True, True, 4, True, 0.25, "swish")
+                   multi_output=True, dropout=0.25, activation="swish", batch_norm_momentum=0.99)
+    assert macro == MacroConfig(8, 2, 0, "avg", True, False, True, True, 4, True, 0.25, "swish", 0.99)
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
@@ -54,6 +55,10 @@ def test_every_key_is_read() -> None:
     ("activation", "rleu", '[A.architecture] activation = "rleu": expected the name of a keras.activations'),
     ("activation", "rleu", 'did you mean "relu"?'),
     ("activation", 3, "activation = 3: expected a string"),
+    ("batch_norm_momentum", 0, "[A.architecture] batch_norm_momentum = 0: expected a number > 0.0"),
+    ("batch_norm_momentum", 1, "[A.architecture] batch_norm_momentum = 1: expected a number in (0, 1)"),
+    ("batch_norm_momentum", 1, "fix: use e.g. 0.9"),
+    ("batch_norm_momentum", True, "batch_norm_momentum = true: expected a number, got a boolean"),
     ("filtres", 8, '[A.architecture] filtres = 8: unknown key (fix: did you mean "filters"?)'),
 ])
 def test_bad_values_name_their_toml_path(key: str, value: Any, message: str) -> None:
@@ -72,6 +77,7 @@ def test_a_network_needs_a_cell() -> None:
 @pytest.mark.parametrize(("arguments", "field"), [
     ({"filters": 0}, "filters"), ({"block_join": "max"}, "block_join"), ({"dropout": 1}, "dropout"),
     ({"activation": "nope"}, "activation"), ({"residual_cells": 1}, "residual_cells"),
+    ({"batch_norm_momentum": 1.5}, "batch_norm_momentum"), ({"batch_norm_momentum": False}, "batch_norm_momentum"),
 ])
 def test_python_construction_is_validated(arguments: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigError) as error:
@@ -85,6 +91,7 @@ def test_json_round_trip() -> None:
     assert MacroConfig.from_json(data) == macro
     assert MacroConfig.from_json({}) == MacroConfig()
     assert MacroConfig(dropout=0).to_json()["dropout"] == 0.0
+    assert MacroConfig.from_json({"batch_norm_momentum": 0.99}).differences() == {"batch_norm_momentum": 0.99}
     with pytest.raises(ConfigError, match="unknown key"):
         MacroConfig.from_json({"filter": 3})
 

@@ -122,6 +122,17 @@ def test_convolutions_use_the_requested_activation() -> None:
     assert np.any(keras.ops.convert_to_numpy(build("3x3 conv", 2, 4, 8, activation="linear")(x)) < 0)
 
 
+@pytest.mark.parametrize("text", ["3x3 conv", "3x3 dconv", "3x3 tconv", "3x3:2z zconv", "2x2 maxpool", "identity"])
+def test_the_requested_batch_norm_momentum_reaches_every_normalisation(text: str) -> None:
+    spec = parse_operator(text, 2)
+    layer = allocator_for(spec).build(spec, LayerRequest(rank=2, in_channels=4, filters=8, strides=2,
+                                                         batch_norm_momentum=0.75))
+    layer.build((None, 8, 8, 4))
+    norms = [step for step in layer.steps if isinstance(step, keras.layers.BatchNormalization)]
+    assert norms and {norm.momentum for norm in norms} == {0.75}   # strided 4 -> 8: even pools project
+    assert type(layer).from_config(layer.get_config()).batch_norm_momentum == 0.75
+
+
 def test_recurrent_reduction_max_pools_the_sequence() -> None:
     x = images(2, 13, 4)
     normal = build("lstm", 1, 4, 8)
@@ -167,5 +178,9 @@ def test_layers_validate_their_arguments_and_inputs() -> None:
         PoolOp(rank=2, filters=4, kind="min", pool_size=[2, 2])
     with pytest.raises(ValueError, match="need series"):
         RecurrentOp(rank=2, filters=4, kind="lstm")
+    with pytest.raises(ValueError, match=r"momentum must be a number in \(0, 1\), not 1.0"):
+        ConvOp(rank=2, filters=4, kernels=[[3, 3]], batch_norm_momentum=1.0)
+    with pytest.raises(ValueError, match="momentum must be a number"):
+        LayerRequest(rank=2, in_channels=4, filters=4, batch_norm_momentum=0)
     with pytest.raises(ValueError, match=r"expects inputs of shape \(batch, height, width, channels\)"):
         build("3x3 conv", 2, 4, 4)(images(2, 12, 4))

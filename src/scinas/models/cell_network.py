@@ -78,26 +78,26 @@ def build_cell_network(plan: NetworkPlan, *, name: str = "model") -> keras.Model
     inputs = keras.Input(shape=plan.input_shape, name="input")
     tensors: dict[int | None, Tensor] = {None: inputs}
     for cell in plan.cells:
-        tensors[cell.index] = _build_cell(cell, tensors, plan.rank, plan.activation)
+        tensors[cell.index] = _build_cell(cell, tensors, plan)
     outputs = [_build_head(head, tensors[head.source], plan.rank) for head in plan.heads]
     return keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=name)
 
 
-def _pointwise(projection: Projection, tensor: Tensor, rank: int) -> Tensor:
-    conv = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
+def _pointwise(projection: Projection, tensor: Tensor, plan: NetworkPlan) -> Tensor:
+    conv = keras.layers.Conv1D if plan.rank == 1 else keras.layers.Conv2D
     tensor = conv(projection.filters, 1, strides=projection.strides, padding="same", use_bias=False,
                   name=f"{projection.name}_conv")(tensor)
-    return keras.layers.BatchNormalization(name=f"{projection.name}_bn")(tensor)
+    return keras.layers.BatchNormalization(momentum=plan.batch_norm_momentum, name=f"{projection.name}_bn")(tensor)
 
 
 def _operator(op: OpPlan, tensor: Tensor) -> Tensor:
     return allocator_for(op.spec).build(op.spec, op.request)(tensor)
 
 
-def _build_cell(cell: CellPlan, tensors: dict[int | None, Tensor], rank: int, activation: str) -> Tensor:
+def _build_cell(cell: CellPlan, tensors: dict[int | None, Tensor], plan: NetworkPlan) -> Tensor:
     lookbacks = {lookback: tensors[source] for lookback, source in cell.inputs.items()}
     for lookback, projection in cell.reshapes.items():
-        lookbacks[lookback] = _pointwise(projection, lookbacks[lookback], rank)
+        lookbacks[lookback] = _pointwise(projection, lookbacks[lookback], plan)
     blocks: list[Tensor] = []
     for block in cell.blocks:
         sides = [_operator(op, lookbacks[op.source] if op.source < 0 else blocks[op.source])
@@ -108,18 +108,18 @@ def _build_cell(cell: CellPlan, tensors: dict[int | None, Tensor], rank: int, ac
         output = blocks[cell.concat[0]]
     else:
         concatenated = keras.layers.Concatenate(axis=-1, name=f"{cell.name}_concat")([blocks[j] for j in cell.concat])
-        output = _pointwise(cell.projection, concatenated, rank)
+        output = _pointwise(cell.projection, concatenated, plan)
     if cell.squeeze_excitation is not None:
         se = cell.squeeze_excitation
-        pool = keras.layers.GlobalAveragePooling1D if rank == 1 else keras.layers.GlobalAveragePooling2D
+        pool = keras.layers.GlobalAveragePooling1D if plan.rank == 1 else keras.layers.GlobalAveragePooling2D
         weights = pool(keepdims=True, name=f"{se.name}_squeeze")(output)
-        weights = keras.layers.Dense(se.units, activation=activation, name=f"{se.name}_reduce")(weights)
+        weights = keras.layers.Dense(se.units, activation=plan.activation, name=f"{se.name}_reduce")(weights)
         weights = keras.layers.Dense(se.channels, activation="sigmoid", name=f"{se.name}_expand")(weights)
         output = keras.layers.Multiply(name=f"{se.name}_scale")([output, weights])
     if cell.residual:
         shortcut = lookbacks[-1]
         if cell.residual_projection is not None:
-            shortcut = _pointwise(cell.residual_projection, shortcut, rank)
+            shortcut = _pointwise(cell.residual_projection, shortcut, plan)
         output = keras.layers.Add(name=f"{cell.name}_residual_add")([output, shortcut])
     return output
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from scinas.data.base import DatasetInfo
 from scinas.errors import ConfigError
 from scinas.search_space.cell import Cell
-from scinas.search_space.macro import CellKind, MacroConfig
+from scinas.search_space.macro import BATCH_NORM_MOMENTUM, CellKind, MacroConfig
 from scinas.search_space.operators import LayerRequest, OpSpec, allocator_for, parse_operator
 
 __all__ = [
@@ -162,6 +162,7 @@ class NetworkPlan:
     activation: str
     cells: tuple[CellPlan, ...]
     heads: tuple[HeadPlan, ...]
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     def count_params(self) -> int:
         """The exact number of weights (trainable and not) of the model built from this plan."""
@@ -203,7 +204,7 @@ def plan_network(cell: Cell, macro: MacroConfig, info: DatasetInfo) -> NetworkPl
         cells.append(plan)
         shapes[index] = (plan.level, plan.filters)
     return NetworkPlan(rank, tuple(info.input_shape), macro.activation, tuple(cells),
-                       _plan_heads(macro, info, cells, shapes))
+                       _plan_heads(macro, info, cells, shapes), macro.batch_norm_momentum)
 
 
 def _operator_parser(rank: int) -> Callable[[str], OpSpec]:
@@ -235,7 +236,7 @@ def _plan_cell(cell: Cell, macro: MacroConfig, index: int, kind: CellKind, level
         source_level, channels = seen[source] if source < 0 else (level, filters)
         request = LayerRequest(rank=rank, in_channels=channels, filters=filters,
                                strides=2 ** (level - source_level), activation=macro.activation,
-                               name=f"{name}_b{block}_{side}")
+                               name=f"{name}_b{block}_{side}", batch_norm_momentum=macro.batch_norm_momentum)
         return OpPlan(source, specs(text), request)
 
     blocks = tuple(BlockPlan(j, op(b.in1, b.op1, j, "left"), op(b.in2, b.op2, j, "right"), macro.block_join)

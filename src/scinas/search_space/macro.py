@@ -43,7 +43,7 @@ from scinas.errors import ConfigError
 if TYPE_CHECKING:
     from scinas.search_space.cell import Cell
 
-__all__ = ["BLOCK_JOINS", "CellKind", "MacroConfig", "known_activations"]
+__all__ = ["BATCH_NORM_MOMENTUM", "BLOCK_JOINS", "CellKind", "MacroConfig", "known_activations"]
 
 BLOCK_JOINS: tuple[str, ...] = ("add", "avg")
 """How the two sides of a block are joined: element-wise sum or mean."""
@@ -62,6 +62,17 @@ def known_activations() -> tuple[str, ...]:
 
     names = (name for name in dir(keras.activations) if not name.startswith("_") and name not in _NOT_ACTIVATIONS)
     return tuple(sorted(name for name in names if callable(getattr(keras.activations, name))))
+
+
+BATCH_NORM_MOMENTUM = 0.9
+"""The default momentum of a cell network's batch normalisations (``batch_norm_momentum``).
+
+Keras' own default, 0.99, averages the batch statistics over about 100 steps; in the short
+trainings of a search the weights move faster than that, so the moving statistics used at
+validation lag behind and a network that classifies well in training can score at chance on
+validation for epochs (measured on XFEL patterns: 0.50 for 8 epochs with 0.99, 0.78 rising to
+0.92 with 0.9).  0.9 is PyTorch's default (its ``momentum=0.1``), used by DARTS and NAS-Bench-201.
+"""
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,10 @@ class MacroConfig:
     """Dropout rate before each output's dense layer; in [0, 1)."""
     activation: str = "relu"
     """The operators' activation, a ``keras.activations`` name."""
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    """Momentum of every batch normalisation's moving statistics, in (0, 1).  The default, 0.9,
+    follows the batch closely enough for short search trainings (Keras' 0.99 lags behind and can
+    leave validation at chance for epochs); 0.99 reproduces Keras' behaviour."""
 
     def __post_init__(self) -> None:
         if isinstance(self.dropout, int) and not isinstance(self.dropout, bool):
@@ -118,6 +133,12 @@ class MacroConfig:
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
                 or not 0 <= self.dropout < 1:
             raise ConfigError("expected a number in [0, 1)", path="dropout", value=self.dropout)
+        if isinstance(self.batch_norm_momentum, int) and not isinstance(self.batch_norm_momentum, bool):
+            object.__setattr__(self, "batch_norm_momentum", float(self.batch_norm_momentum))
+        if isinstance(self.batch_norm_momentum, bool) or not isinstance(self.batch_norm_momentum, float) \
+                or not 0 < self.batch_norm_momentum < 1:
+            raise ConfigError("expected a number in (0, 1)", path="batch_norm_momentum",
+                              value=self.batch_norm_momentum)
         if self.activation not in known_activations():
             raise ConfigError("expected the name of a keras.activations function", path="activation",
                               value=self.activation, fix=suggest(str(self.activation), known_activations()))
@@ -144,9 +165,14 @@ class MacroConfig:
             "multi_output": table.boolean("multi_output", default.multi_output),
             "dropout": table.number("dropout", default.dropout, minimum=0.0),
             "activation": table.string("activation", default.activation),
+            "batch_norm_momentum": table.number("batch_norm_momentum", default.batch_norm_momentum,
+                                                minimum=0.0, exclusive_minimum=True),
         }
         if values["dropout"] >= 1:
             raise table.error("dropout", "expected a number in [0, 1)", fix="use a rate below 1, e.g. 0.2")
+        if values["batch_norm_momentum"] >= 1:
+            raise table.error("batch_norm_momentum", "expected a number in (0, 1)",
+                              fix="use e.g. 0.9 (PyTorch's and DARTS' default) or 0.99 (Keras')")
         if values["activation"] not in known_activations():
             raise table.error("activation", "expected the name of a keras.activations function",
                               fix=suggest(values["activation"], known_activations()))

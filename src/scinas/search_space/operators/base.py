@@ -37,6 +37,8 @@ import keras
 
 from scinas.errors import ConfigError
 from scinas.registry import Registry
+from scinas.search_space.macro import BATCH_NORM_MOMENTUM
+from scinas.search_space.operators.layer_parts import check_momentum
 
 __all__ = [
     "ALLOCATORS",
@@ -76,7 +78,8 @@ class LayerRequest:
 
     ``rank``: spatial dimensions of the input (1 or 2); ``in_channels``: channels of the input;
     ``filters``: channels wanted at the output; ``strides``: spatial reduction factor (1 = none);
-    ``activation``: the macro-architecture's activation; ``name``: the Keras layer name.
+    ``activation``: the macro-architecture's activation; ``name``: the Keras layer name;
+    ``batch_norm_momentum``: the momentum of the operator's batch normalisations, if it has any.
     """
 
     rank: int
@@ -85,12 +88,14 @@ class LayerRequest:
     strides: int = 1
     activation: str = "relu"
     name: str = "op"
+    batch_norm_momentum: float = BATCH_NORM_MOMENTUM
 
     def __post_init__(self) -> None:
         if self.rank not in (1, 2):
             raise ValueError(f"rank must be 1 or 2, not {self.rank}")
         if self.in_channels < 1 or self.filters < 1 or self.strides < 1:
             raise ValueError(f"in_channels, filters and strides must be >= 1: {self}")
+        check_momentum(self.batch_norm_momentum)
 
     @property
     def variant(self) -> Variant:

@@ -45,7 +45,8 @@ class SqueezeExcitationOp(OpLayer):
     def make_steps(self, in_channels: int) -> list[keras.layers.Layer]:
         if self.strides == 1 and in_channels == self.filters:
             return []
-        return projection(self.rank, self.filters, self.strides, dtype=self.dtype_policy)
+        return projection(self.rank, self.filters, self.strides, dtype=self.dtype_policy,
+                          momentum=self.batch_norm_momentum)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         super().build(input_shape)

@@ -78,7 +78,7 @@ class ConvOp(OpLayer):
                     strides=self.strides if index == 0 and stride_in_conv else 1,
                     dilation=self.dilation, kind="separable" if self.separable else "conv",
                 ),
-                batch_norm(name=f"bn{suffix}", dtype=dtype),
+                batch_norm(name=f"bn{suffix}", dtype=dtype, momentum=self.batch_norm_momentum),
                 activation(self.activation, name=f"act{suffix}", dtype=dtype),
             ]
         if self.strides > 1 and not stride_in_conv:
@@ -126,7 +126,7 @@ class TransposeConvOp(OpLayer):
         return [
             convolution(self.rank, self.filters, self.kernel, strides=2 * self.strides, name="conv", dtype=dtype),
             convolution(self.rank, self.filters, self.kernel, strides=2, kind="transpose", name="tconv", dtype=dtype),
-            batch_norm(name="bn", dtype=dtype),
+            batch_norm(name="bn", dtype=dtype, momentum=self.batch_norm_momentum),
             activation(self.activation, name="act", dtype=dtype),
         ]
 
@@ -174,7 +174,7 @@ class ZoomedConvOp(OpLayer):
         return [
             pooling("avg", self.rank, (factor,) * self.rank, factor, name="zoom_out", dtype=dtype),
             convolution(self.rank, self.filters, self.kernel, name="conv", dtype=dtype),
-            batch_norm(name="bn", dtype=dtype),
+            batch_norm(name="bn", dtype=dtype, momentum=self.batch_norm_momentum),
             activation(self.activation, name="act", dtype=dtype),
             upsample,
         ]

@@ -129,6 +129,7 @@ class ConvAllocator(OpAllocator[ConvSpec]):
         return ConvOp(
             rank=request.rank, filters=request.filters, kernels=[spec.kernel], dilation=spec.dilation,
             strides=request.strides, activation=request.activation, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )
 
 
@@ -172,6 +173,7 @@ class StackedConvAllocator(OpAllocator[StackedConvSpec]):
         return ConvOp(
             rank=request.rank, filters=request.filters, kernels=list(spec.kernels), strides=request.strides,
             activation=request.activation, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )
 
 
@@ -206,4 +208,5 @@ class DepthwiseConvAllocator(OpAllocator[DepthwiseConvSpec]):
         return ConvOp(
             rank=request.rank, filters=request.filters, kernels=[spec.kernel], dilation=spec.dilation,
             strides=request.strides, activation=request.activation, separable=True, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )

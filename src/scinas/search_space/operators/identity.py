@@ -50,4 +50,5 @@ class IdentityAllocator(OpAllocator[IdentitySpec]):
 
     def build(self, spec: IdentitySpec, request: LayerRequest) -> keras.layers.Layer:
         check_request(spec, request)
-        return IdentityOp(rank=request.rank, filters=request.filters, strides=request.strides, name=request.name)
+        return IdentityOp(rank=request.rank, filters=request.filters, strides=request.strides, name=request.name,
+                          batch_norm_momentum=request.batch_norm_momentum)

@@ -16,10 +16,13 @@ from typing import Any, ClassVar
 
 import keras
 
+from scinas.search_space.macro import BATCH_NORM_MOMENTUM
+
 __all__ = [
     "OpLayer",
     "activation",
     "batch_norm",
+    "check_momentum",
     "convolution",
     "crop_to_reduced",
     "kernel_config",
@@ -45,6 +48,13 @@ _POOL: dict[tuple[str, int], type[keras.layers.Layer]] = {
 }
 
 
+def check_momentum(momentum: float) -> float:
+    """``momentum`` as a float in (0, 1), or ValueError."""
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 < momentum < 1:
+        raise ValueError(f"the batch-normalisation momentum must be a number in (0, 1), not {momentum!r}")
+    return float(momentum)
+
+
 def reduced_size(size: int, strides: int) -> int:
     """The spatial size after a reduction: ``ceil(size / strides)`` ('same' padding's rule)."""
     return -(-size // strides)
@@ -68,9 +78,13 @@ def convolution(
     return _CONV[kind, rank](filters, kernel, strides=strides, **options)
 
 
-def batch_norm(*, name: str, dtype: Any) -> keras.layers.Layer:
-    """Batch normalisation over the channels (4 weights per channel, 2 of them not trainable)."""
-    return keras.layers.BatchNormalization(name=name, dtype=dtype)
+def batch_norm(*, name: str, dtype: Any, momentum: float = BATCH_NORM_MOMENTUM) -> keras.layers.Layer:
+    """Batch normalisation over the channels (4 weights per channel, 2 of them not trainable).
+
+    ``momentum`` weighs the old moving mean and variance at each training step (see
+    :data:`BATCH_NORM_MOMENTUM`).
+    """
+    return keras.layers.BatchNormalization(momentum=momentum, name=name, dtype=dtype)
 
 
 def activation(function: str, *, name: str, dtype: Any) -> keras.layers.Layer:
@@ -89,13 +103,14 @@ def subsample(rank: int, strides: int, *, name: str, dtype: Any) -> keras.layers
 
 
 def projection(
-    rank: int, filters: int, strides: int, *, dtype: Any, prefix: str = "project"
+    rank: int, filters: int, strides: int, *, dtype: Any, prefix: str = "project",
+    momentum: float = BATCH_NORM_MOMENTUM,
 ) -> list[keras.layers.Layer]:
     """A pointwise (1x1) convolution with ``strides`` then batch normalisation: it adapts the
     channels and/or reduces the spatial size of an operator that cannot do it by itself."""
     return [
         convolution(rank, filters, (1,) * rank, strides=strides, name=f"{prefix}_conv", dtype=dtype),
-        batch_norm(name=f"{prefix}_bn", dtype=dtype),
+        batch_norm(name=f"{prefix}_bn", dtype=dtype, momentum=momentum),
     ]
 
 
@@ -119,7 +134,8 @@ class OpLayer(keras.layers.Layer):
 
     crops: ClassVar[bool] = False
 
-    def __init__(self, rank: int, filters: int, strides: int = 1, **kwargs: Any) -> None:
+    def __init__(self, rank: int, filters: int, strides: int = 1, *,
+                 batch_norm_momentum: float = BATCH_NORM_MOMENTUM, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if rank not in (1, 2):
             raise ValueError(f"rank must be 1 or 2, not {rank}")
@@ -128,6 +144,7 @@ class OpLayer(keras.layers.Layer):
         self.rank = int(rank)
         self.filters = int(filters)
         self.strides = int(strides)
+        self.batch_norm_momentum = check_momentum(batch_norm_momentum)
         self.steps: list[keras.layers.Layer] = []
 
     def make_steps(self, in_channels: int) -> list[keras.layers.Layer]:
@@ -163,7 +180,8 @@ class OpLayer(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
-        config.update(rank=self.rank, filters=self.filters, strides=self.strides)
+        config.update(rank=self.rank, filters=self.filters, strides=self.strides,
+                      batch_norm_momentum=self.batch_norm_momentum)
         return config
 
 

@@ -66,6 +66,7 @@ class _PoolAllocator(OpAllocator[PoolSpec]):
         return PoolOp(
             rank=request.rank, filters=request.filters, kind=self.kind, pool_size=spec.pool_size,
             strides=request.strides, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )
 
 

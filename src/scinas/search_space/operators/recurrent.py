@@ -57,7 +57,8 @@ class _RecurrentAllocator(OpAllocator[RecurrentSpec]):
     def build(self, spec: RecurrentSpec, request: LayerRequest) -> keras.layers.Layer:
         check_request(spec, request)
         return RecurrentOp(
-            rank=request.rank, filters=request.filters, kind=self.family, strides=request.strides, name=request.name
+            rank=request.rank, filters=request.filters, kind=self.family, strides=request.strides, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )
 
 

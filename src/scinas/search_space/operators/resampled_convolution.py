@@ -87,6 +87,7 @@ class TransposeConvAllocator(OpAllocator[TransposeConvSpec]):
         return TransposeConvOp(
             rank=request.rank, filters=request.filters, kernel=spec.kernel, strides=request.strides,
             activation=request.activation, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )
 
 
@@ -122,4 +123,5 @@ class ZoomedConvAllocator(OpAllocator[ZoomedConvSpec]):
         return ZoomedConvOp(
             rank=request.rank, filters=request.filters, kernel=spec.kernel, zoom=spec.zoom,
             strides=request.strides, activation=request.activation, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )

@@ -30,7 +30,8 @@ class IdentityOp(OpLayer):
     def make_steps(self, in_channels: int) -> list[keras.layers.Layer]:
         if self.strides == 1 and in_channels == self.filters:
             return []
-        return projection(self.rank, self.filters, self.strides, dtype=self.dtype_policy)
+        return projection(self.rank, self.filters, self.strides, dtype=self.dtype_policy,
+                          momentum=self.batch_norm_momentum)
 
 
 @keras.saving.register_keras_serializable(package="scinas")
@@ -61,7 +62,7 @@ class PoolOp(OpLayer):
         dtype = self.dtype_policy
         steps = [pooling(self.kind, self.rank, self.pool_size, self.strides, name="pool", dtype=dtype)]
         if in_channels != self.filters:
-            steps += projection(self.rank, self.filters, 1, dtype=dtype)
+            steps += projection(self.rank, self.filters, 1, dtype=dtype, momentum=self.batch_norm_momentum)
         return steps
 
     def get_config(self) -> dict[str, Any]:

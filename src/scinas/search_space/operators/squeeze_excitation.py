@@ -60,4 +60,5 @@ class SqueezeExcitationAllocator(OpAllocator[SqueezeExcitationSpec]):
         return SqueezeExcitationOp(
             rank=request.rank, filters=request.filters, ratio=spec.ratio, strides=request.strides,
             activation=request.activation, name=request.name,
+            batch_norm_momentum=request.batch_norm_momentum,
         )
