@@ -3,7 +3,7 @@
 Run::
 
     .venv/bin/python benchmarks/early_termination.py [--dataset digits|spectra|xfel15] [--models 20]
-        [--epochs 25] [--samples N]
+        [--epochs 25] [--samples N] [--pixels 63]
     .venv/bin/python benchmarks/early_termination.py --save-curves curves.json   # keep the curves
     .venv/bin/python benchmarks/early_termination.py --load-curves curves.json   # replay only
     .venv/bin/python benchmarks/early_termination.py --load-curves curves.json --subset odd --fit-window 6
@@ -13,7 +13,8 @@ maxpool; up to 3 blocks, 8 filters, 2 motifs) and built by scinas' cell-network 
 is trained once for the whole ``--epochs`` budget, recording the validation score and the time
 of every epoch.  ``--dataset``: ``digits`` (scikit-learn's 8x8 digits, 10 classes, accuracy),
 ``spectra`` (Michaelis–Menten spectra as 101x3 series with 1D cells, 12 standardised targets,
-R²) or ``xfel15`` (127x127 XFEL patterns at 1e15, open vs closed adenylate kinase, accuracy).
+R²) or ``xfel15`` (127x127 XFEL patterns at 1e15, open vs closed adenylate kinase, accuracy;
+``--pixels 63`` gives 63x63 patterns over the same resolution range).
 The rule is then replayed on the recorded curves: its decisions depend on the history alone, so
 this is what training with ``[X.training.early_termination]`` on would have done (the fits' own
 time is measured during the replay and counted as overhead).
@@ -30,7 +31,9 @@ It prints one JSON object whose top level is the ``default`` rule's: ``epochs_sa
 points of percent), ``kendall_tau`` (ranking by fitness — the prediction when converged, else
 the measured value — vs ranking by the full-budget score), ``kendall_tau_at_stop`` (ranking by
 the score measured at the same stopping epochs, without the prediction: what the prediction
-adds), and the same for every replayed rule under ``rules``.  Benchmarks measure; they never
+adds), and the same for every replayed rule under ``rules``; then what the curves' own noise
+allows whatever the rule: ``kendall_tau_ceiling`` (ranking by the score one epoch before the end
+vs by the final score) and ``median_last_epoch_change_points``.  Benchmarks measure; they never
 assert.
 """
 
