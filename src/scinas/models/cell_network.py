@@ -39,6 +39,7 @@ from scinas.models.base import ModelGenerator, register_model_generator
 from scinas.models.cell_plan import CellPlan, HeadPlan, NetworkPlan, OpPlan, Projection, plan_network
 from scinas.search_space.architecture import Architecture, CellArchitecture
 from scinas.search_space.operators import allocator_for
+from scinas.search_space.operators.layer_parts import batch_norm
 
 __all__ = ["CellNetworkGenerator", "build_cell_network"]
 
@@ -87,7 +88,7 @@ def _pointwise(projection: Projection, tensor: Tensor, plan: NetworkPlan) -> Ten
     conv = keras.layers.Conv1D if plan.rank == 1 else keras.layers.Conv2D
     tensor = conv(projection.filters, 1, strides=projection.strides, padding="same", use_bias=False,
                   name=f"{projection.name}_conv")(tensor)
-    return keras.layers.BatchNormalization(momentum=plan.batch_norm_momentum, name=f"{projection.name}_bn")(tensor)
+    return batch_norm(name=f"{projection.name}_bn", dtype=None, momentum=plan.batch_norm_momentum)(tensor)
 
 
 def _operator(op: OpPlan, tensor: Tensor) -> Tensor:
