@@ -40,6 +40,7 @@ from scinas.execution.base import Executor
 from scinas.execution.registry import ExecutionContext, create_executor
 from scinas.experiment.manifest import build_manifest
 from scinas.experiment.plan import ExperimentPlan, plan_experiments
+from scinas.models.plot import graphviz_note
 from scinas.search.base import TrialOutcome
 from scinas.search.fixed import FixedStrategy
 from scinas.store import RunStatus, RunStore, TrialStatus
@@ -179,6 +180,8 @@ class ExperimentRun:
         self.store.set_run_status(RunStatus.RUNNING)
         try:
             logger.info("run %s of experiment %s in %s", self.run_dir.name, self.plan.name, self.run_dir)
+            if (note := graphviz_note()) is not None:  # said once here, not per drawing
+                logger.info(note)
             dataset = PreparedDataset.prepare(self.plan.generator, self.cache_root,
                                               stats_samples=self.plan.config.dataset.use_stats_of,
                                               progress=self.progress)
