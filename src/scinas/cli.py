@@ -263,15 +263,14 @@ def _console(args: argparse.Namespace, run: ExperimentRun) -> Iterator[None]:
         yield
         return
     from scinas.console import LiveView, PlainView, RunConsole, RunOutline
+    from scinas.console.progress import logs_above_bars
 
     live = not (args.verbose or args.no_progress) and sys.stdout.isatty()
     view = LiveView(sys.stdout) if live else PlainView(sys.stdout)
     console = RunConsole(RunOutline.of(run.plan.config, run.run_dir), view)
     with contextlib.ExitStack() as stack:
         if live:  # log records are printed above the bars instead of through them
-            from tqdm.contrib.logging import logging_redirect_tqdm
-
-            stack.enter_context(logging_redirect_tqdm())
+            stack.enter_context(logs_above_bars())
         stack.enter_context(console.attached(run.store))
         yield
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from scinas.console.progress import LiveView, PlainView, RunConsole, RunOutline, format_duration
+from scinas.console.progress import LiveView, PlainView, RunConsole, RunOutline, format_duration, logs_above_bars
 from scinas.store import EpochRecord, RunStore
 
 
@@ -143,3 +145,23 @@ def test_the_live_view_draws_bars_and_prints_finished_trials(store: RunStore, tm
     assert "A search" in text and "trial" in text and "best 0.4 (B0-0000)" in text  # the search bar
     assert "A B0-0000 completed in 2.0 s, 2 epochs: validation accuracy 0.4" in text
     assert "A select-00 (selection)" in text and "epoch" in text  # the training bar
+
+
+def test_log_records_go_above_the_bars_with_their_level_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("scinas.test.console")
+    logger.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    logger.addHandler(console)
+    logger.setLevel(logging.INFO)
+    try:
+        with logs_above_bars(logger):
+            assert [type(h).__name__ for h in logger.handlers] == ["_AboveBars"]
+            logger.info("an info record")
+            logger.warning("a warning")
+        assert logger.handlers == [console]
+    finally:
+        logger.removeHandler(console)
+        logger.propagate = True
+    err = capsys.readouterr().err
+    assert "a warning" in err and "an info record" not in err

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -48,7 +50,8 @@ if TYPE_CHECKING:
 
     from scinas.config.experiment import ExperimentConfig
 
-__all__ = ["LiveView", "PlainView", "RunConsole", "RunOutline", "SearchTally", "View", "format_duration"]
+__all__ = ["LiveView", "PlainView", "RunConsole", "RunOutline", "SearchTally", "View", "format_duration",
+           "logs_above_bars"]
 
 #: Metrics shown per epoch, each with its validation twin: the loss and the first other one.
 _EPOCH_METRICS = 2
@@ -238,6 +241,42 @@ class LiveView(View):
         if self._search is not None:
             self._search.close()
             self._search = None
+
+
+class _AboveBars(logging.StreamHandler):  # type: ignore[type-arg]
+    """A console log handler that prints its records above tqdm's bars instead of through them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # logging's own contract: a handler reports its failure, never raises
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def logs_above_bars(logger: logging.Logger | None = None) -> Iterator[None]:
+    """While live bars are drawn, the console handlers of ``logger`` (default: the root logger)
+    print above them; their levels, filters and formats stay as they were."""
+    logger = logger if logger is not None else logging.getLogger()
+    swapped: list[tuple[logging.Handler, logging.Handler]] = []
+    for handler in list(logger.handlers):
+        if type(handler) is logging.StreamHandler and handler.stream in (sys.stdout, sys.stderr):
+            replacement: logging.Handler = _AboveBars(handler.stream)
+            replacement.setLevel(handler.level)
+            replacement.setFormatter(handler.formatter)
+            for log_filter in handler.filters:
+                replacement.addFilter(log_filter)
+            logger.removeHandler(handler)
+            logger.addHandler(replacement)
+            swapped.append((handler, replacement))
+    try:
+        yield
+    finally:
+        for original, replacement in swapped:
+            logger.removeHandler(replacement)
+            logger.addHandler(original)
 
 
 class RunConsole:
