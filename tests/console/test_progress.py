@@ -143,7 +143,7 @@ def test_the_live_view_draws_bars_and_prints_finished_trials(store: RunStore, tm
         _trial(store, "select-00", score=0.8, epochs=2, phase="selection")
     text = out.getvalue()
     assert "A search" in text and "trial" in text and "best 0.4 (B0-0000)" in text  # the search bar
-    assert "A B0-0000 completed in 2.0 s, 2 epochs: validation accuracy 0.4" in text
+    assert "A B0-0000 completed in 2.0 s, 2 epochs: validation accuracy 0.4\n" in text  # counts: in the bar
     assert "A select-00 (selection)" in text and "epoch" in text  # the training bar
 
 

@@ -161,7 +161,13 @@ class SearchTally:
 
 
 class View(abc.ABC):
-    """Where :class:`RunConsole` draws: lines (:meth:`line`), a search display, a training display."""
+    """Where :class:`RunConsole` draws: lines (:meth:`line`), a search display, a training display.
+
+    ``draws_search`` says whether :meth:`search` shows the counts itself (then a finished trial's
+    line leaves them out).
+    """
+
+    draws_search = False
 
     @abc.abstractmethod
     def line(self, text: str) -> None:
@@ -191,6 +197,8 @@ class PlainView(View):
 
 class LiveView(View):
     """tqdm bars on ``stream`` (a terminal) that redraw in place; lines are printed above them."""
+
+    draws_search = True
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -359,7 +367,8 @@ class RunConsole:
         if self._searching(trial):
             self.tally.finished(trial.name, None if failed else score, failed=failed)
             self.view.search(self._search_title, self.tally, "")
-            line += f" | {self.tally.summary(self.clock())}"
+            if not self.view.draws_search:
+                line += f" | {self.tally.summary(self.clock())}"
         self.view.line(line)
 
     @staticmethod
