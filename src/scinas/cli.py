@@ -1,5 +1,10 @@
 """The ``scinas`` command line: ``run``, ``list``, ``predict``, ``report``, ``export`` and ``xfel preview``.
 
+Output: ``run`` shows one progress display per search and one line per finished trial (whole
+lines when the output is not a terminal or with ``--no-progress``); its full log is ``run.log`` in
+the run folder.  ``-v`` adds the log, Keras' own per-epoch lines and TensorFlow's C++ start-up
+lines (kept off the console otherwise); ``-q`` shows only warnings, errors and the results.
+
 Exit codes: 0 success; 1 a run failed (a trial failed, data could not be made); 2 a
 configuration or usage error (one message, no traceback); 130 interrupted (the run folder
 stays resumable).
@@ -21,15 +26,19 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scinas import __version__
 from scinas.errors import ConfigError, ScinasError
+
+if TYPE_CHECKING:
+    from scinas.experiment.run import ExperimentRun
 
 __all__ = ["main", "split_arguments"]
 
@@ -62,7 +71,8 @@ def _parser() -> _Parser:
                      help="results root (default: results, or $SCINAS_RESULTS)")
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="dataset cache (default: <results>/.cache, or $SCINAS_CACHE_DIR)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-progress", action="store_true",
+                     help="whole lines instead of progress bars (the default when the output is not a terminal)")
     listing = commands.add_parser("list", help="list experiments and datasets")
     _common(listing)
     _predict_parser(commands)
@@ -80,7 +90,7 @@ def _report_parsers(commands: Any) -> None:
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder results/<experiment>/<run-id>")
     report.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="where report.html and report/ go (default: the run folder)")
-    report.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _verbosity(report)
     export = commands.add_parser(
         "export", help="export the run store's tables (CSV or Parquet)",
         description="Write the run store's tables trials, epochs and metrics (one file each) for pandas, R or a "
@@ -89,7 +99,7 @@ def _report_parsers(commands: Any) -> None:
     export.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
     export.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: <RUN_DIR>/csv or <RUN_DIR>/parquet)")
-    export.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _verbosity(export)
 
 
 def _xfel_parser(commands: Any) -> None:
@@ -136,7 +146,14 @@ def _predict_parser(commands: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-dir", type=Path, default=Path(os.environ.get("SCINAS_CONFIG_DIR", "config")),
                         help="folder with configurations.toml and data.toml (default: config)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _verbosity(parser)
+
+
+def _verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="only warnings, errors and the results")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="also the full log, Keras' per-epoch lines and TensorFlow's start-up lines")
 
 
 def split_arguments(items: Sequence[str], environ: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
@@ -184,38 +201,50 @@ def _command_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _start_tensorflow(args: argparse.Namespace) -> None:
+    """Load TensorFlow before anything imports it: its start-up lines only with ``-v``."""
+    from scinas.console import start_tensorflow
+
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's later info and warnings
+    start_tensorflow(show=args.verbose)
+
+
 def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from scinas.config.loading import load_config
-    from scinas.experiment.plan import plan_experiments
-    from scinas.experiment.run import ExperimentRun, RunResult
 
     names, overrides = split_arguments(args.items)
     cache_env = os.environ.get("SCINAS_CACHE_DIR")
     cache_root = args.cache_dir or (Path(cache_env) if cache_env else None)
+    if args.resume is not None and (names or overrides):
+        raise ConfigError("--resume takes no experiment names or overrides: a run resumes with the "
+                          "configuration saved in its folder", file="command line",
+                          fix="drop the names, or start a new run without --resume")
+    raw = load_config(args.config_dir, overrides) if args.resume is None else None  # TOML errors: no TensorFlow
+    _start_tensorflow(args)
+    from scinas.experiment.plan import plan_experiments
+    from scinas.experiment.run import ExperimentRun, RunResult
+
     progress = not args.no_progress
-    # -q: Keras' per-epoch lines (stdout) go too; otherwise Keras picks bars (tty) or one line per epoch.
-    verbose = 0 if getattr(args, "quiet", False) else None
+    # Keras' own per-epoch lines only with -v (then Keras picks bars on a terminal, else one line per epoch).
+    verbose = None if args.verbose else 0
     results: list[RunResult] = []
-    if args.resume is not None:
-        if names or overrides:
-            raise ConfigError("--resume takes no experiment names or overrides: a run resumes with the "
-                              "configuration saved in its folder", file="command line",
-                              fix="drop the names, or start a new run without --resume")
+    if raw is None:
         run = ExperimentRun.resume(args.resume, cache_root=cache_root, progress=progress, verbose=verbose)
         try:
-            results.append(run.execute())
+            with _console(args, run):
+                results.append(run.execute())
         finally:
             run.close()
     else:
-        raw = load_config(args.config_dir, overrides)
         plans = plan_experiments(raw, names)  # everything is validated before anything runs
         for plan in plans:
             run = ExperimentRun.start(plan, args.results, cache_root=cache_root, argv=["scinas", *argv],
                                       progress=progress, verbose=verbose)
             logger.info("experiment %s: %s", plan.name, run.run_dir)
             try:
-                results.append(run.execute())
+                with _console(args, run):
+                    results.append(run.execute())
             finally:
                 run.close()
     for result in results:
@@ -226,8 +255,28 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return EXIT_OK if all(r.status == "completed" for r in results) else EXIT_FAILED
 
 
+@contextlib.contextmanager
+def _console(args: argparse.Namespace, run: ExperimentRun) -> Iterator[None]:
+    """Show ``run``'s progress (see :mod:`scinas.console.progress`): nothing with ``-q``; whole lines
+    with ``-v``, ``--no-progress`` or when standard output is not a terminal; else live bars."""
+    if args.quiet:
+        yield
+        return
+    from scinas.console import LiveView, PlainView, RunConsole, RunOutline
+    from scinas.console.progress import logs_above_bars
+
+    live = not (args.verbose or args.no_progress) and sys.stdout.isatty()
+    view = LiveView(sys.stdout) if live else PlainView(sys.stdout)
+    console = RunConsole(RunOutline.of(run.plan.config, run.run_dir), view)
+    with contextlib.ExitStack() as stack:
+        if live:  # log records are printed above the bars instead of through them
+            stack.enter_context(logs_above_bars())
+        stack.enter_context(console.attached(run.store))
+        yield
+
+
 def _command_predict(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _start_tensorflow(args)
     from scinas.export.predict import run_prediction
 
     cache_env = os.environ.get("SCINAS_CACHE_DIR")
@@ -296,6 +345,15 @@ def _command_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Log to standard error: warnings and errors with ``-q``; for ``run`` also without ``-v``, since
+    its progress display says what the info records said (they all go to the run's ``run.log``)."""
+    console = logging.StreamHandler()
+    quiet = getattr(args, "quiet", False) or (args.command == "run" and not getattr(args, "verbose", False))
+    console.setLevel(logging.WARNING if quiet else logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", handlers=[console])
+
+
 def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -307,8 +365,7 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
         if args.command is None:
             _parser().print_help()
             return EXIT_CONFIG
-        logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-                            format="%(levelname)s %(name)s: %(message)s")
+        _configure_logging(args)
         if args.command == "list":
             return _command_list(args)
         if args.command == "predict":

@@ -1,4 +1,4 @@
-"""Drawings of models and cells: DOT text by hand, PNGs when Graphviz is there, a note when not."""
+"""Drawings of models and cells: DOT text by hand, PNGs when Graphviz is there, a note per run when not."""
 
 from __future__ import annotations
 
@@ -39,15 +39,23 @@ def test_drawings_are_written_when_dot_is_installed(tmp_path: Path) -> None:
     assert "<svg" in (tmp_path / "cell.svg").read_text()
 
 
-def test_without_dot_nothing_is_drawn_and_a_note_is_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_without_dot_nothing_is_drawn_and_the_note_is_left_to_the_run(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(plot, "dot_program", lambda: None)
-    with caplog.at_level(logging.INFO, logger="scinas.models.plot"):
+    with caplog.at_level(logging.DEBUG, logger="scinas.models.plot"):
         assert plot.plot_model_graph(_model(), tmp_path / "model.png") is None
         assert plot.plot_cell(Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]"), tmp_path / "cell.png") is None
     assert not (tmp_path / "model.png").exists() and not (tmp_path / "cell.png").exists()
     assert (tmp_path / "cell.dot").exists()  # the source is kept: render it elsewhere
-    assert "install Graphviz" in caplog.text
+    assert [record.levelno for record in caplog.records] == [logging.DEBUG, logging.DEBUG]  # per drawing: debug
+    note = plot.graphviz_note()  # what the run says once
+    assert note is not None and "install Graphviz" in note and "apt-get install graphviz" in note
+
+
+def test_no_note_when_dot_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plot, "dot_program", lambda: "/usr/bin/dot")
+    assert plot.graphviz_note() is None
 
 
 def test_a_saved_cell_model_loads_in_a_fresh_process(tmp_path: Path) -> None:

@@ -15,11 +15,12 @@ Example ``data.toml``::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import tensorflow as tf
+from typing import TYPE_CHECKING, Any
 
 from scinas.config.reader import Table
+
+if TYPE_CHECKING:  # TensorFlow is imported when batches are augmented, not when a config is read
+    import tensorflow as tf
 
 __all__ = ["FLIPS", "AugmentationConfig", "augment_batches"]
 
@@ -48,12 +49,16 @@ class AugmentationConfig:
 
 
 def _flip(images: tf.Tensor, seed: tf.Tensor, axis: int) -> tf.Tensor:
+    import tensorflow as tf
+
     batch = tf.shape(images)[0]
     flip = tf.random.stateless_uniform([batch], seed) < 0.5
     return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[axis]), images)
 
 
 def _crop(images: tf.Tensor, seed: tf.Tensor, padding: int) -> tf.Tensor:
+    import tensorflow as tf
+
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
@@ -65,6 +70,8 @@ def _crop(images: tf.Tensor, seed: tf.Tensor, padding: int) -> tf.Tensor:
 
 
 def _cutout(images: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+    import tensorflow as tf
+
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     centres = tf.random.stateless_uniform([batch, 2], seed, minval=0, maxval=tf.int32.max, dtype=tf.int32)
@@ -80,6 +87,8 @@ def _cutout(images: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
 
 
 def _augment(images: tf.Tensor, seed: tf.Tensor, config: AugmentationConfig) -> tf.Tensor:
+    import tensorflow as tf
+
     seeds = tf.random.experimental.stateless_split(seed, num=4)
     if config.flip in ("horizontal", "both"):
         images = _flip(images, seeds[0], axis=2)
@@ -94,6 +103,8 @@ def _augment(images: tf.Tensor, seed: tf.Tensor, config: AugmentationConfig) -> 
 
 def augment_batches(batches: tf.data.Dataset, config: AugmentationConfig, seed: int) -> tf.data.Dataset:
     """``batches`` of ``(images, y)`` (images ``[b, h, w, c]``) with ``config`` applied per image."""
+    import tensorflow as tf
+
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
 
     def apply(batch: Any, pair: tf.Tensor) -> Any:

@@ -23,14 +23,12 @@ import logging
 import math
 import os
 import secrets
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import tomli_w
-from tqdm.auto import tqdm
 
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
 from scinas.config.structure import SearchStructure
@@ -40,6 +38,7 @@ from scinas.execution.base import Executor
 from scinas.execution.registry import ExecutionContext, create_executor
 from scinas.experiment.manifest import build_manifest
 from scinas.experiment.plan import ExperimentPlan, plan_experiments
+from scinas.models.plot import graphviz_note
 from scinas.search.base import TrialOutcome
 from scinas.search.fixed import FixedStrategy
 from scinas.store import RunStatus, RunStore, TrialStatus
@@ -179,6 +178,8 @@ class ExperimentRun:
         self.store.set_run_status(RunStatus.RUNNING)
         try:
             logger.info("run %s of experiment %s in %s", self.run_dir.name, self.plan.name, self.run_dir)
+            if (note := graphviz_note()) is not None:  # said once here, not per drawing
+                logger.info(note)
             dataset = PreparedDataset.prepare(self.plan.generator, self.cache_root,
                                               stats_samples=self.plan.config.dataset.use_stats_of,
                                               progress=self.progress)
@@ -256,13 +257,10 @@ class ExperimentRun:
                                   file=str(self.run_dir / EXPERIMENTS_FILE), path=f"{search.path}.strategy",
                                   fix="resume with the configuration the run started with")
             strategy.load_state(saved["state"])
-        with tqdm(total=search.budget, desc=f"{config.name} search", unit="trial",
-                  disable=not (self.progress and sys.stderr.isatty())) as bar:
-            bar.update(sum(1 for t in self.store.trials() if t.status != TrialStatus.RUNNING
-                           and t.extra.get("phase", "search") == "search"))
-            phase = SearchPhase(strategy, domain, objectives, executor, self.store, self.run_dir, state_path,
-                                strategy_name=search.strategy, progress=bar.update)
-            timing = phase.run()
+        # the command line shows the search's progress from the store's events (scinas.console)
+        phase = SearchPhase(strategy, domain, objectives, executor, self.store, self.run_dir, state_path,
+                            strategy_name=search.strategy)
+        timing = phase.run()
         self.store.export_csv(self.run_dir / "csv")
         logger.info("search done: %.1f s, of which %.1f s training trials (overhead %.1f%%)", timing.wall_s,
                     timing.trials_s, 100 * timing.to_json()["overhead_share"])

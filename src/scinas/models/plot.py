@@ -1,7 +1,8 @@
 """Drawings of a model's layer graph and of a cell, rendered with Graphviz's ``dot``.
 
-Both are optional niceties: when the ``dot`` program is not installed, nothing is drawn and one
-note is logged (install it with ``apt-get install graphviz``, ``brew install graphviz`` or
+Both are optional niceties: when the ``dot`` program is not installed, nothing is drawn.  A run
+says so once (:func:`graphviz_note`, logged when it starts); each skipped drawing is only a
+debug record (install Graphviz with ``apt-get install graphviz``, ``brew install graphviz`` or
 ``conda install graphviz``).
 
 Example::
@@ -23,7 +24,7 @@ import keras
 
 from scinas.search_space.cell import Cell
 
-__all__ = ["cell_dot", "dot_program", "plot_cell", "plot_model_graph"]
+__all__ = ["cell_dot", "dot_program", "graphviz_note", "plot_cell", "plot_model_graph"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,15 @@ def dot_program() -> str | None:
     return shutil.which("dot")
 
 
+def graphviz_note() -> str | None:
+    """What a run without Graphviz says once, at its start; ``None`` when ``dot`` is installed."""
+    if dot_program() is not None:
+        return None
+    return f"model and cell drawings are skipped: the Graphviz `dot` program is not installed; {_INSTALL_HINT}"
+
+
 def _skip(what: str, path: Path) -> None:
-    logger.info("%s not drawn to %s: the Graphviz `dot` program is not installed; %s", what, path, _INSTALL_HINT)
+    logger.debug("%s not drawn to %s: the Graphviz `dot` program is not installed", what, path)
 
 
 def plot_model_graph(model: keras.Model, path: Path, *, dpi: int = 96) -> Path | None:
