@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "DATA_FILE",
     "EXPERIMENTS_FILE",
     "RawConfig",
+    "check_name",
     "deep_merge",
     "display_path",
     "load_config",
@@ -38,6 +40,8 @@ EXPERIMENTS_FILE = "configurations.toml"
 DATA_FILE = "data.toml"
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _LINE_COL = re.compile(r"\(at line (\d+), column (\d+)\)")
+#: Experiment and dataset names become folder names (``results/<experiment>/``, the dataset cache).
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def display_path(path: Path) -> str:
@@ -75,6 +79,21 @@ def load_toml(path: Path) -> dict[str, Any]:
                               + (f" in `{snippet}`" if snippet else ""), file=shown,
                               fix="correct the TOML syntax at that position") from None
         raise ConfigError(f"TOML syntax error: {detail}", file=shown) from None
+
+
+def check_name(name: str, kind: str, file: str) -> None:
+    """Refuse an experiment or dataset ``name`` that is not a safe folder name.
+
+    Letters, digits, ``_``, ``.`` and ``-``, not starting with a dot: nothing that climbs out of
+    the results folder (``..``), hides (``.name``), or means something to a shell or a file system.
+    """
+    if _NAME.fullmatch(name):
+        return
+    header = name if _KEY.match(name) else json.dumps(name)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".") or kind
+    raise ConfigError(f"table [{header}]: {kind} names become folder names: expected letters, digits, '_', '.' "
+                      "and '-', not starting with a dot", file=file,
+                      fix=f"rename the table, e.g. [{safe if _KEY.match(safe) else json.dumps(safe)}]")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -206,6 +225,7 @@ def load_config(config_dir: Path, overrides: Sequence[str] = ()) -> RawConfig:
                                   path="default", value=value, fix='write default = ["E"]')
             default = tuple(value)
         elif isinstance(value, dict):
+            check_name(key, "experiment", experiments_file)
             experiments[key] = value
         else:
             raise ConfigError("top-level keys are experiment tables (or `default`)", file=experiments_file,
@@ -215,6 +235,7 @@ def load_config(config_dir: Path, overrides: Sequence[str] = ()) -> RawConfig:
         if not isinstance(value, dict):
             raise ConfigError("top-level keys of data.toml are dataset tables", file=data_file,
                               path=key, value=value, fix=f"write it as a table: [{key}]")
+        check_name(key, "dataset", data_file)
         datasets[key] = value
     if default is not None:
         for position, name in enumerate(default):

@@ -22,6 +22,7 @@ experiment is planned, by :func:`scinas.tracking.check_tracking`, before any tri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from scinas.config.reader import Table, suggest
@@ -35,6 +36,8 @@ TRACKER_NAMES: tuple[str, ...] = ("tensorboard", "mlflow", "neptune")
 #: ``NEPTUNE_API_TOKEN`` and ``NEPTUNE_PROJECT``), ``offline`` writes to disk for ``neptune sync``,
 #: ``debug`` keeps everything in memory.
 NEPTUNE_MODES: tuple[str, ...] = ("async", "offline", "debug")
+#: ``scheme://user[:password]@`` at the start of a URI (a password may hold ``@`` or ``/``).
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/?#]*@|[^/?#@:]*:[^@]*@)")
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,23 @@ def _parse_mlflow(table: Table | None) -> MlflowSettings:
     for key, value in (("tracking_uri", uri), ("experiment_name", name)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise table.error(key, "expected a non-empty string", fix=f"write {key} = \"...\" or leave it out")
+    if uri is not None:
+        _refuse_credentials(table, uri)
     settings = MlflowSettings(tracking_uri=uri, experiment_name=name, artifacts=table.boolean("artifacts", True))
     table.finish()
     return settings
+
+
+def _refuse_credentials(table: Table, uri: str) -> None:
+    """Refuse a tracking URI with ``user:password@`` (it would be copied into every run folder)."""
+    match = _USERINFO.match(uri)
+    if match is None:
+        return
+    raise table.error("tracking_uri", "credentials in the tracking URI would be copied into every run folder, "
+                      "the store and MLflow itself", value=f"{match['scheme']}***@{uri[match.end():]}",
+                      fix="remove them and export MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+                          "MLFLOW_TRACKING_TOKEN); for a database URI, set MLFLOW_TRACKING_URI in the "
+                          "environment instead of tracking_uri")
 
 
 def _parse_neptune(table: Table | None) -> NeptuneSettings:

@@ -31,7 +31,7 @@ from typing import IO
 
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import JOURNAL_FILE, JournalReader
-from scinas.execution.task import WorkerTask
+from scinas.execution.task import TASK_FILE, WorkerTask
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 
@@ -135,11 +135,11 @@ class LocalExecutor(Executor):
             architecture_json=json.dumps(request.architecture.to_json()))
         slot = self._free_slot()
         trial_dir = self.run_dir / "trials" / request.name
-        trial_dir.mkdir(parents=True, exist_ok=True)
+        trial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (trial_dir / JOURNAL_FILE).unlink(missing_ok=True)  # a restarted trial starts a new journal
         task = WorkerTask(self.run_dir, self.experiment, self.cache_root, request, record, self.name,
                           threads=self.threads, verbose=self.verbose)
-        task_path = trial_dir / "task.pickle"
+        task_path = trial_dir / TASK_FILE
         task.save(task_path)
         environment = dict(os.environ, SCINAS_COORDINATOR_PID=str(os.getpid()), PYTHONUNBUFFERED="1")
         device = self._device(slot)

@@ -14,6 +14,13 @@ leaves the jobs running: the resumed run picks them up.
 
 Job states come from ``squeue`` (live jobs) and ``scontrol show job`` (recently ended ones), so
 no Slurm accounting database is needed.
+
+Each job's payload is scinas's JSON task file (``trials/<trial>/task.json``): the function
+submitted is :func:`~scinas.execution.task.run_task_file` with that file's path as its only
+argument.  submitit itself still pickles this call (a function reference and a string) into the
+log folder and unpickles it in the job, so that folder, ``[X.execution.slurm] log_folder``, is a
+relative path inside the run folder (absolute paths and ``..`` are refused) and is created
+readable by its owner only (mode 0700), like the run folder.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import ModuleType
 from typing import Any
 
@@ -33,11 +40,11 @@ from scinas.config.execution import ExecutionConfig, SlurmConfig
 from scinas.errors import ConfigError, ScinasError
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import JOURNAL_FILE, JournalReader
-from scinas.execution.task import WorkerTask, run_task
+from scinas.execution.task import TASK_FILE, WorkerTask, run_task_file
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 
-__all__ = ["SlurmExecutor", "check_slurm", "job_states", "sbatch_flags"]
+__all__ = ["SlurmExecutor", "check_log_folder", "check_slurm", "job_states", "log_folder", "sbatch_flags"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +94,36 @@ def _parameters(config: SlurmConfig) -> dict[str, Any]:
     return parameters
 
 
+def check_log_folder(execution: ExecutionConfig) -> None:
+    """``[X.execution.slurm] log_folder`` is a relative path that stays inside the run folder.
+
+    The folder holds submitit's pickled job payloads, so it must not be a shared or another
+    user's place: an absolute path or a ``..`` that climbs out of the run folder is refused.
+    """
+    folder = execution.slurm.log_folder
+    parts = PurePath(folder).parts
+    if folder and not PurePath(folder).is_absolute() and ".." not in parts and parts not in ((), (".",)):
+        return
+    where = f"{execution.path}.slurm.log_folder" if execution.path else "slurm.log_folder"
+    raise ConfigError("expected a relative path inside the run folder (no absolute path, no '..'): it holds "
+                      "the jobs' payloads, which must stay in the owner-only run folder",
+                      file=execution.file, path=where, value=folder,
+                      fix='use a folder name such as log_folder = "slurm" (the default)')
+
+
+def log_folder(run_dir: Path, config: SlurmConfig) -> Path:
+    """The run's Slurm log folder (``run_dir / log_folder``), created with mode 0700."""
+    check_log_folder(ExecutionConfig(executor="slurm", slurm=config))
+    folder = run_dir / config.log_folder
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
 def check_slurm(execution: ExecutionConfig) -> None:
-    """submitit installed, ``sbatch`` on the PATH, and the job options accepted by ``sbatch --test-only``."""
+    """A safe log folder, submitit installed, ``sbatch`` on the PATH, and the job options
+    accepted by ``sbatch --test-only``."""
+    check_log_folder(execution)
     path = f"{execution.path}.executor" if execution.path else "executor"
     _submitit(execution.file, path)
     sbatch = shutil.which("sbatch")
@@ -173,7 +208,7 @@ class SlurmExecutor(Executor):
         self.config = config
         self.jobs = jobs
         self.verbose = verbose
-        folder = run_dir / config.log_folder
+        folder = log_folder(run_dir, config)
         self._executor = submitit.SlurmExecutor(folder=folder / "%j", python=python or sys.executable)
         self._executor.update_parameters(**_parameters(config))
         self._running: dict[str, _Job] = {}
@@ -192,13 +227,15 @@ class SlurmExecutor(Executor):
             request.name, architecture=request.architecture.to_text(),
             architecture_json=json.dumps(request.architecture.to_json()))
         trial_dir = self.run_dir / "trials" / request.name
-        trial_dir.mkdir(parents=True, exist_ok=True)
+        trial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (trial_dir / JOURNAL_FILE).unlink(missing_ok=True)
         task = WorkerTask(self.run_dir, self.experiment, self.cache_root, request, record, self.name,
                           threads=self.config.cpus_per_trial, verbose=self.verbose)
+        task_path = trial_dir / TASK_FILE
+        task.save(task_path)
         self._executor.update_parameters(job_name=f"scinas-{self.experiment}-{request.name}")
         try:
-            job = self._executor.submit(run_task, task)
+            job = self._executor.submit(run_task_file, str(task_path))
         except (self._failed, OSError, subprocess.SubprocessError) as exc:  # FailedJobError holds sbatch's message
             raise ScinasError(f"sbatch refused the job of trial {request.name}: {str(exc).strip()}") from exc
         job_id = str(job.job_id)

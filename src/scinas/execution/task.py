@@ -8,27 +8,45 @@ inline executor calls it with the run store, workers with a :class:`~.journal.Tr
 run folder (its resolved ``configurations.toml``/``data.toml``), the dataset cache, the request,
 and the trial's record in the store.  :func:`run_task` trains it, writing the journal; the local
 executor runs it in a fresh ``python -m scinas.execution.worker`` process, the Slurm executor in
-a job (through submitit).
+a job (through submitit, whose job runs :func:`run_task_file`).
+
+The task is written into the trial folder as JSON (``trials/<trial>/task.json``, mode 0600),
+never as a pickle: on a cluster the run folder sits on a shared file system, and unpickling a
+file runs whatever code it names.  A JSON task holds data only; the architecture is rebuilt from
+its JSON form (a cell) or from the run's own ``[X.structure]`` (a layer stack) and must match
+the trial's recorded text, so a task edited to train something else is refused.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import pickle
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from scinas.errors import ConfigError, TrialFailed
+from scinas.errors import ConfigError, ScinasError, TrialFailed
 from scinas.search.base import TrialOutcome, TrialRequest
-from scinas.store import TrialRecord
+from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
+from scinas.store import TrialRecord, TrialStatus
+from scinas.store.records import format_time, parse_time
 from scinas.training.callbacks import TrialStore
 from scinas.training.trainer import Trainer
 
-__all__ = ["WorkerTask", "limit_threads", "placement", "run_task", "train_recorded"]
+__all__ = ["TASK_FILE", "TaskFileError", "WorkerTask", "limit_threads", "placement", "run_task", "run_task_file",
+           "train_recorded"]
 
 logger = logging.getLogger(__name__)
+
+#: The task file's name in the trial folder.
+TASK_FILE = "task.json"
+_FORMAT = 1
+
+
+class TaskFileError(ScinasError):
+    """A task file that is not a scinas worker task (unreadable, malformed, or not this trial's)."""
 
 
 def train_recorded(trainer: Trainer, store: TrialStore, request: TrialRequest, directory: Path) -> TrialOutcome:
@@ -58,7 +76,7 @@ def train_recorded(trainer: Trainer, store: TrialStore, request: TrialRequest, d
 
 @dataclass(frozen=True)
 class WorkerTask:
-    """Everything needed to train one trial in another process (pickled into the trial folder)."""
+    """Everything needed to train one trial in another process (written as JSON into the trial folder)."""
 
     run_dir: Path
     experiment: str
@@ -79,19 +97,77 @@ class WorkerTask:
 
         return self.trial_dir / JOURNAL_FILE
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain data: paths, names, the architecture's JSON, the trial's record."""
+        record = {**asdict(self.record), "status": self.record.status.value,
+                  "started_at": format_time(self.record.started_at),
+                  "finished_at": format_time(self.record.finished_at)}
+        return {"format": _FORMAT, "run_dir": str(self.run_dir), "experiment": self.experiment,
+                "cache_root": str(self.cache_root), "trial": self.request.name,
+                "architecture": self.request.architecture.to_json(), "record": record,
+                "executor": self.executor, "threads": self.threads, "verbose": self.verbose}
+
     def save(self, path: Path) -> None:
-        """Write the task atomically (read back by :meth:`load` in the worker)."""
+        """Write the task atomically, readable by its owner only (read back by :meth:`load`)."""
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        temporary.write_bytes(pickle.dumps(self))
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(self.to_json(), indent=1))
         temporary.replace(path)
 
     @staticmethod
     def load(path: Path) -> WorkerTask:
-        """The task written by :meth:`save` (a file the coordinator of this run wrote)."""
-        task = pickle.loads(path.read_bytes())  # written by this run's coordinator
-        if not isinstance(task, WorkerTask):
-            raise TypeError(f"{path} does not hold a scinas worker task")
-        return task
+        """The task written by :meth:`save`; the architecture is rebuilt and checked (module docstring).
+
+        Raises:
+            TaskFileError: the file is not JSON, lacks a field, or names an architecture that
+                does not match the trial's recorded one.
+        """
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("format") != _FORMAT:
+                raise TaskFileError(f"{path} is not a scinas worker task (format {_FORMAT})")
+            fields = dict(data["record"])
+            record = TrialRecord(**{**fields, "status": TrialStatus(fields["status"]),
+                                    "started_at": parse_time(fields["started_at"]),
+                                    "finished_at": parse_time(fields["finished_at"])})
+            run_dir = Path(str(data["run_dir"]))
+            experiment = str(data["experiment"])
+            name = str(data["trial"])
+            if record.name != name:
+                raise TaskFileError(f"{path}: the task names trial {name} but carries the record of {record.name}")
+            architecture = _architecture(data["architecture"], run_dir, experiment)
+            if architecture.to_text() != record.architecture:
+                raise TaskFileError(f"{path}: the task's architecture {architecture.to_text()} is not the one "
+                                    f"on record for trial {name} ({record.architecture})")
+            threads = data["threads"]
+            return WorkerTask(run_dir, experiment, Path(str(data["cache_root"])), TrialRequest(name, architecture),
+                              record, str(data["executor"]), threads=None if threads is None else int(threads),
+                              verbose=int(data["verbose"]))
+        except TaskFileError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+            raise TaskFileError(f"{path} is not a readable scinas worker task: {type(exc).__name__}: {exc}") from exc
+
+
+def _architecture(data: Any, run_dir: Path, experiment: str) -> Architecture:
+    """The architecture of a task's JSON: a cell from its JSON, a layer stack from the run's config."""
+    if not isinstance(data, dict):
+        raise TaskFileError(f"the task's architecture is not a JSON object: {data!r:.80}")
+    kind = data.get("kind")
+    if kind == "cell":
+        return CellArchitecture.from_json(data)
+    if kind == "layer_stack":
+        from scinas.config.experiment import parse_experiment
+        from scinas.config.loading import load_config
+        from scinas.config.structure import LayersStructure
+
+        structure = parse_experiment(load_config(run_dir), experiment).structure
+        if not isinstance(structure, LayersStructure):
+            raise TaskFileError(f"the task trains a layer stack but experiment {experiment} in {run_dir} has none")
+        return LayerStackArchitecture(structure.layers)
+    raise TaskFileError(f"a worker cannot rebuild an architecture of kind {kind!r} from JSON "
+                        "(cell and layer_stack are known); train it with executor = \"inline\"")
 
 
 def placement(executor: str, trainer: Trainer) -> dict[str, object]:
@@ -109,6 +185,11 @@ def limit_threads(threads: int | None) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+
+
+def run_task_file(path: str) -> str:
+    """Load the JSON task at ``path`` and train it (what a Slurm job runs; see :func:`run_task`)."""
+    return run_task(WorkerTask.load(Path(path)))
 
 
 def run_task(task: WorkerTask) -> str:

@@ -1,10 +1,13 @@
-"""The worker process of the local executor: ``python -m scinas.execution.worker <task.pickle>``.
+"""The worker process of the local executor: ``python -m scinas.execution.worker <task.json>``.
 
-It trains exactly one trial (:func:`scinas.execution.task.run_task`) and exits, so TensorFlow's
+The argument is the JSON task file the executor wrote into the trial folder
+(:class:`scinas.execution.task.WorkerTask`; JSON, so reading it runs no code).  It trains
+exactly one trial (:func:`scinas.execution.task.run_task`) and exits, so TensorFlow's
 memory never grows across trials.  Its stdout and stderr go to ``trials/<trial>/worker.log``.
 It exits when its coordinator dies (the parent process changes), so a killed run never leaves
 a worker training a trial that the resumed run starts again.  Exit status: 0 when the trial
-ended (completed or failed, as the journal says), 1 on an unexpected error.
+ended (completed or failed, as the journal says), 1 on an unexpected error or a task file that
+is not a scinas task.
 """
 
 from __future__ import annotations
@@ -37,18 +40,22 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Train the task whose pickle path is the only argument."""
+    """Train the task whose JSON file is the only argument."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if len(arguments) != 1:
-        sys.stderr.write("usage: python -m scinas.execution.worker <task.pickle>\n")
+        sys.stderr.write("usage: python -m scinas.execution.worker <task.json>\n")
         return 2
     parent = int(os.environ.get("SCINAS_COORDINATOR_PID", os.getppid()))
     if parent == os.getppid():
         _exit_with_parent(parent)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from scinas.execution.task import WorkerTask, run_task
+    from scinas.execution.task import TaskFileError, WorkerTask, run_task
 
-    task = WorkerTask.load(Path(arguments[0]))
+    try:
+        task = WorkerTask.load(Path(arguments[0]))
+    except TaskFileError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
     status = run_task(task)
     logger.info("%s %s", task.request.name, status)
     return 0

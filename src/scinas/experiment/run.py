@@ -124,7 +124,7 @@ class ExperimentRun:
         """Create ``results_root/<experiment>/<run-id>/`` with its config, manifest and store."""
         run_id = new_run_id()
         run_dir = results_root / plan.name / run_id
-        run_dir.mkdir(parents=True)
+        run_dir.mkdir(parents=True, mode=0o700)  # owner-only: workers read task files from it
         experiments_doc, data_doc = plan.resolved_toml()
         _write_atomic(run_dir / EXPERIMENTS_FILE, tomli_w.dumps(experiments_doc))
         _write_atomic(run_dir / DATA_FILE, tomli_w.dumps(data_doc))

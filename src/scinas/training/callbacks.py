@@ -175,7 +175,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         self.best_epoch = int(state["best_epoch"])
         weights = self.state_dir / "best_weights.npz"
         if self.restore_best_weights and weights.exists():
-            with np.load(weights) as archive:
+            with np.load(weights, allow_pickle=False) as archive:
                 self.best_weights = [archive[f"w{i}"] for i in range(len(archive.files))]
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
