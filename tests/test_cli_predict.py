@@ -120,8 +120,6 @@ def test_npz_file_with_and_without_labels_and_onnx(tmp_path: Path) -> None:
     assert "target" not in rows[0] and [int(r["prediction"]) for r in rows] == expected.tolist()
     assert "no labels" in (tmp_path / "o" / "analysis.txt").read_text()
 
-    pytest.importorskip("tf2onnx")
-    pytest.importorskip("onnxruntime")
     from scinas.export.onnx import export_onnx
 
     export_onnx(model, tmp_path / "m.onnx")

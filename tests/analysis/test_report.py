@@ -243,3 +243,50 @@ def test_front_marks_only_trials_no_other_trial_dominates_on_every_objective(tmp
     assert "B2-fast" in front and "B2-slow" not in front
     # the best score is always on the front
     assert data.ranked()[0].name in front
+
+
+def _add_final_training(run: Path) -> None:
+    """The final training: trained on train + validation, so its validation accuracy is a perfect 1.0."""
+    with RunStore.open(run / "store.sqlite") as store:
+        record = store.start_trial("final", architecture="[(-1, 7 conv, -1, identity)]")
+        store.update_trial(record.trial_id, extra={"phase": "final"})
+        store.record_epoch(EpochRecord(record.trial_id, 1, metrics={"accuracy": 0.99, "loss": 0.01},
+                                       loss=0.01, epoch_time_s=0.5))
+        store.record_metrics(record.trial_id, "validation", {"accuracy": 1.0, "loss": 0.0})
+        store.record_metrics(record.trial_id, "test", {"accuracy": 0.77, "loss": 0.4})
+        store.complete_trial(record.trial_id, epochs_completed=10, train_time_s=5.0, params=64000)
+
+
+def test_the_final_training_is_shown_by_its_test_score_and_never_ranked(tmp_path: Path) -> None:
+    run = make_search_run(tmp_path / "run")
+    _add_final_training(run)
+    data = RunData.load(run)
+    final = next(t for t in data.trials if t.name == "final")
+    assert final.score is None and final.trained_on_validation and final.test == {"accuracy": 0.77, "loss": 0.4}
+    assert "final" not in {t.name for t in data.ranked()} and len(data.ranked()) == 8
+    page = write_report(run).html.read_text(encoding="utf-8")
+    best = data.ranked()[0]
+    assert f"{best.name}: {best.score:.4g}" in page  # the summary's best trial is a ranked one
+    final_table, ranked_table = page.split('id="final-training"')[1].split("Ranked trials (validation score)")
+    assert "trained on" in final_table and 'href="trials/final/"' in final_table
+    assert '<td class="num">0.77</td>' in final_table and "loss = 0.4" in final_table
+    assert "<th>test accuracy</th>" in final_table and '<td class="num">1</td>' not in final_table
+    assert 'href="trials/final/"' not in ranked_table
+    first_row = ranked_table.split("<th>architecture</th></tr>")[1].split("</tr>")[0]
+    assert best.name in first_row
+
+
+def test_search_summary_holds_the_strategy_summary_as_an_object_old_strings_are_decoded(tmp_path: Path) -> None:
+    from scinas.analysis.report_data import read_search_summary
+
+    run = make_search_run(tmp_path / "run")
+    (run / "search_summary.json").write_text(json.dumps({"strategy": "popnas", "strategy_summary": {"step": 2}}))
+    assert RunData.load(run).search_summary == {"strategy": "popnas", "strategy_summary": {"step": 2}}
+    # written before strategy_summary became an object: a JSON string inside the JSON
+    (run / "search_summary.json").write_text(json.dumps({"strategy": "popnas",
+                                                         "strategy_summary": json.dumps({"step": 2})}))
+    assert read_search_summary(run) == {"strategy": "popnas", "strategy_summary": {"step": 2}}
+    (run / "search_summary.json").write_text(json.dumps({"strategy_summary": "not json"}))
+    assert read_search_summary(run) == {"strategy_summary": "not json"}
+    (run / "search_summary.json").unlink()
+    assert read_search_summary(run) is None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scinas.config.loading import load_config
 from scinas.data.cache import default_workers, ensure_cache
@@ -26,9 +28,23 @@ def test_parallel_build_matches_sequential(write_config: ConfigWriter, tmp_path:
     assert meta_one["sha256"] == meta_two["sha256"] and meta_one["shards"] == meta_two["shards"]
 
 
-def test_default_workers_only_for_large_shards(write_config: ConfigWriter) -> None:
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (3, 3), (8, 8), (64, 8)])
+def test_default_workers_one_per_core_up_to_the_shards(write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch,
+                                                        cores: int, expected: int) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    large = build_generator(load_config(write_config(), ["tiny.shape.n_samples=40000", "tiny.shape.n_shards=8"]),
+                            "tiny")  # 5000 samples per shard
+    assert default_workers(large) == expected
+
+
+def test_default_workers_only_for_large_shards(write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
     small = build_generator(load_config(write_config()), "tiny")
     assert default_workers(small) == 1
-    large = build_generator(load_config(write_config(), ["tiny.shape.n_samples=40000", "tiny.shape.n_shards=8"]),
+    # just under and at the 500 samples per shard from which shards are built in parallel
+    under = build_generator(load_config(write_config(), ["tiny.shape.n_samples=3992", "tiny.shape.n_shards=8"]),
                             "tiny")
-    assert 1 <= default_workers(large) <= 8
+    assert default_workers(under) == 1
+    at = build_generator(load_config(write_config(), ["tiny.shape.n_samples=4000", "tiny.shape.n_shards=8"]),
+                         "tiny")
+    assert default_workers(at) == 8

@@ -104,7 +104,12 @@ def test_a_real_run_gets_the_arguments_the_folder_and_the_tracking_variables(app
 
 def test_results_folder_the_user_cannot_write_is_reported_before_running(app: Path, tmp_path: Path) -> None:
     fake = _fake_python(app)  # inside app: readable by the other user too
-    command = [str(ENTRYPOINT), "E"]
+    # The checkout may sit in a folder the other user cannot enter (mode 0700, like `mktemp -d` or
+    # a home folder): run a copy of the entry point from app, which every user can read.
+    entrypoint = app / "entrypoint.sh"
+    shutil.copyfile(ENTRYPOINT, entrypoint)
+    entrypoint.chmod(0o755)
+    command = [str(entrypoint), "E"]
     if os.geteuid() == 0:
         # root writes everywhere: run as nobody, for whom the root-owned results folder is read-only.
         setpriv = shutil.which("setpriv")
@@ -114,13 +119,13 @@ def test_results_folder_the_user_cannot_write_is_reported_before_running(app: Pa
     else:
         (app / "results").chmod(stat.S_IRUSR | stat.S_IXUSR)
     done = subprocess.run(command, env=_env(app, SCINAS_PYTHON=str(fake), HOME=str(app)), capture_output=True,
-                          text=True, check=False, timeout=30)
+                          text=True, check=False, timeout=30, cwd=app)
     (app / "results").chmod(0o755)
     assert done.returncode == 2
     assert "is not writable by uid" in done.stderr and '--user "$(id -u):$(id -g)"' in done.stderr
     assert "arg=" not in done.stdout  # python never started
     # Commands that only read still run.
     listed = subprocess.run([*command[:-1], "list"], env=_env(app, SCINAS_PYTHON=str(fake), HOME=str(app)),
-                            capture_output=True, text=True, check=False, timeout=30)
+                            capture_output=True, text=True, check=False, timeout=30, cwd=app)
     assert listed.returncode == 0, listed.stderr
     assert "arg=list" in listed.stdout

@@ -21,20 +21,19 @@ IMAGES = DatasetInfo("images", "classification", (9, 11, 3), (), SIZES, n_classe
 CELL = "[(-1, 3x3 conv, -2, 2x2 maxpool)]"
 
 
-def _write(directory: Path) -> tuple[keras.Model, np.ndarray, BestModelReport]:
+def _write(directory: Path, *, onnx: bool = True) -> tuple[keras.Model, np.ndarray, BestModelReport]:
     keras.backend.clear_session()
     model = cell_inference_model(IMAGES, CELL)
     x = np.random.default_rng(0).normal(size=(4, *IMAGES.input_shape)).astype(np.float32)
     report = write_best_model(model, directory, architecture_text=CELL, sample_inputs=x,
                               summary={"task": "classification", "metrics": {"test_accuracy": 0.75},
                                        "experiment": "C", "score": np.float32(0.5)},
-                              cell=Cell.from_text(CELL))
+                              cell=Cell.from_text(CELL), onnx=onnx)
     return model, x, report
 
 
 def test_writes_every_file_with_onnx_parity(tmp_path: Path) -> None:
-    pytest.importorskip("tf2onnx")
-    pytest.importorskip("onnxruntime")
+    # tf2onnx and onnxruntime are core dependencies: without them this test fails, it is not skipped.
     model, x, report = _write(tmp_path / "best_model")
     folder = tmp_path / "best_model"
     for name in ("model.keras", "model.onnx", "parity.json", "summary.json", "summary.txt", "cell.dot"):
@@ -67,6 +66,20 @@ def test_missing_onnx_extra_does_not_fail_the_write(tmp_path: Path, monkeypatch:
     assert summary["onnx"] is None and summary["parity"] is None and "tf2onnx" in summary["onnx_problem"]
     assert json.loads((folder / "parity.json").read_text())["checked"] is False
     assert not report.onnx_ok
+
+
+def test_onnx_off_skips_the_export_and_removes_an_old_one(tmp_path: Path) -> None:
+    folder = tmp_path / "best_model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"stale")
+    (folder / "parity.json").write_text("{}")
+    _, _, report = _write(folder, onnx=False)
+    assert (folder / "model.keras").is_file() and (folder / "summary.json").is_file()
+    assert not (folder / "model.onnx").exists() and not (folder / "parity.json").exists()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["onnx"] is None and summary["onnx_problem"] is None and summary["parity"] is None
+    assert not {"model.onnx", "parity.json"} & set(summary["files"])
+    assert report.onnx_error is None and not report.onnx_ok and "onnx" not in report.files
 
 
 def test_json_ready_makes_numpy_and_nan_serialisable() -> None:

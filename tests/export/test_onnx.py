@@ -23,9 +23,6 @@ from scinas.export.onnx import (
 from scinas.models.saving import load_model
 from tests.export.helpers import SIZES, cell_inference_model
 
-pytest.importorskip("tf2onnx")
-pytest.importorskip("onnxruntime")
-
 IMAGES = DatasetInfo("images", "classification", (9, 11, 3), (), SIZES, n_classes=5)
 IMAGE_TARGETS = DatasetInfo("targets", "regression", (9, 11, 3), (4,), SIZES)
 SERIES_TARGETS = DatasetInfo("series", "regression", (13, 2), (2, 3), SIZES)

@@ -7,7 +7,8 @@ failure reasons, metric names) is HTML-escaped.  Links to trial folders and ``be
 relative, so the run folder can be moved or shared as a whole.
 
 Sections, each left out when it does not apply (a fixed run gets no Pareto front; a run without
-early termination no convergence figures): summary, best models, Pareto front of score vs
+early termination no convergence figures): summary, best models (the final training, trained on
+train + validation, by its test metrics and unranked), Pareto front of score vs
 params/FLOPs/time, learning curves with the fitted predictions and the stop epoch, epochs saved
 by early termination, convergence epochs, wall time per trial and per device, predictor quality
 per step, failed trials.
@@ -49,6 +50,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
        background: #f6f7f9; line-height: 1.45; }
 main { max-width: 1180px; margin: 0 auto; padding: 1.5rem 2rem 3rem; }
 h1 { font-size: 1.6rem; margin: 0.2rem 0 0.4rem; }
+h3 { font-size: 1rem; margin: 1rem 0 0.4rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 0.6rem; border-bottom: 1px solid #d5d9e0; padding-bottom: 0.2rem; }
 .meta { color: #5a6372; font-size: 0.9rem; }
 section { background: #fff; border: 1px solid #e1e4ea; border-radius: 6px; padding: 0.8rem 1.2rem 1rem;
@@ -149,6 +151,7 @@ def _best_models(data: RunData, out: Path) -> str:
                             if isinstance(v, (int, float)))
         parts.append(f'<p>Exported model: <a href="{link}">best_model/</a> (from trial '
                      f'{_text(data.best_model.get("trial", "?"))})' + (f"; test {metrics}" if metrics else "") + "</p>")
+    parts.append(_final_trainings(data, out))
     if not ranked:
         parts.append("<p>No completed trial has a score.</p></section>")
         return "".join(parts)
@@ -158,6 +161,31 @@ def _best_models(data: RunData, out: Path) -> str:
     rows = [_best_row(rank, trial, front, data, out) for rank, trial in enumerate(ranked, 1)]
     parts.append(f"<table>{header}{''.join(rows)}</table></section>")
     return "".join(parts)
+
+
+def _final_trainings(data: RunData, out: Path) -> str:
+    """The final training, judged by its test metrics: it learned from the validation split, so a
+    validation score would be measured on its own training data and it is not ranked."""
+    finals = [t for t in data.completed() if t.trained_on_validation]
+    if not finals:
+        return ""
+    score = data.settings.score
+    header = (f"<tr><th>trial</th><th>test {_text(score)}</th><th>test metrics</th><th>params</th>"
+              "<th>train time (s)</th><th>epochs</th><th>architecture</th></tr>")
+    rows = []
+    for trial in finals:
+        link = _href(data.run_dir / "trials" / trial.name, out)
+        others = ", ".join(f"{_text(k)} = {_number(v)}" for k, v in sorted(trial.test.items()) if k != score)
+        rows.append(f'<tr><td><a href="{link}">{_text(trial.name)}</a></td>'
+                    f'<td class="num">{_number(trial.test.get(score))}</td><td>{others or "–"}</td>'
+                    f'<td class="num">{_number(trial.record.params)}</td>'
+                    f'<td class="num">{_number(trial.record.train_time_s, 3)}</td>'
+                    f'<td class="num">{_number(trial.record.epochs_completed)}</td>'
+                    f"<td><code>{_text(trial.record.architecture)}</code></td></tr>")
+    return (f'<h3 id="final-training">Final training</h3><p>Trained on train + validation, so it is measured on the '
+            f"test split and not ranked with the trials below (a validation score would be measured on data it "
+            f"trained on).</p><table>{header}{''.join(rows)}</table>"
+            + ("<h3>Ranked trials (validation score)</h3>" if data.ranked() else ""))
 
 
 def _best_row(rank: int, trial: TrialData, front: set[str], data: RunData, out: Path) -> str:

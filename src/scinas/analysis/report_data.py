@@ -4,6 +4,10 @@
 trial, the record, its epochs and its final validation metrics, plus the few settings a report
 needs from the run's resolved configuration (the search's score and costs, the epoch budget, the
 early-termination scale) and the predictors' per-step quality files (``predictors/*.json``).
+
+The final training (phase ``final``) learns from train + validation, so a validation score
+measured on it says nothing about the model: it gets no score, stays out of :meth:`RunData.ranked`,
+and is judged by its test metrics (:attr:`TrialData.test`).
 It imports no TensorFlow, so ``scinas report`` starts fast.
 
 Example::
@@ -14,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -28,7 +33,7 @@ from scinas.config.search import metric_direction, parse_search
 from scinas.errors import ConfigError
 from scinas.store import EpochRecord, RunRecord, RunStore, StoreError, TrialRecord, TrialStatus
 
-__all__ = ["STORE_FILE", "RunData", "RunSettings", "TrialData", "device_of"]
+__all__ = ["STORE_FILE", "RunData", "RunSettings", "TrialData", "device_of", "read_search_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,11 @@ def device_of(record: TrialRecord, default_host: str) -> str:
 
 @dataclass(frozen=True)
 class TrialData:
-    """One trial of the report: its record, epochs, final validation metrics and score."""
+    """One trial of the report: its record, epochs, final validation and test metrics, and score.
+
+    ``score`` is the validation score the search ranks by; ``None`` for a trial that did not
+    complete and for the final training, which trained on the validation split.
+    """
 
     record: TrialRecord
     epochs: tuple[EpochRecord, ...]
@@ -108,6 +117,12 @@ class TrialData:
     score: float | None
     phase: str
     device: str
+    test: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def trained_on_validation(self) -> bool:
+        """Whether the validation split was part of this trial's training data (the final training)."""
+        return self.phase == "final"
 
     @property
     def name(self) -> str:
@@ -163,7 +178,7 @@ class RunData:
         except StoreError as exc:
             raise ConfigError(str(exc), file="command line", fix="pass a scinas run folder") from exc
         return cls(run_dir, run, settings, trials, _predictor_quality(run_dir / "predictors"),
-                   _read_json(run_dir / "best_model" / "summary.json"), _read_json(run_dir / "search_summary.json"))
+                   _read_json(run_dir / "best_model" / "summary.json"), read_search_summary(run_dir))
 
     def completed(self, phase: str | None = None) -> list[TrialData]:
         """Completed trials, of one ``phase`` (``search``, ``selection``, ``final``) or all."""
@@ -171,7 +186,10 @@ class RunData:
                 and (phase is None or t.phase == phase)]
 
     def ranked(self) -> list[TrialData]:
-        """Completed trials with a score, best first (ties by fewer parameters, then name)."""
+        """Completed trials with a score, best first (ties by fewer parameters, then name).
+
+        The final training has no score (see the module docstring), so it is never ranked.
+        """
         sign = -1.0 if self.settings.maximize else 1.0
         scored = [t for t in self.completed() if t.score is not None]
         return sorted(scored, key=lambda t: (sign * (t.score or 0.0), t.record.params or 0, t.name))
@@ -191,17 +209,18 @@ def _manifest_host(manifest: Mapping[str, Any]) -> str:
 
 def _trial_data(store: RunStore, record: TrialRecord, settings: RunSettings, host: str) -> TrialData:
     validation = {m.name: m.value for m in store.metrics(record.trial_id, split="validation", epoch="final")}
+    test = {m.name: m.value for m in store.metrics(record.trial_id, split="test", epoch="final")}
+    phase = str(record.extra.get("phase", "search" if settings.searched else "fixed"))
     score: float | None = None
-    if record.status == TrialStatus.COMPLETED:
+    if record.status == TrialStatus.COMPLETED and phase != "final":
         # as the search ranks: the converged prediction of the validation score, else the measured score
         if (record.fitness is not None and record.monitor == f"val_{settings.score}"
                 and math.isfinite(record.fitness)):
             score = float(record.fitness)
         elif settings.score in validation and math.isfinite(validation[settings.score]):
             score = float(validation[settings.score])
-    return TrialData(record, tuple(store.epochs(record.trial_id)), validation, score,
-                     str(record.extra.get("phase", "search" if settings.searched else "fixed")),
-                     device_of(record, host))
+    return TrialData(record, tuple(store.epochs(record.trial_id)), validation, score, phase,
+                     device_of(record, host), test)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -210,6 +229,20 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def read_search_summary(run_dir: Path) -> dict[str, Any] | None:
+    """``<run_dir>/search_summary.json`` (``None`` when absent or unreadable).
+
+    Its ``strategy_summary`` is an object; runs written before it was made one hold it as a JSON
+    string, which is decoded here so readers see the same shape for old and new runs.
+    """
+    summary = _read_json(run_dir / "search_summary.json")
+    text = summary.get("strategy_summary") if summary is not None else None
+    if summary is not None and isinstance(text, str):
+        with contextlib.suppress(ValueError):  # text that is not JSON stays as it was
+            summary["strategy_summary"] = json.loads(text)
+    return summary
 
 
 def _predictor_quality(directory: Path) -> dict[str, dict[str, dict[str, float]]]:

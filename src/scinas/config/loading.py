@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scinas.config.reader import suggest
+from scinas.config.syntax import last_content_line, unclosed_construct
 from scinas.errors import ConfigError
 
 __all__ = [
@@ -78,7 +79,25 @@ def load_toml(path: Path) -> dict[str, Any]:
             raise ConfigError(f"TOML syntax error at line {line}, column {col}: {detail}"
                               + (f" in `{snippet}`" if snippet else ""), file=shown,
                               fix="correct the TOML syntax at that position") from None
-        raise ConfigError(f"TOML syntax error: {detail}", file=shown) from None
+        raise _end_of_document_error(text, detail, shown) from None
+
+
+def _end_of_document_error(text: str, detail: str, shown: str) -> ConfigError:
+    """An error found at the end of the file: name the line where the unclosed construct starts."""
+    detail = detail.replace("(at end of document)", "").strip()
+    unclosed = unclosed_construct(text)
+    if unclosed is not None:
+        snippet = text.splitlines()[unclosed.line - 1].strip()
+        closer = {"array": "]", "inline table": "}", "table header": "]"}.get(
+            unclosed.kind, 'the quotes that opened it (""" or \'\'\')')
+        return ConfigError(f"TOML syntax error at line {unclosed.line}, column {unclosed.column}: the "
+                           f"{unclosed.kind} opened there is never closed ({detail} at the end of the file), "
+                           f"in `{snippet}`", file=shown, fix=f"close it with {closer}")
+    last = last_content_line(text)
+    if last is None:
+        return ConfigError(f"TOML syntax error at the end of the file: {detail}", file=shown)
+    return ConfigError(f"TOML syntax error at line {last[0]} (the end of the file): {detail} in `{last[1]}`",
+                       file=shown, fix="complete or remove that last line")
 
 
 def check_name(name: str, kind: str, file: str) -> None:

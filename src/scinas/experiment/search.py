@@ -247,10 +247,11 @@ class SearchPhase:
                    "best": front[0]["name"] if front else None,
                    "best_score": front[0][self.objectives.score] if front else None,
                    **self.timing.to_json()}
-        if hasattr(self.strategy, "summary"):
-            extra = self.strategy.summary()
-            summary["strategy_summary"] = json.dumps(extra, default=str, sort_keys=True)
-        _write_csv(csv_dir / "search_summary.csv", [{"key": k, "value": v} for k, v in summary.items()])
+        if hasattr(self.strategy, "summary"):  # an object in the JSON file (a JSON string in the CSV)
+            summary["strategy_summary"] = json.loads(json.dumps(self.strategy.summary(), default=str))
+        _write_csv(csv_dir / "search_summary.csv", [
+            {"key": k, "value": json.dumps(v, default=str, sort_keys=True) if isinstance(v, dict | list) else v}
+            for k, v in summary.items()])
         _write_atomic(self.run_dir / "search_summary.json", json.dumps(summary, indent=2, default=str))
         self._plots(rows)
 

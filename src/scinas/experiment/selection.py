@@ -9,7 +9,7 @@ the best search trial is chosen.
 
 The final training fits the chosen architecture on train + validation, evaluates it on the test
 split, and writes ``best_model/`` (Keras model, ONNX export checked against Keras with
-onnxruntime, the cell plot, a summary).  Every retraining is a trial of the store (phase
+onnxruntime unless ``onnx = false``, the cell plot, a summary).  Every retraining is a trial of the store (phase
 ``selection`` or ``final`` in its ``extra``), named deterministically, so an interrupted run
 resumes these phases like the search: nothing finished is trained again.
 """
@@ -164,7 +164,7 @@ class PostSearch:
                    "latency_s": record.latency_s, "train_time_s": record.train_time_s,
                    "epochs": record.epochs_completed, "test_metrics": test}
         report = write_best_model(model, self.run_dir / "best_model", architecture_text=architecture.to_text(),
-                                  sample_inputs=inputs, summary=summary, cell=architecture.cell)
+                                  sample_inputs=inputs, summary=summary, cell=architecture.cell, onnx=onnx)
         keras.backend.clear_session()
         return dict(report.to_json()) if hasattr(report, "to_json") else summary
 

@@ -4,14 +4,16 @@
 
     best_model/
       model.keras     the inference model (raw inputs in, data-unit outputs out)
-      model.onnx      the same model for onnxruntime (when tf2onnx/onnxruntime import)
-      parity.json     how closely model.onnx reproduces model.keras on sample inputs
+      model.onnx      the same model for onnxruntime (unless ``onnx=False``, e.g. ``[X.final] onnx = false``)
+      parity.json     how closely model.onnx reproduces model.keras on sample inputs (with model.onnx)
       cell.png        the cell drawing (cell.dot beside it; PNG only when Graphviz is installed)
       summary.json    architecture, metrics, parameters, parity, list of files
       summary.txt     the Keras model summary
 
 A missing optional extra or a failed conversion never fails the write: the ONNX entries record
-``null`` and the reason, and a warning in the log says how to install the extra.
+``null`` and the reason, and a warning in the log says how to install the extra.  With
+``onnx=False`` no conversion is attempted: ``summary.json`` records ``"onnx": null`` and
+``"onnx_problem": null``, and an earlier ``model.onnx``/``parity.json`` in the folder is removed.
 
 Example::
 
@@ -144,11 +146,12 @@ def _draw_cell(cell: Cell, directory: Path, files: dict[str, Path]) -> None:
 
 
 def write_best_model(model: keras.Model, directory: Path, *, architecture_text: str, sample_inputs: np.ndarray,
-                     summary: Mapping[str, Any], cell: Cell | None = None) -> BestModelReport:
+                     summary: Mapping[str, Any], cell: Cell | None = None, onnx: bool = True) -> BestModelReport:
     """Write ``model`` and its record into ``directory`` (see the module docstring).
 
     ``sample_inputs`` are raw inputs (what the model takes) used for the ONNX parity check;
-    ``summary`` holds the caller's fields for summary.json (metrics, task, experiment, ...).
+    ``summary`` holds the caller's fields for summary.json (metrics, task, experiment, ...);
+    ``onnx=False`` skips the ONNX export and its check.
     """
     from scinas.training.callbacks import atomic_save_model
 
@@ -156,9 +159,16 @@ def write_best_model(model: keras.Model, directory: Path, *, architecture_text: 
     directory.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {"keras": directory / "model.keras"}
     atomic_save_model(model, files["keras"])
-    parity, problem, parity_json = _onnx(model, directory, np.asarray(sample_inputs), files)
-    files["parity"] = directory / "parity.json"
-    _write_text(files["parity"], json.dumps(json_ready(parity_json), indent=2, sort_keys=True) + "\n")
+    parity: ParityReport | None = None
+    problem: str | None = None
+    if onnx:
+        parity, problem, parity_json = _onnx(model, directory, np.asarray(sample_inputs), files)
+        files["parity"] = directory / "parity.json"
+        _write_text(files["parity"], json.dumps(json_ready(parity_json), indent=2, sort_keys=True) + "\n")
+    else:  # an export left by an earlier write would not be this model
+        (directory / "model.onnx").unlink(missing_ok=True)
+        (directory / "parity.json").unlink(missing_ok=True)
+        logger.info("best model: no ONNX export (turned off)")
     if cell is not None:
         _draw_cell(cell, directory, files)
     files["summary_txt"] = directory / "summary.txt"

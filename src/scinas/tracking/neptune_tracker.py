@@ -86,9 +86,16 @@ class NeptuneTracker(Tracker):
         saved = state.load("neptune")
         custom_id = str(saved.get("custom_run_id") or f"{run.run_id}-{run.experiment}"[:_CUSTOM_ID_LENGTH])
         self._run = run
+        # The mode is one of NEPTUNE_MODES (checked when parsed); the custom run id makes a server
+        # continue the same Neptune run when the scinas run is resumed.
         self._neptune_run = neptune.init_run(
-            mode=self.mode,  # type: ignore[arg-type]  # one of NEPTUNE_MODES, checked when parsed custom_run_id=custom_id, name=f"{run.experiment}/{run.run_id}",
-            tags=["scinas", run.experiment, run.strategy], capture_stdout=False, capture_stderr=False)
+            mode=self.mode,  # type: ignore[arg-type]
+            custom_run_id=custom_id,
+            name=f"{run.experiment}/{run.run_id}",
+            tags=["scinas", run.experiment, run.strategy],
+            capture_stdout=False,
+            capture_stderr=False,
+        )
         handle = self._neptune_run
         handle["scinas"] = {"experiment": run.experiment, "run_id": run.run_id, "strategy": run.strategy,
                             "objectives": run.objectives, "status": "running", "seed": run.seed or 0}
