@@ -89,6 +89,7 @@ def test_a_seed_style_run_trains_on_standardised_targets_and_saves_a_raw_unit_mo
     (run,) = sorted((results / "S").iterdir())
     with RunStore.open(run / "store.sqlite", readonly=True) as store:
         (trial,) = store.trials()
+        assert trial.extra["loss_units"] == "standardized"
     trial_dir = run / "trials" / trial.name
     stats = NormalizationStatistics.load(trial_dir / "normalization.npz")
     assert stats.targets == "feature"
