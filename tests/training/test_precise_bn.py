@@ -118,3 +118,32 @@ def test_fit_validates_and_ends_every_epoch_with_the_current_weights_statistics(
     np.testing.assert_allclose(spy.at_epoch_end[-1], _split_mean(model, x), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(model.get_layer("bn").moving_mean.numpy(), _split_mean(model, x),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_a_model_without_batch_normalisation_is_a_logged_no_op(caplog: pytest.LogCaptureFixture) -> None:
+    x, y = _data(n=16)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    callback = PreciseBatchNorm(lambda: _batches(x, y, 8))
+    caplog.set_level("INFO", logger="scinas.training.precise_bn")
+    model.fit(_batches(x, y, 8), validation_data=_batches(x, y, 8), epochs=2, verbose=0, callbacks=[callback])
+    assert callback.recomputations == 0
+    assert any("no batch-normalisation layer" in record.getMessage() for record in caplog.records)
+
+
+def test_the_batch_normalisations_inside_cell_operators_are_found() -> None:
+    from scinas.data.base import DatasetInfo
+    from scinas.models.cell_network import CellNetworkGenerator
+    from scinas.search_space.architecture import CellArchitecture
+    from scinas.search_space.cell import Cell
+    from scinas.search_space.macro import MacroConfig
+
+    info = DatasetInfo("t", "classification", (8, 8, 1), (), {"train": 4, "validation": 0, "test": 0}, n_classes=3)
+    cell = Cell.from_text("[(-1, 3x3 conv, -1, identity)]")
+    model = CellNetworkGenerator().build(CellArchitecture(cell, MacroConfig(filters=4, motifs=1,
+                                                                            normal_cells_per_motif=1)), info)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)  # all nested
+    layers = batch_norm_layers(model)
+    assert layers and all(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
+    x = np.random.default_rng(0).normal(size=(6, 8, 8, 1)).astype(np.float32)
+    assert recompute_batch_norm(model, [x]) == 6
