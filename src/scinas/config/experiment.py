@@ -173,7 +173,13 @@ class EarlyTerminationConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """``[X.training]``."""
+    """``[X.training]``.
+
+    ``precise_bn``: recompute the batch-normalisation statistics over the training split before
+    each validation and before the model is saved (``"auto"``: when an epoch has few steps, see
+    :mod:`scinas.training.precise_bn`); ``precise_bn_batches``: at most this many training
+    batches per recomputation.
+    """
 
     epochs: int = 10
     batch_size: int | None = None
@@ -182,6 +188,8 @@ class TrainingConfig:
     early_termination: EarlyTerminationConfig | None = None
     terminate_on_nan: bool = True
     tensorboard: bool = True
+    precise_bn: bool | str = "auto"
+    precise_bn_batches: int = 200
 
 
 @dataclass(frozen=True)
@@ -330,6 +338,8 @@ def _parse_training(table: Table, search: SearchConfig | None = None) -> Trainin
         early_termination=_parse_early_termination(table, epochs, search),
         terminate_on_nan=table.boolean("terminate_on_nan", True),
         tensorboard=table.boolean("tensorboard", True),
+        precise_bn=_parse_precise_bn(table),
+        precise_bn_batches=table.integer("precise_bn_batches", 200, minimum=1),
     )
     if config.save_interval > epochs:
         # Legitimate when epochs are lowered for a quick check (E.training.epochs=1): say so, go on.
@@ -338,6 +348,28 @@ def _parse_training(table: Table, search: SearchConfig | None = None) -> Trainin
                        config.save_interval, epochs)
     table.finish()
     return config
+
+
+def _parse_precise_bn(table: Table) -> bool | str:
+    """``precise_bn = "auto" | true | false``."""
+    value = table.any("precise_bn", "auto")
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    raise table.error("precise_bn", 'expected "auto", true or false',
+                      fix='write precise_bn = "auto" (on when an epoch has few steps), true or false')
+
+
+def _check_precise_bn(top: Table, training: TrainingConfig, structure: Structure) -> None:
+    """``precise_bn = true`` on a layer list without a BatchNormalization layer does nothing: say so."""
+    if training.precise_bn is not True or not isinstance(structure, LayersStructure):
+        return
+    if not any(layer.type == "BatchNormalization" for layer in structure.layers):
+        raise ConfigError("precise_bn = true, but the layer list has no BatchNormalization layer",
+                          file=top.file, path=f"{top.key_path('training')}.precise_bn", value=True,
+                          fix='add a { type = "BatchNormalization" } layer, or remove precise_bn '
+                              '(or set it to "auto" or false)')
 
 
 def _parse_compile(table: Table) -> CompileConfig:
@@ -398,6 +430,7 @@ def parse_experiment(raw: RawConfig, name: str, *, rank: int | None = None) -> E
         tracking = parse_tracking(top)
         if search is not None:
             _check_costs(top, search, costs)
+        _check_precise_bn(top, training, structure)
         top.finish()
     except ConfigError as exc:
         source = raw.file_for(exc.path or "", raw.experiments_file)

@@ -104,18 +104,27 @@ class NormalizationConfig:
     """``[d.normalization]``: how inputs and targets are standardised (training statistics only).
 
     ``inputs``: ``"feature"`` (a mean and deviation per input element), ``"channel"`` (per last
-    axis), ``"global"`` (one scalar) or ``"none"``.  ``targets``: ``"feature"`` or ``"none"``.
+    axis), ``"global"`` (one scalar) or ``"none"``.  ``targets``: ``"feature"``, ``"none"`` or
+    ``"auto"`` (the default): ``"feature"`` for a regression dataset, ``"none"`` for class labels
+    (:meth:`resolved`).  Standardised regression targets put every target on the same scale in
+    the loss; the saved model still predicts raw units (its last layer undoes the scaling).
     """
 
     inputs: str = "feature"
-    targets: str = "none"
+    targets: str = "auto"
 
     @classmethod
     def parse(cls, table: Table) -> NormalizationConfig:
         inputs = table.string("inputs", "feature", choices=("feature", "channel", "global", "none"))
-        targets = table.string("targets", "none", choices=("feature", "none"))
+        targets = table.string("targets", "auto", choices=("auto", "feature", "none"))
         table.finish()
         return cls(inputs, targets)
+
+    def resolved(self, task: Task) -> NormalizationConfig:
+        """``targets = "auto"`` made concrete for ``task``: ``"feature"`` (regression) or ``"none"``."""
+        if self.targets != "auto":
+            return self
+        return dataclasses.replace(self, targets="feature" if task == "regression" else "none")
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,9 @@ class PreparedDataset:
             n_stats = stats_samples
         cache = ensure_cache(generator, Path(cache_root), progress=progress)
         generator.release()  # from now on the samples come from the cache
-        statistics = load_or_compute_statistics(cache, n_stats, generator.normalization)
+        # targets = "auto": regression targets standardised, class labels left as they are
+        normalization = generator.normalization.resolved(generator.info().task)
+        statistics = load_or_compute_statistics(cache, n_stats, normalization)
         return cls(generator, cache, statistics)
 
     # -- sizes and in-memory access --------------------------------------------------------------

@@ -8,13 +8,20 @@ Example::
 
 from __future__ import annotations
 
+import logging
+
 from scinas.config.loading import RawConfig
 from scinas.config.reader import Table, suggest
 from scinas.data.augmentation import AugmentationConfig
 from scinas.data.base import GENERATORS, DatasetGenerator, NormalizationConfig, ShapeConfig
 from scinas.errors import ConfigError
 
-__all__ = ["build_generator", "dataset_description"]
+__all__ = ["DEFAULT_GENERATOR", "build_generator", "dataset_description"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GENERATOR = "michaelis_menten"
+"""The generator of a ``data.toml`` entry that names none (the seed project's files name none)."""
 
 
 def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
@@ -23,7 +30,9 @@ def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
         raise ConfigError(f"unknown dataset {name!r}", file=raw.data_file, fix=suggest(name, raw.datasets))
     table = Table(raw.datasets[name], file=raw.data_file, path=name)
     try:
-        generator_name = table.string("generator")
+        if not table.has("generator"):
+            logger.info("%s: [%s] names no generator; using generator = %r", raw.data_file, name, DEFAULT_GENERATOR)
+        generator_name = table.string("generator", DEFAULT_GENERATOR)
         cls = GENERATORS.get(generator_name, file=raw.data_file, path=f"{name}.generator")
         table.string("description", "")
         parameters = cls.parse_parameters(table.table("parameters"))
@@ -38,10 +47,12 @@ def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
         table.finish()
         generator = (cls(name, parameters, shape, normalization, augmentation=augmentation) if cls.augmentable
                      else cls(name, parameters, shape, normalization))
-        if generator.info().task == "classification" and normalization.targets != "none":
+        task = generator.info().task
+        if task == "classification" and normalization.targets == "feature":
             raise ConfigError("class labels cannot be standardised", file=raw.data_file,
                               path=f"{name}.normalization.targets", value=normalization.targets,
-                              fix='use targets = "none" (the default) for a classification dataset')
+                              fix='use targets = "auto" (the default) or "none" for a classification dataset')
+        generator.normalization = normalization.resolved(task)
     except ConfigError as exc:
         source = raw.file_for(exc.path or "", raw.data_file)
         raise (exc.relocated(source) if source != exc.file else exc) from None
@@ -54,7 +65,7 @@ def dataset_description(raw: RawConfig, name: str) -> str:
     text = entry.get("description")
     if isinstance(text, str) and text:
         return text
-    generator = entry.get("generator")
+    generator = entry.get("generator", DEFAULT_GENERATOR)
     if isinstance(generator, str) and generator in GENERATORS:
         return GENERATORS.get(generator).description
     return ""

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import shutil
 import subprocess
 import sys
@@ -50,8 +51,10 @@ from scinas.training.callbacks import (
 )
 from scinas.training.distribution import DistributionPlan
 from scinas.training.early_termination import LearningCurveTermination, measured_value
+from scinas.training.precise_bn import PreciseBatchNorm
 
-__all__ = ["MAIN_OUTPUT", "Trainer", "build_compiled_model", "build_metrics", "monitorable"]
+__all__ = ["MAIN_OUTPUT", "PRECISE_BN_AUTO_STEPS", "Trainer", "build_compiled_model", "build_metrics", "monitorable",
+           "precise_bn_enabled"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,18 @@ def monitorable(experiment: ExperimentConfig, n_outputs: int) -> set[str]:
     """The names Keras logs per epoch for this experiment (what early stopping may monitor)."""
     names = {"loss", *(metric.name for metric in build_metrics(experiment, n_outputs))}
     return names | {f"val_{name}" for name in names}
+
+
+PRECISE_BN_AUTO_STEPS = 10
+"""``precise_bn = "auto"`` recomputes the BN statistics when an epoch has at most this many steps
+(chosen from ``benchmarks/precise_bn.py``, see docs/training.md)."""
+
+
+def precise_bn_enabled(setting: bool | str, steps_per_epoch: int) -> bool:
+    """Whether ``[X.training] precise_bn`` applies to an epoch of ``steps_per_epoch`` steps."""
+    if setting == "auto":
+        return steps_per_epoch <= PRECISE_BN_AUTO_STEPS
+    return bool(setting)
 
 
 MAIN_OUTPUT = "output"
@@ -227,6 +242,9 @@ class Trainer:
                                  annotate=termination.epoch_fields if termination is not None else None)
         guard = NaNGuard()
         callbacks: list[keras.callbacks.Callback] = [recorder]
+        precise = self._precise_bn(batch_size, seed=self.experiment.seed)
+        if precise is not None:  # first: what later callbacks save or copy has its statistics
+            callbacks.insert(0, precise)
         if termination is not None:  # before the recorder: it records the termination's verdict
             callbacks.insert(0, termination)
         if len(model.outputs) > 1:
@@ -280,12 +298,35 @@ class Trainer:
             curve_fields = termination.summary(measured_value(termination.settings.monitor, results)).as_fields()
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         self.store.complete_trial(trial_id, best_epoch=best_epoch, epochs_completed=epochs_done,
-                                  train_time_s=train_time, **costs.as_fields(), **curve_fields)
+                                  train_time_s=train_time, **costs.as_fields(), **curve_fields,
+                                  extra={"loss_units": self.loss_units, "precise_bn": precise is not None})
         logger.info("%s: %d epochs in %.1f s (this session), test metrics %s", request.name,
                     len(history.epoch), elapsed, results.get("test", {}))
         fitness = results.get("validation", results.get("train", {})).get("loss")
         return TrialOutcome(request.name, completed=True, fitness=fitness,
                             metrics={f"{s}_{k}": v for s, vs in results.items() for k, v in vs.items()})
+
+    @property
+    def loss_units(self) -> str:
+        """``"standardized"`` when losses and metrics are computed on standardised targets (each
+        target minus its training-split mean, over its deviation), else ``"raw"``."""
+        return "raw" if self.dataset.statistics.targets == "none" else "standardized"
+
+    def _precise_bn(self, batch_size: int | None, *, seed: int) -> PreciseBatchNorm | None:
+        """The precise-BN callback when ``[X.training] precise_bn`` applies to this training."""
+        training = self.experiment.training
+        samples = self.dataset.size("train")
+        if self.merge_validation:
+            samples += self.dataset.size("validation")
+        steps = math.ceil(samples / (batch_size or self.dataset.generator.shape.batch_size))
+        if not precise_bn_enabled(training.precise_bn, steps):
+            return None
+        if training.precise_bn == "auto":
+            logger.info("precise_bn: on (%d steps per epoch <= %d); the BN statistics are recomputed over the "
+                        "training split before each validation", steps, PRECISE_BN_AUTO_STEPS)
+        return PreciseBatchNorm(lambda: self.dataset.split("train", batch_size=batch_size, shuffle=True,
+                                                           augment=False, seed=seed),
+                                max_batches=training.precise_bn_batches)
 
     def _termination(self) -> LearningCurveTermination | None:
         """The learning-curve early termination of a trial, if configured and its metric is logged.
