@@ -8,7 +8,7 @@ import pytest
 
 from scinas.cli import main, split_arguments
 from scinas.errors import ConfigError
-from tests.conftest import REPO, TINY_EXPERIMENTS, ConfigWriter
+from tests.conftest import REPO, TINY_DATA, TINY_EXPERIMENTS, ConfigWriter
 
 
 def test_split_arguments_names_configs_and_overrides() -> None:
@@ -101,3 +101,10 @@ def test_quiet_run_keeps_stdout_free_of_keras_epoch_lines(write_config: ConfigWr
                  "--no-progress", "-q"]) == 0
     out = capsys.readouterr().out
     assert "Epoch 1/1" not in out and "step" not in out
+
+
+def test_list_names_the_default_generator_of_a_table_without_one(write_config: ConfigWriter,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    data = TINY_DATA.replace('generator = "michaelis_menten"\n', "")
+    assert main(["list", "--config-dir", str(write_config(data=data))]) == 0
+    assert "[michaelis_menten] tiny set for tests" in capsys.readouterr().out

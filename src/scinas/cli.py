@@ -194,7 +194,7 @@ def _command_list(args: argparse.Namespace) -> int:
         print(f" {marker} {name:<16} {describe_experiment(raw, name)}")
     print(f"\nDatasets ({raw.data_file}):")
     for name, table in raw.datasets.items():
-        generator = table.get("generator", "?")
+        generator = table.get("generator", spec.DEFAULT_GENERATOR)
         print(f"   {name:<16} [{generator}] {spec.dataset_description(raw, name)}")
     if raw.default:
         print("\n* = run by default (`default = [...]`)")
