@@ -92,6 +92,8 @@ def _read(table: Table, name: str, hint: Any, default: Any, meta: dict[str, Any]
     if optional and not table.has(name):
         table.any(name, None)
         return default
+    if isinstance(default, tuple):
+        default = list(default)  # the Table getters take TOML values: arrays are lists
     minimum, maximum = meta.get("minimum"), meta.get("maximum")
     if inner is bool:
         return table.boolean(name, default)

@@ -29,10 +29,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from scinas.config.execution import ExecutionConfig, SlurmConfig
+from scinas.config.execution import ExecutionConfig
 from scinas.errors import ConfigError, ScinasError
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import JOURNAL_FILE, JournalReader
+from scinas.execution.slurm_options import SlurmConfig
 from scinas.execution.task import WorkerTask, run_task
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
@@ -87,7 +88,7 @@ def _parameters(config: SlurmConfig) -> dict[str, Any]:
     return parameters
 
 
-def check_slurm(execution: ExecutionConfig) -> None:
+def check_slurm(execution: ExecutionConfig, config: SlurmConfig) -> None:
     """submitit installed, ``sbatch`` on the PATH, and the job options accepted by ``sbatch --test-only``."""
     path = f"{execution.path}.executor" if execution.path else "executor"
     _submitit(execution.file, path)
@@ -96,7 +97,7 @@ def check_slurm(execution: ExecutionConfig) -> None:
         raise ConfigError('executor = "slurm" needs the sbatch command, which is not on the PATH', file=execution.file,
                           path=path, value="slurm",
                           fix='run on a Slurm login node (or inside a job), or use executor = "local"')
-    command = [sbatch, "--test-only", *sbatch_flags(execution.slurm), "--wrap=true"]
+    command = [sbatch, "--test-only", *sbatch_flags(config), "--wrap=true"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -104,7 +105,7 @@ def check_slurm(execution: ExecutionConfig) -> None:
                           fix="check that the Slurm controller answers (sinfo)") from None
     if result.returncode != 0:
         message = " ".join(line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip())
-        raise ConfigError(f"sbatch rejects the job options {' '.join(sbatch_flags(execution.slurm))}: {message}",
+        raise ConfigError(f"sbatch rejects the job options {' '.join(sbatch_flags(config))}: {message}",
                           file=execution.file, path=f"{execution.path}.slurm" if execution.path else "slurm",
                           fix="correct the option sbatch names in [X.execution.slurm]")
 
