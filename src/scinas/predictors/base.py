@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from scinas.configurable import Configurable
 from scinas.predictors.quality import PredictorQuality, ranking_quality
 from scinas.registry import Registry
 
@@ -46,7 +47,7 @@ class SearchSettings:
     iterations: int
 
 
-class Predictor(abc.ABC):
+class Predictor(Configurable, abc.ABC):
     """Fits a regression from architectures (in some encoding) to a score or a cost.
 
     ``name`` is the name used in TOML and in file names (``gin``, ``svr``).  Implementations raise
