@@ -71,11 +71,11 @@ class SearchConfig:
     ``options`` is the strategy's own part of the table, raw (every key but :data:`SEARCH_KEYS`).
     """
 
-    strategy: str
-    score: str
-    maximize: bool
-    costs: tuple[str, ...]
-    budget: int | None
+    strategy: str = DEFAULT_STRATEGY
+    score: str = "accuracy"
+    maximize: bool = True
+    costs: tuple[str, ...] = ("time",)
+    budget: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     file: str = ""
     path: str = ""
@@ -104,8 +104,9 @@ class FinalConfig:
 def parse_search(top: Table) -> SearchConfig:
     """Read ``[X.search]``."""
     table = top.table("search", required=True)
-    strategy = table.string("strategy", DEFAULT_STRATEGY)
-    score = table.string("score", "accuracy")
+    default = SearchConfig()  # every default is declared once, on the dataclass
+    strategy = table.string("strategy", default.strategy)
+    score = table.string("score", default.score)
     inferred = metric_direction(score)
     if table.has("direction"):
         direction = table.string("direction", choices=("max", "min"))
@@ -115,7 +116,7 @@ def parse_search(top: Table) -> SearchConfig:
                           fix='add direction = "max" (larger is better) or direction = "min"')
     else:
         maximize = inferred
-    costs = table.string_list("costs", ("time",))
+    costs = table.string_list("costs", list(default.costs))
     for index, cost in enumerate(costs):
         if cost not in _COST_NAMES:
             raise ConfigError("unknown cost", file=table.file,
@@ -153,7 +154,7 @@ def parse_selection(top: Table, known_macro_keys: tuple[str, ...]) -> SelectionC
         raise table.error("variants", "expected at least one variant ({} keeps the searched macro settings)",
                           fix="write variants = [{}]")
     config = SelectionConfig(
-        top_k=table.integer("top_k", 3, minimum=1),
+        top_k=table.integer("top_k", SelectionConfig.top_k, minimum=1),
         epochs=table.optional_integer("epochs", minimum=1),
         variants=tuple(variants),
         max_params=table.optional_integer("max_params", minimum=1),
@@ -169,6 +170,7 @@ def parse_final(top: Table) -> FinalConfig | None:
         top.any("final", None)
         return None
     table = top.table("final")
-    config = FinalConfig(epochs=table.optional_integer("epochs", minimum=1), onnx=table.boolean("onnx", True))
+    config = FinalConfig(epochs=table.optional_integer("epochs", minimum=1),
+                         onnx=table.boolean("onnx", FinalConfig.onnx))
     table.finish()
     return config
