@@ -44,6 +44,7 @@ def test_the_suite_catches_an_undocumented_option() -> None:
 
 def test_every_registry_is_covered() -> None:
     kinds = {kind for kind, _, _ in registered()}
-    assert kinds == {"strategy", "predictor", "tracker", "executor"}
+    assert kinds == {"strategy", "predictor", "tracker", "executor", "model generator", "operator family",
+                     "learning-curve family"}
     assert {name for kind, name, _ in registered() if kind == "strategy"} >= {"popnas", "pnas", "pareto", "random",
                                                                               "evolution"}

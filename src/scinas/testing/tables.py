@@ -10,7 +10,8 @@ suite checks, for one class, that
   wrong type one naming the option;
 * every option is documented (:func:`~scinas.configurable.option_rows`).
 
-:func:`registered` lists ``(registry, name, class)`` of every registry that owns tables, so a
+:func:`registered` lists ``(registry, name, class)`` of every registry whose tables have defaults
+(dataset generators need real parameters: their tables round-trip on the shipped datasets), so a
 test parametrised over it checks every registration, including ones added from user code
 before the test session collects::
 
@@ -100,12 +101,16 @@ def check_table(cls: Any, *, name: str = "") -> None:
 
 def registered() -> list[tuple[str, str, Any]]:
     """``(registry kind, name, class)`` of every registered class that owns a TOML table."""
+    import scinas.models.cell_network  # registers the cell-network generator
+    import scinas.search_space.operators  # noqa: F401  (registers the operator families)
     from scinas.execution.registry import EXECUTORS
-    from scinas.predictors import PREDICTORS
+    from scinas.models.base import MODEL_GENERATORS
+    from scinas.predictors import CURVE_FAMILIES, PREDICTORS
     from scinas.search.registry import STRATEGIES
+    from scinas.search_space.operators.base import ALLOCATORS
     from scinas.tracking import TRACKERS
 
     found: list[tuple[str, str, Any]] = []
-    for registry in (STRATEGIES, PREDICTORS, TRACKERS, EXECUTORS):
+    for registry in (STRATEGIES, PREDICTORS, TRACKERS, EXECUTORS, MODEL_GENERATORS, ALLOCATORS, CURVE_FAMILIES):
         found += [(registry.kind, name, item) for name, item in registry.items()]
     return found
