@@ -36,7 +36,6 @@ __all__ = [
     "PredictorFactory",
     "TunedHyperparameters",
     "check_predictor",
-    "default_predictor_factory",
     "exploration_scores",
     "fit_and_predict",
     "named_predictor_factory",
@@ -68,13 +67,6 @@ def check_predictor(name: str, key: str) -> None:
     from scinas.predictors import PREDICTORS  # deferred: Keras starts slowly
 
     PREDICTORS.get(name, path=key)
-
-
-def default_predictor_factory(max_nodes: int, *, gin_epochs: int = 80, gin_ensemble: int = 5,
-                              svr_iterations: int = 40) -> PredictorFactory:
-    """GIN ensembles for the score, log-target SVRs for the costs."""
-    return named_predictor_factory("gin", "svr", max_nodes, epochs=gin_epochs, ensemble=gin_ensemble,
-                                   iterations=svr_iterations)
 
 
 @dataclass(frozen=True)
