@@ -34,7 +34,7 @@ from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
 from scinas.search_space.architecture import Architecture
 
-__all__ = ["LedgerStrategy", "TrialLedger", "TrialRecord", "check_budget", "check_int_option"]
+__all__ = ["LedgerStrategy", "TrialLedger", "TrialRecord", "check_budget"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,14 +169,6 @@ def check_budget(budget: int | None, *, required: bool = True) -> int | None:
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ConfigError("expected an integer >= 1", path="budget", value=budget, fix="e.g. budget=50")
     return budget
-
-
-def check_int_option(name: str, value: object, minimum: int) -> int:
-    """``value`` when it is an integer >= ``minimum``; a ConfigError naming the option otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"expected an integer >= {minimum}", path=name, value=value,
-                          fix=f"set {name} to an integer >= {minimum}")
-    return value
 
 
 class LedgerStrategy(SearchStrategy):
