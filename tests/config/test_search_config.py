@@ -13,6 +13,8 @@ from scinas.config.search import metric_direction
 from scinas.config.structure import SearchStructure
 from scinas.errors import ConfigError
 from scinas.experiment.plan import plan_experiments
+from scinas.search.popnas import PopnasStrategy
+from scinas.search.registry import resolve_strategy
 from tests.conftest import SERIES_DATA, TINY_SEARCH, ConfigWriter
 
 SEARCH = TINY_SEARCH
@@ -30,8 +32,11 @@ def test_a_search_parses_with_its_space_and_macro(write_config: ConfigWriter) ->
     assert search is not None
     assert (search.strategy, search.score, search.maximize, search.costs) == ("popnas", "r_squared", True,
                                                                                ("time",))
-    assert search.options() == {"max_children": 2, "max_exploration_children": 1, "gin_epochs": 5,
-                                "gin_ensemble": 1}
+    assert dict(search.options) == {"max_children": 2, "max_exploration_children": 1, "predictor_epochs": 5,
+                                    "predictor_ensemble": 1}
+    cls, options = resolve_strategy(search)
+    assert cls is PopnasStrategy and (options.max_children, options.predictor_epochs) == (2, 5)
+    assert (options.exploration_share, options.predictor, options.cost_predictor) == (0.33, "gin", "svr")
     structure = plan.config.structure
     assert isinstance(structure, SearchStructure) and structure.space is not None
     assert structure.space.operators == ("identity", "3 conv") and structure.space.max_blocks == 2

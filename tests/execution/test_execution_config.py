@@ -22,8 +22,10 @@ def _parse(write_config: ConfigWriter, execution: str):  # type: ignore[no-untyp
 
 
 def _error(write_config: ConfigWriter, execution: str) -> ConfigError:
+    """The error planning raises (the executor's own table is read by its class then)."""
+    folder = write_config(TINY_EXPERIMENTS + "\n[T.execution]\n" + execution)
     with pytest.raises(ConfigError) as caught:
-        _parse(write_config, execution)
+        plan_experiments(load_config(folder), ["T"])
     return caught.value
 
 
@@ -32,7 +34,8 @@ def test_defaults_are_inline_auto_one_trial(write_config: ConfigWriter) -> None:
     execution = parse_experiment(load_config(folder), "T").execution
     assert (execution.strategy, execution.executor, execution.parallel_trials) == ("auto", "inline", 1)
     assert not (execution.mixed_precision or execution.xla or execution.allow_fallback or execution.oversubscribe)
-    assert execution.slurm.max_retries == 0 and execution.scale_batch_size
+    assert execution.executor_table == {} and execution.scale_batch_size
+    assert registry.resolve_executor(execution)[0] is registry.InlineKind
 
 
 def test_every_key_is_read(write_config: ConfigWriter) -> None:
@@ -60,7 +63,8 @@ log_folder = "logs"
     assert (execution.strategy, execution.executor, execution.parallel_trials) == ("cpu", "slurm", 3)
     assert execution.mixed_precision and execution.xla and execution.allow_fallback and execution.oversubscribe
     assert not execution.scale_batch_size and execution.threads_per_worker == 2
-    slurm = execution.slurm
+    kind, slurm = registry.resolve_executor(execution)
+    assert kind is registry.SlurmKind
     assert (slurm.partition, slurm.account, slurm.gpus_per_trial, slurm.cpus_per_trial) == ("debug", "proj", 1, 4)
     assert (slurm.mem_gb, slurm.time_minutes, slurm.max_retries, slurm.log_folder) == (2.5, 30, 2, "logs")
     assert slurm.sbatch_options == ("--qos=low", "--exclusive")

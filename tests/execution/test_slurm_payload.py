@@ -11,15 +11,23 @@ from typing import Any
 
 import pytest
 
-from scinas.config.execution import ExecutionConfig, SlurmConfig
+from scinas.config.reader import Table
 from scinas.config.loading import load_config
 from scinas.errors import ConfigError
-from scinas.execution.slurm import SlurmExecutor, check_log_folder
+from scinas.execution.slurm import SlurmExecutor
+from scinas.execution.slurm_options import SlurmConfig
 from scinas.execution.task import TASK_FILE, WorkerTask, run_task_file
 from scinas.experiment.plan import plan_experiments
 from scinas.search.base import TrialRequest
 from tests.conftest import TINY_EXPERIMENTS, ConfigWriter, PackageFaker
 from tests.execution.conftest import StartedRun
+
+
+def _read(table: Table) -> SlurmConfig:
+    from scinas.configurable import read_options
+
+    options: SlurmConfig = read_options(SlurmConfig, table)
+    return options
 
 
 def _mode(path: Path) -> int:
@@ -28,17 +36,16 @@ def _mode(path: Path) -> int:
 
 @pytest.mark.parametrize("folder", ["/tmp/shared-logs", "..", "../elsewhere", "logs/../../elsewhere", "", "."])
 def test_a_log_folder_outside_the_run_folder_is_refused(folder: str) -> None:
-    execution = ExecutionConfig(executor="slurm", slurm=SlurmConfig(log_folder=folder), file="configurations.toml",
-                                path="T.execution")
+    table = Table({"log_folder": folder}, file="configurations.toml", path="T.execution.slurm")
     with pytest.raises(ConfigError) as caught:
-        check_log_folder(execution)
+        _read(table)
     assert "configurations.toml: [T.execution.slurm] log_folder" in str(caught.value)
     assert "inside the run folder" in str(caught.value)
 
 
 @pytest.mark.parametrize("folder", ["slurm", "logs/slurm", "a..b"])
 def test_a_relative_log_folder_inside_the_run_folder_is_accepted(folder: str) -> None:
-    check_log_folder(ExecutionConfig(executor="slurm", slurm=SlurmConfig(log_folder=folder)))
+    assert _read(Table({"log_folder": folder}, file="", path="")).log_folder == folder
 
 
 def test_the_plan_refuses_an_escaping_log_folder_before_looking_for_sbatch(write_config: ConfigWriter,

@@ -63,8 +63,9 @@ def test_pareto_on_cells(tiny_domain: CellDomain, fake_predictors: PredictorFact
 def test_progressive_strategies_on_cells(cls: type[PopnasStrategy], tiny_domain: CellDomain,
                                          fake_predictors: PredictorFactory) -> None:
     def factory() -> SearchStrategy:
-        return cls(tiny_domain, OBJECTIVES, budget=None, seed=1, max_children=3, max_exploration_children=2,
-                   predictor_factory=fake_predictors)
+        exploration = {} if cls is PNASStrategy else {"max_exploration_children": 2}  # pnas has no such front
+        return cls(tiny_domain, OBJECTIVES, budget=None, seed=1, max_children=3, predictor_factory=fake_predictors,
+                   **exploration)
 
     run = check_strategy(factory, tiny_domain, synthetic_evaluator(tiny_domain), budget=None, exact_budget=False,
                          interrupt_at=5)
@@ -121,8 +122,8 @@ def test_strategies_on_the_nas_bench_201_table(nb201: NB201Domain) -> None:
         return TrialOutcome(request.name, True, fitness=row["val_acc"], costs={"time": row["train_time"]})
 
     def pareto() -> SearchStrategy:
-        return GuidedParetoStrategy(nb201, OBJECTIVES, budget=10, seed=0, warmup=4, batch_size=3, gin_epochs=5,
-                                    gin_ensemble=1, svr_iterations=3)
+        return GuidedParetoStrategy(nb201, OBJECTIVES, budget=10, seed=0, warmup=4, batch_size=3,
+                                    predictor_epochs=5, predictor_ensemble=1, svr_iterations=3)
 
     for factory in (pareto, partial(_random, nb201, 10), partial(_evolution, nb201, 10)):
         check_strategy(factory, nb201, evaluate, budget=10, batch=2, interrupt_at=3)

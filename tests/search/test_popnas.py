@@ -129,7 +129,8 @@ def test_registry_names_and_options(nb201: NB201Domain) -> None:
     assert "evolution, pareto, pnas, popnas, random" in message and "popnas" in message
     with pytest.raises(ConfigError, match="population_size, sample_size"):
         create_strategy("evolution", nb201, OBJECTIVES, budget=5, seed=0, max_children=3)
-    assert "max_children" in strategy_options("popnas") and "gin_epochs" in strategy_options("pnas")
+    assert "max_children" in strategy_options("popnas") and "predictor_epochs" in strategy_options("pnas")
+    assert "max_exploration_children" not in strategy_options("pnas")
     strategy = create_strategy("random", nb201, OBJECTIVES, budget=5, seed=0)
     assert len(run_strategy(strategy, synthetic_evaluator(nb201), batch=2).requests) == 5
 

@@ -18,6 +18,7 @@ import pytest
 from scinas.config.experiment import ExperimentConfig, parse_experiment
 from scinas.config.loading import load_config
 from scinas.config.tracking import TrackingConfig
+from scinas.configurable import options_table
 from scinas.store import EpochRecord, RunStatus, RunStore
 from scinas.tracking import RunTracking, start_tracking
 from tests.conftest import SERIES_DATA, TINY_SEARCH, ConfigWriter
@@ -106,7 +107,8 @@ def fed_run(tmp_path: Path, search_config: ExperimentConfig) -> Iterator[FedRunF
     made: list[FedRun] = []
 
     def make(trackers: tuple[str, ...], **settings: object) -> FedRun:
-        tracking = TrackingConfig(trackers=trackers, file="configurations.toml", path="P.tracking", **settings)
+        tables = {name: options_table(value) for name, value in settings.items()}
+        tracking = TrackingConfig(trackers=trackers, tables=tables, file="configurations.toml", path="P.tracking")
         run = FedRun(tmp_path / "results", dataclasses.replace(search_config, tracking=tracking))
         made.append(run)
         return run

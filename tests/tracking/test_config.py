@@ -11,9 +11,12 @@ from scinas.cli import main
 from scinas.config.experiment import parse_experiment
 from scinas.config.loading import load_config
 from scinas.config.reader import Table
-from scinas.config.tracking import TRACKER_NAMES, TrackingConfig, parse_tracking
+from scinas.config.tracking import TrackingConfig, parse_tracking
 from scinas.errors import ConfigError
 from scinas.tracking import TRACKERS, check_tracking
+from scinas.tracking.mlflow_tracker import MlflowSettings
+from scinas.tracking.neptune_tracker import NeptuneSettings
+from scinas.tracking.session import resolve_tracker
 from tests.conftest import TINY_EXPERIMENTS, ConfigWriter, PackageFaker
 
 
@@ -21,8 +24,15 @@ def _parse(table: dict[str, object]) -> TrackingConfig:
     return parse_tracking(Table({"tracking": table}, file="configurations.toml", path="E"))
 
 
-def test_every_tracker_name_is_registered() -> None:
-    assert sorted(TRACKER_NAMES) == TRACKERS.names()
+def test_the_shipped_trackers_are_registered() -> None:
+    assert TRACKERS.names() == ["mlflow", "neptune", "tensorboard"]
+
+
+def _check(table: dict[str, object]) -> None:
+    """Parse ``[E.tracking]`` and check it as planning does (each tracker validates its table)."""
+    config = _parse(table)
+    for name in (*config.trackers, *config.tables):
+        resolve_tracker(config, name)
 
 
 def test_trackers_from_the_list_and_from_sub_tables() -> None:
@@ -31,8 +41,9 @@ def test_trackers_from_the_list_and_from_sub_tables() -> None:
                                                              "experiment_name": "x", "artifacts": False},
                      "neptune": {"mode": "offline"}})
     assert config.trackers == ("tensorboard", "mlflow", "neptune")
-    assert config.mlflow.tracking_uri == "http://host:5000" and config.mlflow.experiment_name == "x"
-    assert not config.mlflow.artifacts and config.neptune.mode == "offline"
+    _, mlflow = resolve_tracker(config, "mlflow")
+    assert mlflow == MlflowSettings(tracking_uri="http://host:5000", experiment_name="x", artifacts=False)
+    assert resolve_tracker(config, "neptune")[1] == NeptuneSettings(mode="offline")
     assert config.path == "E.tracking" and config.key_path("neptune", "mode") == "E.tracking.neptune.mode"
     switched_off = _parse({"trackers": ["tensorboard", "mlflow"], "mlflow": {"enabled": False}})
     assert switched_off.trackers == ("tensorboard",)
@@ -50,13 +61,13 @@ def test_trackers_from_the_list_and_from_sub_tables() -> None:
 ])
 def test_bad_tables_are_config_errors(table: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=r"configurations.toml: \[E.tracking") as caught:
-        _parse(table)
+        _check(table)
     assert message in str(caught.value)
 
 
 def test_a_token_in_the_file_is_refused_without_echoing_it() -> None:
     with pytest.raises(ConfigError) as caught:
-        _parse({"neptune": {"api_token": "secret-value"}})
+        _check({"neptune": {"api_token": "secret-value"}})
     assert "secret-value" not in str(caught.value) and "NEPTUNE_API_TOKEN" in str(caught.value)
 
 

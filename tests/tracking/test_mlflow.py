@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scinas.config.tracking import MlflowSettings
 from scinas.store import RunStatus
-from scinas.tracking.mlflow_tracker import resolve_tracking_uri
+from scinas.tracking.mlflow_tracker import MlflowSettings, resolve_tracking_uri
 from tests.tracking.conftest import ARCHITECTURES, RUN_ID, FedRunFactory
 
 mlflow = pytest.importorskip("mlflow")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scinas.config.tracking import NeptuneSettings
+from scinas.tracking.neptune_tracker import NeptuneSettings
 from tests.tracking.conftest import ARCHITECTURES, RUN_ID, FedRunFactory
 
 pytest.importorskip("neptune")

@@ -148,12 +148,12 @@ class EarlyTerminationConfig:
         fit_window = 8                # ... and at most the last 8 epochs
     """
 
-    monitor: str = "val_accuracy"
+    monitor: str = "val_loss"  # the parser's default without a search (with one: the search's score)
     curve: str = "shifted_exponential"
     min_epochs: int = 4
     window: int = 3
     tolerance: float = 0.5
-    mode: str = "max"
+    mode: str = "auto"
     scale: str = "auto"
     skip_lag: bool = True
     fit_window: int = 8
@@ -294,9 +294,9 @@ def _parse_early_termination(table: Table, epochs: int, search: SearchConfig | N
     if sub is None:
         return None
     enabled = sub.boolean("enabled", True)
-    default_monitor = f"val_{search.score}" if search is not None else "val_loss"
-    monitor = sub.string("monitor", default_monitor)
-    mode = sub.string("mode", "auto", choices=("auto", "max", "min"))
+    default = EarlyTerminationConfig()  # every default is declared once, on the dataclass
+    monitor = sub.string("monitor", f"val_{search.score}" if search is not None else default.monitor)
+    mode = sub.string("mode", default.mode, choices=("auto", "max", "min"))
     if mode == "auto":
         if search is not None and monitor in (search.score, f"val_{search.score}"):
             mode = "max" if search.maximize else "min"
@@ -308,14 +308,14 @@ def _parse_early_termination(table: Table, epochs: int, search: SearchConfig | N
             mode = "max" if direction else "min"
     config = EarlyTerminationConfig(
         monitor=monitor,
-        curve=sub.string("curve", "shifted_exponential"),
-        min_epochs=sub.integer("min_epochs", 4, minimum=1),
-        window=sub.integer("window", 3, minimum=2),
-        tolerance=sub.number("tolerance", 0.5, minimum=0.0, exclusive_minimum=True),
+        curve=sub.string("curve", default.curve),
+        min_epochs=sub.integer("min_epochs", default.min_epochs, minimum=1),
+        window=sub.integer("window", default.window, minimum=2),
+        tolerance=sub.number("tolerance", default.tolerance, minimum=0.0, exclusive_minimum=True),
         mode=mode,
-        scale=sub.string("scale", "auto", choices=_TERMINATION_SCALES),
-        skip_lag=sub.boolean("skip_lag", True),
-        fit_window=sub.integer("fit_window", 8, minimum=0),
+        scale=sub.string("scale", default.scale, choices=_TERMINATION_SCALES),
+        skip_lag=sub.boolean("skip_lag", default.skip_lag),
+        fit_window=sub.integer("fit_window", default.fit_window, minimum=0),
         file=sub.file, path=sub.path,
     )
     sub.finish()

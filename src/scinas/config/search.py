@@ -3,13 +3,13 @@
 Example ``configurations.toml``::
 
     [A.search]
-    strategy = "popnas"            # popnas | pnas | random | evolution
+    strategy = "popnas"            # a registered strategy: popnas | pnas | pareto | random | evolution
     score = "accuracy"             # a metric the trials record, read on the validation split
     direction = "max"              # optional for known metrics (accuracy, r_squared: max; loss, mae: min)
     costs = ["time"]               # any of "time", "params", "flops", "latency" (minimised)
     budget = 40                    # the most trials (optional for popnas/pnas: all steps run)
-    max_children = 8               # popnas/pnas: cells trained per step
-    max_exploration_children = 2   # popnas: extra cells using under-represented operators/inputs
+    max_children = 8               # every other key is an option of the chosen strategy
+    max_exploration_children = 2   # (docs/options.md lists them all, generated from the classes)
 
     [A.search_space]               # what a cell may contain (see docs/search_space.md)
     blocks = 3
@@ -24,6 +24,11 @@ Example ``configurations.toml``::
     [A.final]                      # train the chosen one on train+validation, export best_model/
     epochs = 15
     onnx = true
+
+Only the keys every search shares (:data:`SEARCH_KEYS`) are read here; the other keys of
+``[X.search]`` are the chosen strategy's own table, kept raw in :attr:`SearchConfig.options` and
+validated by the strategy class registered under that name (``from_table``) when the experiment
+is planned, before anything runs (:func:`scinas.search.registry.resolve_strategy`).
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ from typing import Any
 from scinas.config.reader import Table, suggest
 from scinas.errors import ConfigError
 
-__all__ = ["STRATEGY_NAMES", "FinalConfig", "SearchConfig", "SelectionConfig", "metric_direction",
+__all__ = ["DEFAULT_STRATEGY", "SEARCH_KEYS", "FinalConfig", "SearchConfig", "SelectionConfig", "metric_direction",
            "parse_final", "parse_search", "parse_selection"]
 
-#: Strategies ``[X.search] strategy`` accepts.
-STRATEGY_NAMES: tuple[str, ...] = ("popnas", "pnas", "pareto", "random", "evolution")
+#: The keys of ``[X.search]`` that every strategy shares; the rest belong to the strategy.
+SEARCH_KEYS: tuple[str, ...] = ("strategy", "score", "direction", "costs", "budget")
+#: The strategy of a ``[X.search]`` table without ``strategy``.
+DEFAULT_STRATEGY = "popnas"
 _COST_NAMES: tuple[str, ...] = ("time", "params", "flops", "latency")
-_PROGRESSIVE = ("popnas", "pnas")
 
 # Metric names (lower case, without a "val_" prefix) whose direction is known.
 _MAXIMISED = ("accuracy", "acc", "r_squared", "r2", "auc", "precision", "recall", "f1", "f1_score")
@@ -60,34 +66,19 @@ def metric_direction(metric: str) -> bool | None:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """``[X.search]`` (see the module docstring); ``file``/``path`` locate it for later errors."""
+    """``[X.search]`` (see the module docstring); ``file``/``path`` locate it for later errors.
 
-    strategy: str
-    score: str
-    maximize: bool
-    costs: tuple[str, ...]
-    budget: int | None
-    max_children: int = 128
-    max_exploration_children: int = 16
-    population_size: int = 20
-    sample_size: int = 5
-    predictor_epochs: int = 80
-    predictor_ensemble: int = 5
+    ``options`` is the strategy's own part of the table, raw (every key but :data:`SEARCH_KEYS`).
+    """
+
+    strategy: str = DEFAULT_STRATEGY
+    score: str = "accuracy"
+    maximize: bool = True
+    costs: tuple[str, ...] = ("time",)
+    budget: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
     file: str = ""
     path: str = ""
-
-    @property
-    def progressive(self) -> bool:
-        return self.strategy in _PROGRESSIVE
-
-    def options(self) -> dict[str, int]:
-        """The keyword options of the chosen strategy's constructor."""
-        if self.progressive:
-            return {"max_children": self.max_children, "max_exploration_children": self.max_exploration_children,
-                    "gin_epochs": self.predictor_epochs, "gin_ensemble": self.predictor_ensemble}
-        if self.strategy == "evolution":
-            return {"population_size": self.population_size, "sample_size": self.sample_size}
-        return {}
 
 
 @dataclass(frozen=True)
@@ -113,11 +104,9 @@ class FinalConfig:
 def parse_search(top: Table) -> SearchConfig:
     """Read ``[X.search]``."""
     table = top.table("search", required=True)
-    strategy = table.string("strategy", "popnas")
-    if strategy not in STRATEGY_NAMES:
-        raise table.error("strategy", "unknown strategy",
-                          fix=suggest(strategy, STRATEGY_NAMES))
-    score = table.string("score", "accuracy")
+    default = SearchConfig()  # every default is declared once, on the dataclass
+    strategy = table.string("strategy", default.strategy)
+    score = table.string("score", default.score)
     inferred = metric_direction(score)
     if table.has("direction"):
         direction = table.string("direction", choices=("max", "min"))
@@ -127,7 +116,7 @@ def parse_search(top: Table) -> SearchConfig:
                           fix='add direction = "max" (larger is better) or direction = "min"')
     else:
         maximize = inferred
-    costs = table.string_list("costs", ("time",))
+    costs = table.string_list("costs", list(default.costs))
     for index, cost in enumerate(costs):
         if cost not in _COST_NAMES:
             raise ConfigError("unknown cost", file=table.file,
@@ -136,35 +125,11 @@ def parse_search(top: Table) -> SearchConfig:
             raise ConfigError("a cost is listed twice", file=table.file,
                               path=f"{table.key_path('costs')}[{index}]", value=cost, fix="list each cost once")
     budget = table.optional_integer("budget", minimum=1)
-    if budget is None and not strategy.startswith(("popnas", "pnas")):
-        raise table.error("budget", f"strategy {strategy!r} needs a budget (the most trials)", value=None,
-                          fix="add e.g. budget = 50")
-    progressive_keys = ("max_children", "max_exploration_children", "predictor_epochs", "predictor_ensemble")
-    evolution_keys = ("population_size", "sample_size")
-    for key in (*progressive_keys, *evolution_keys):
-        applies = strategy in _PROGRESSIVE if key in progressive_keys else strategy == "evolution"
-        if table.has(key) and not applies:
-            owner = "popnas/pnas" if key in progressive_keys else "evolution"
-            raise table.error(key, f"applies to the {owner} strategy only, not {strategy!r}",
-                              fix=f"remove {key}, or use strategy = \"{owner.split('/', maxsplit=1)[0]}\"")
-    config = SearchConfig(
-        strategy=strategy, score=score, maximize=maximize, costs=tuple(costs), budget=budget,
-        max_children=table.integer("max_children", 128, minimum=1),
-        max_exploration_children=table.integer("max_exploration_children", 16, minimum=0),
-        population_size=table.integer("population_size", 20, minimum=2),
-        sample_size=table.integer("sample_size", 5, minimum=1),
-        predictor_epochs=table.integer("predictor_epochs", 80, minimum=1),
-        predictor_ensemble=table.integer("predictor_ensemble", 5, minimum=1),
-        file=table.file, path=table.path,
-    )
-    if config.sample_size > config.population_size:
-        raise table.error("sample_size", f"is above population_size = {config.population_size}",
-                          value=config.sample_size, fix="use a sample_size <= population_size")
-    if strategy == "pnas" and table.has("max_exploration_children"):
-        raise table.error("max_exploration_children", "pnas mode keeps the top-K only and has no exploration front",
-                          fix='remove it, or use strategy = "popnas"')
-    table.finish()
-    return config
+    options = {key: value for key, value in table.raw.items() if key not in SEARCH_KEYS}
+    # The strategy's keys are checked by its class when the experiment is planned.
+    table.finish(allowed_extra=options)
+    return SearchConfig(strategy=strategy, score=score, maximize=maximize, costs=tuple(costs), budget=budget,
+                        options=options, file=table.file, path=table.path)
 
 
 def parse_selection(top: Table, known_macro_keys: tuple[str, ...]) -> SelectionConfig | None:
@@ -189,7 +154,7 @@ def parse_selection(top: Table, known_macro_keys: tuple[str, ...]) -> SelectionC
         raise table.error("variants", "expected at least one variant ({} keeps the searched macro settings)",
                           fix="write variants = [{}]")
     config = SelectionConfig(
-        top_k=table.integer("top_k", 3, minimum=1),
+        top_k=table.integer("top_k", SelectionConfig.top_k, minimum=1),
         epochs=table.optional_integer("epochs", minimum=1),
         variants=tuple(variants),
         max_params=table.optional_integer("max_params", minimum=1),
@@ -205,6 +170,7 @@ def parse_final(top: Table) -> FinalConfig | None:
         top.any("final", None)
         return None
     table = top.table("final")
-    config = FinalConfig(epochs=table.optional_integer("epochs", minimum=1), onnx=table.boolean("onnx", True))
+    config = FinalConfig(epochs=table.optional_integer("epochs", minimum=1),
+                         onnx=table.boolean("onnx", FinalConfig.onnx))
     table.finish()
     return config

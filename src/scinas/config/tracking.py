@@ -3,7 +3,7 @@
 Example ``configurations.toml``::
 
     [A.tracking]
-    trackers = ["tensorboard", "mlflow"]     # any of "tensorboard", "mlflow", "neptune"
+    trackers = ["tensorboard", "mlflow"]     # registered trackers: "tensorboard", "mlflow", "neptune", ...
 
     [A.tracking.mlflow]                      # a sub-table switches its tracker on as well
     tracking_uri = "http://mlflow.example.org:5000"   # default: $MLFLOW_TRACKING_URI, else
@@ -15,54 +15,39 @@ Example ``configurations.toml``::
     mode = "offline"                         # async (default) | offline | debug
 
 Every sub-table also takes ``enabled = false``, which switches off a tracker that ``trackers``
-or an ``extends``-ed experiment turned on.  Which trackers exist and whether their packages are
-installed (and Neptune's credentials, read from the environment only) is checked when the
-experiment is planned, by :func:`scinas.tracking.check_tracking`, before any trial runs.
+or an ``extends``-ed experiment turned on.  Only the names and the raw sub-tables are read here:
+each tracker's class validates its own sub-table (``from_table``), and which trackers exist and
+whether their packages are installed (and Neptune's credentials, read from the environment only)
+is checked when the experiment is planned, by :func:`scinas.tracking.check_tracking`, before any
+trial runs.  A tracker registered from user code is selectable the same way.
+
+One check is made here, on the raw text: a ``tracking_uri`` with credentials (``user:password@``)
+is refused in any tracker's sub-table, enabled or not, because the raw sub-tables are copied
+into the resolved configuration of every run folder (credentials come from the environment).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from scinas.config.reader import Table, suggest
+from scinas.config.reader import Table
 
-__all__ = ["NEPTUNE_MODES", "TRACKER_NAMES", "MlflowSettings", "NeptuneSettings", "TrackingConfig",
-           "parse_tracking"]
+__all__ = ["TrackingConfig", "parse_tracking"]
 
-#: Trackers ``[X.tracking] trackers`` accepts (each has a class in :mod:`scinas.tracking`).
-TRACKER_NAMES: tuple[str, ...] = ("tensorboard", "mlflow", "neptune")
-#: Neptune connection modes scinas supports: ``async`` talks to a server (it needs
-#: ``NEPTUNE_API_TOKEN`` and ``NEPTUNE_PROJECT``), ``offline`` writes to disk for ``neptune sync``,
-#: ``debug`` keeps everything in memory.
-NEPTUNE_MODES: tuple[str, ...] = ("async", "offline", "debug")
 #: ``scheme://user[:password]@`` at the start of a URI (a password may hold ``@`` or ``/``).
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/?#]*@|[^/?#@:]*:[^@]*@)")
 
 
 @dataclass(frozen=True)
-class MlflowSettings:
-    """``[X.tracking.mlflow]``; ``None`` means the default described in the module docstring."""
-
-    tracking_uri: str | None = None
-    experiment_name: str | None = None
-    artifacts: bool = True
-
-
-@dataclass(frozen=True)
-class NeptuneSettings:
-    """``[X.tracking.neptune]``: the connection ``mode`` (credentials come from the environment)."""
-
-    mode: str = "async"
-
-
-@dataclass(frozen=True)
 class TrackingConfig:
-    """``[X.tracking]``: the enabled ``trackers`` in order, their settings, and where it was written."""
+    """``[X.tracking]``: the enabled ``trackers`` in order, each tracker's raw sub-table, and where
+    it was written."""
 
     trackers: tuple[str, ...] = ()
-    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
-    neptune: NeptuneSettings = field(default_factory=NeptuneSettings)
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     file: str = ""
     path: str = ""
 
@@ -70,50 +55,37 @@ class TrackingConfig:
         """The TOML path of a key below ``[X.tracking]`` (for error messages)."""
         return ".".join(part for part in (self.path, *keys) if part)
 
+    def table(self, name: str) -> Table:
+        """The sub-table of tracker ``name`` (empty when absent), ``enabled`` already read."""
+        table = Table(self.tables.get(name, {}), file=self.file, path=self.key_path(name))
+        table.any("enabled", None)
+        return table
+
 
 def parse_tracking(top: Table) -> TrackingConfig:
     """Read ``[X.tracking]`` of the experiment table ``top`` (absent: no tracker)."""
     table = top.table("tracking")
     listed = table.string_list("trackers", [])
     for index, name in enumerate(listed):
-        if name not in TRACKER_NAMES:
-            raise table.error("trackers", f"unknown tracker {name!r} (entry {index}); known: "
-                              f"{', '.join(TRACKER_NAMES)}", fix=suggest(name, TRACKER_NAMES))
         if name in listed[:index]:
             raise table.error("trackers", f"tracker {name!r} is listed twice", fix="list each tracker once")
     enabled = list(listed)
-    settings: dict[str, Table] = {}
-    for name in TRACKER_NAMES:
-        if not table.has(name):
+    tables: dict[str, Mapping[str, Any]] = {}
+    for name in table.raw:
+        if name == "trackers":
             continue
-        sub = table.table(name)
-        settings[name] = sub
+        sub = table.table(name)  # any other key is a tracker's sub-table
+        tables[name] = sub.raw
+        uri = sub.raw.get("tracking_uri")
+        if isinstance(uri, str):
+            _refuse_credentials(sub, uri)
         on = sub.boolean("enabled", True)
         if on and name not in enabled:
             enabled.append(name)
         elif not on and name in enabled:
             enabled.remove(name)
-    mlflow = _parse_mlflow(settings.get("mlflow"))
-    neptune = _parse_neptune(settings.get("neptune"))
-    if "tensorboard" in settings:
-        settings["tensorboard"].finish()
-    table.finish(allowed_extra=TRACKER_NAMES)  # so that a misspelt sub-table gets a "did you mean"
-    return TrackingConfig(tuple(enabled), mlflow, neptune, table.file, table.path)
-
-
-def _parse_mlflow(table: Table | None) -> MlflowSettings:
-    if table is None:
-        return MlflowSettings()
-    uri = table.any("tracking_uri", None)
-    name = table.any("experiment_name", None)
-    for key, value in (("tracking_uri", uri), ("experiment_name", name)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise table.error(key, "expected a non-empty string", fix=f"write {key} = \"...\" or leave it out")
-    if uri is not None:
-        _refuse_credentials(table, uri)
-    settings = MlflowSettings(tracking_uri=uri, experiment_name=name, artifacts=table.boolean("artifacts", True))
     table.finish()
-    return settings
+    return TrackingConfig(tuple(enabled), tables, table.file, table.path)
 
 
 def _refuse_credentials(table: Table, uri: str) -> None:
@@ -126,17 +98,3 @@ def _refuse_credentials(table: Table, uri: str) -> None:
                       fix="remove them and export MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
                           "MLFLOW_TRACKING_TOKEN); for a database URI, set MLFLOW_TRACKING_URI in the "
                           "environment instead of tracking_uri")
-
-
-def _parse_neptune(table: Table | None) -> NeptuneSettings:
-    if table is None:
-        return NeptuneSettings()
-    for secret in ("api_token", "project"):
-        if table.has(secret):
-            raise table.error(secret, "Neptune credentials are read from the environment only, never from a "
-                              "file (the resolved configuration is copied into every run folder)",
-                              value="<hidden>" if secret == "api_token" else table.raw[secret],
-                              fix=f"remove it and export NEPTUNE_{secret.upper()} instead")
-    settings = NeptuneSettings(mode=table.string("mode", "async", choices=NEPTUNE_MODES))
-    table.finish()
-    return settings

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from scinas.config.reader import Table
+from scinas.configurable import options_table
 from scinas.registry import Registry
 
 __all__ = [
@@ -172,6 +173,24 @@ class DatasetGenerator(abc.ABC):
     @abc.abstractmethod
     def parse_parameters(cls, table: Table) -> Any:
         """Validate ``[d.parameters]`` into a frozen dataclass (call ``table.finish()``)."""
+
+    @classmethod
+    def from_table(cls, table: Table) -> Any:
+        """``[d.parameters]`` read and checked by this generator (:meth:`parse_parameters`)."""
+        return cls.parse_parameters(table)
+
+    @classmethod
+    def parameters_table(cls, parameters: Any) -> dict[str, Any]:
+        """The ``[d.parameters]`` table that :meth:`from_table` reads back as ``parameters``.
+
+        The default writes every field that is set (``None`` and empty strings are left out);
+        generators whose TOML keys differ from their fields override it.
+        """
+        return {key: value for key, value in options_table(parameters).items() if value != ""}
+
+    def to_table(self) -> dict[str, Any]:
+        """This generator's ``[d.parameters]`` table."""
+        return self.parameters_table(self.parameters)
 
     @abc.abstractmethod
     def info(self) -> DatasetInfo:

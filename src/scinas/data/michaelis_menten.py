@@ -74,6 +74,7 @@ Example ``data.toml`` (optional keys shown with their defaults)::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -371,6 +372,18 @@ class MichaelisMentenGenerator(DatasetGenerator):
     @classmethod
     def parse_parameters(cls, table: Table) -> MichaelisMentenParameters:
         return MichaelisMentenParameters.parse(table)
+
+    @classmethod
+    def parameters_table(cls, parameters: Any) -> dict[str, Any]:
+        """Each range is written back as its ``<name>_min`` and ``<name>_max`` keys (``E0``, ``S0``)."""
+        table: dict[str, Any] = {}
+        for key, value in super().parameters_table(parameters).items():
+            if isinstance(value, list) and len(value) == 2:
+                stem = {"e0": "E0", "s0": "S0"}.get(key, key)
+                table[f"{stem}_min"], table[f"{stem}_max"] = value
+            else:
+                table[key] = value
+        return table
 
     def info(self) -> DatasetInfo:
         p = self.parameters

@@ -225,6 +225,15 @@ class TimeSeriesGenerator(LoadedDataset):
     def parse_parameters(cls, table: Table) -> TimeSeriesParameters:
         return TimeSeriesParameters.parse(table)
 
+    @classmethod
+    def parameters_table(cls, parameters: Any) -> dict[str, Any]:
+        """An aeon dataset is written by its name (its files' paths are derived from it)."""
+        table = super().parameters_table(parameters)
+        if parameters.source == "aeon":
+            table.pop("path", None)
+            table.pop("test_path", None)
+        return table
+
     def source_signature(self) -> Any:
         p = self.parameters
         return file_signature([Path(p.path)] + ([Path(p.test_path)] if p.test_path else []))

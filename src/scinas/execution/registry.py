@@ -1,34 +1,53 @@
 """The executors by their ``[X.execution] executor`` name, and the checks made when planning.
 
+Each name maps to an :class:`ExecutorKind`: a small class that owns ``[X.execution.<name>]``
+(its ``Options``, see :mod:`scinas.configurable`), checks what it needs when the experiment is
+planned and makes the run's :class:`~scinas.execution.base.Executor`.  A kind registered from
+user code is selectable from TOML like the shipped ``inline``, ``local`` and ``slurm``::
+
+    @EXECUTORS.register("ssh")
+    class SshKind(ExecutorKind):
+        @dataclass(frozen=True)
+        class Options:
+            hosts: tuple[str, ...] = option((), doc="machines to run trials on")
+
+        @classmethod
+        def create(cls, context, options):
+            return SshExecutor(context.store, options.hosts)
+
 :func:`check_execution` runs when an experiment is planned, before any data is generated or any
-trial starts: the training strategy's devices must be here (unless ``allow_fallback``), a local
-pool may not have more workers than devices (unless ``oversubscribe``), and a Slurm executor
-needs submitit, the ``sbatch`` binary and options that ``sbatch --test-only`` accepts (its own
-message is the error).  :func:`create_executor` builds the executor of a run.
+trial starts: the executor's table must be valid, the training strategy's devices must be here
+(unless ``allow_fallback``), a local pool may not have more workers than devices (unless
+``oversubscribe``), and a Slurm executor needs submitit, the ``sbatch`` binary and options that
+``sbatch --test-only`` accepts (its own message is the error).  :func:`create_executor` builds
+the executor of a run.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from scinas.config.execution import EXECUTOR_NAMES, ExecutionConfig
+from scinas.config.execution import ExecutionConfig
 from scinas.config.experiment import ExperimentConfig
-from scinas.config.reader import suggest
+from scinas.config.reader import Table
+from scinas.configurable import Configurable
 from scinas.errors import ConfigError
 from scinas.execution.base import Executor
+from scinas.execution.slurm_options import SlurmConfig
+from scinas.registry import Registry
 from scinas.store import RunStore
 
 if TYPE_CHECKING:
     from scinas.data.pipeline import PreparedDataset
     from scinas.training.distribution import DeviceInventory
 
-__all__ = ["EXECUTORS", "ExecutionContext", "LocalSlots", "check_execution", "create_executor", "local_slots",
-           "usable_cpus"]
+__all__ = ["EXECUTORS", "ExecutionContext", "ExecutorKind", "LocalSlots", "check_execution", "create_executor",
+           "local_slots", "resolve_executor", "usable_cpus"]
 
 
 @dataclass(frozen=True)
@@ -76,17 +95,40 @@ def local_slots(execution: ExecutionConfig, inventory: DeviceInventory) -> Local
     return LocalSlots((), strategy == "cpu", cpus, threads)
 
 
+class ExecutorKind(Configurable, abc.ABC):
+    """One ``[X.execution] executor`` name: its options, its planning checks and its executor."""
+
+    @classmethod
+    def check(cls, experiment: ExperimentConfig, options: Any) -> None:
+        """Raise a ConfigError if this executor cannot run the experiment here (called when planned)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def create(cls, context: ExecutionContext, options: Any) -> Executor:
+        """The executor of a run."""
+
+
+#: ``[X.execution] executor`` name → its kind.
+EXECUTORS: Registry[type[ExecutorKind]] = Registry("executor")
+
+
+def resolve_executor(execution: ExecutionConfig) -> tuple[type[ExecutorKind], Any]:
+    """The kind ``[X.execution] executor`` names and its options, read from ``[X.execution.<name>]``."""
+    path = f"{execution.path}.executor" if execution.path else "executor"
+    table_path = f"{execution.path}.{execution.executor}" if execution.path else execution.executor
+    table = Table(execution.executor_table, file=execution.file, path=table_path)
+    return EXECUTORS.resolve(execution.executor, table, path=path)
+
+
 def check_execution(experiment: ExperimentConfig) -> None:
     """Refuse an execution set-up that cannot run here, before anything runs (see the module doc)."""
     from scinas.training.distribution import DeviceInventory, DistributionPlan
 
     execution = experiment.execution
-    if execution.executor == "slurm":
-        from scinas.execution.slurm import check_slurm
-
-        check_slurm(execution)
-        if experiment.selection is None and experiment.final is None:
-            return  # every trial trains on the compute nodes, with their devices
+    kind, options = resolve_executor(execution)
+    kind.check(experiment, options)
+    if execution.executor == "slurm" and experiment.selection is None and experiment.final is None:
+        return  # every trial trains on the compute nodes, with their devices
     inventory = DeviceInventory.detect(execution)
     try:
         plan = DistributionPlan.resolve(execution, inventory)
@@ -107,46 +149,68 @@ def check_execution(experiment: ExperimentConfig) -> None:
                           fix=f"set parallel_trials <= {slots.devices}, or oversubscribe = true to share devices")
 
 
-def _inline(context: ExecutionContext) -> Executor:
-    from scinas.execution.inline import InlineExecutor
-    from scinas.training.trainer import Trainer
+@EXECUTORS.register("inline")
+class InlineKind(ExecutorKind):
+    """``executor = "inline"``: one trial at a time in this process (no options)."""
 
-    trainer = Trainer(context.experiment, context.dataset, context.store, verbose=context.verbose)
-    return InlineExecutor(trainer, context.store, context.run_dir / "trials")
+    @classmethod
+    def check(cls, experiment: ExperimentConfig, options: Any) -> None:
+        execution = experiment.execution
+        if execution.parallel_trials > 1:
+            raise ConfigError("the inline executor trains one trial at a time", file=execution.file or None,
+                              path=f"{execution.path}.parallel_trials", value=execution.parallel_trials,
+                              fix='set executor = "local" (a process per trial) or parallel_trials = 1')
 
+    @classmethod
+    def create(cls, context: ExecutionContext, options: Any) -> Executor:
+        from scinas.execution.inline import InlineExecutor
+        from scinas.training.trainer import Trainer
 
-def _local(context: ExecutionContext) -> Executor:
-    from scinas.execution.local import LocalExecutor
-    from scinas.training.distribution import DeviceInventory, DistributionPlan
-
-    execution = context.experiment.execution
-    inventory = DeviceInventory.detect(execution)
-    plan = DistributionPlan.resolve(execution, inventory)
-    slots = local_slots(dataclasses.replace(execution, strategy=plan.strategy), inventory)
-    return LocalExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root,
-                         workers=execution.parallel_trials, gpus=slots.gpus, hide_gpus=slots.hide_gpus,
-                         threads=slots.threads, verbose=2 if context.verbose is None else context.verbose)
-
-
-def _slurm(context: ExecutionContext) -> Executor:
-    from scinas.execution.slurm import SlurmExecutor
-
-    execution = context.experiment.execution
-    return SlurmExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root,
-                         execution.slurm, jobs=execution.parallel_trials,
-                         verbose=2 if context.verbose is None else context.verbose)
+        trainer = Trainer(context.experiment, context.dataset, context.store, verbose=context.verbose)
+        return InlineExecutor(trainer, context.store, context.run_dir / "trials")
 
 
-#: ``[X.execution] executor`` name → factory.
-EXECUTORS: dict[str, Callable[[ExecutionContext], Executor]] = {"inline": _inline, "local": _local, "slurm": _slurm}
+@EXECUTORS.register("local")
+class LocalKind(ExecutorKind):
+    """``executor = "local"``: a pool of worker processes, one trial each (``parallel_trials`` of them)."""
+
+    @classmethod
+    def create(cls, context: ExecutionContext, options: Any) -> Executor:
+        from scinas.execution.local import LocalExecutor
+        from scinas.training.distribution import DeviceInventory, DistributionPlan
+
+        execution = context.experiment.execution
+        inventory = DeviceInventory.detect(execution)
+        plan = DistributionPlan.resolve(execution, inventory)
+        slots = local_slots(dataclasses.replace(execution, strategy=plan.strategy), inventory)
+        return LocalExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root,
+                             workers=execution.parallel_trials, gpus=slots.gpus, hide_gpus=slots.hide_gpus,
+                             threads=slots.threads, verbose=2 if context.verbose is None else context.verbose)
+
+
+@EXECUTORS.register("slurm")
+class SlurmKind(ExecutorKind):
+    """``executor = "slurm"``: each trial a Slurm job; ``[X.execution.slurm]`` is :class:`SlurmConfig`."""
+
+    Options = SlurmConfig
+
+    @classmethod
+    def check(cls, experiment: ExperimentConfig, options: SlurmConfig) -> None:
+        from scinas.execution.slurm import check_slurm
+
+        check_slurm(experiment.execution, options)
+
+    @classmethod
+    def create(cls, context: ExecutionContext, options: SlurmConfig) -> Executor:
+        from scinas.execution.slurm import SlurmExecutor
+
+        execution = context.experiment.execution
+        return SlurmExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root, options,
+                             jobs=execution.parallel_trials,
+                             verbose=2 if context.verbose is None else context.verbose)
 
 
 def create_executor(context: ExecutionContext) -> Executor:
     """The executor named by the experiment's ``[X.execution] executor``."""
-    name = context.experiment.execution.executor
-    try:
-        factory = EXECUTORS[name]
-    except KeyError:
-        raise ConfigError("unknown executor", path=f"{context.experiment.name}.execution.executor", value=name,
-                          fix=suggest(name, EXECUTOR_NAMES)) from None
-    return factory(context)
+    kind, options = resolve_executor(context.experiment.execution)
+    return kind.create(context, options)

@@ -36,15 +36,16 @@ from pathlib import Path, PurePath
 from types import ModuleType
 from typing import Any
 
-from scinas.config.execution import ExecutionConfig, SlurmConfig
+from scinas.config.execution import ExecutionConfig
 from scinas.errors import ConfigError, ScinasError
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import JOURNAL_FILE, JournalReader
+from scinas.execution.slurm_options import SlurmConfig, check_log_folder
 from scinas.execution.task import TASK_FILE, WorkerTask, run_task_file
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 
-__all__ = ["SlurmExecutor", "check_log_folder", "check_slurm", "job_states", "log_folder", "sbatch_flags"]
+__all__ = ["SlurmExecutor", "check_slurm", "job_states", "log_folder", "sbatch_flags"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,36 +95,18 @@ def _parameters(config: SlurmConfig) -> dict[str, Any]:
     return parameters
 
 
-def check_log_folder(execution: ExecutionConfig) -> None:
-    """``[X.execution.slurm] log_folder`` is a relative path that stays inside the run folder.
-
-    The folder holds submitit's pickled job payloads, so it must not be a shared or another
-    user's place: an absolute path or a ``..`` that climbs out of the run folder is refused.
-    """
-    folder = execution.slurm.log_folder
-    parts = PurePath(folder).parts
-    if folder and not PurePath(folder).is_absolute() and ".." not in parts and parts not in ((), (".",)):
-        return
-    where = f"{execution.path}.slurm.log_folder" if execution.path else "slurm.log_folder"
-    raise ConfigError("expected a relative path inside the run folder (no absolute path, no '..'): it holds "
-                      "the jobs' payloads, which must stay in the owner-only run folder",
-                      file=execution.file, path=where, value=folder,
-                      fix='use a folder name such as log_folder = "slurm" (the default)')
-
-
 def log_folder(run_dir: Path, config: SlurmConfig) -> Path:
     """The run's Slurm log folder (``run_dir / log_folder``), created with mode 0700."""
-    check_log_folder(ExecutionConfig(executor="slurm", slurm=config))
+    check_log_folder(config.log_folder)
     folder = run_dir / config.log_folder
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.chmod(0o700)
     return folder
 
 
-def check_slurm(execution: ExecutionConfig) -> None:
-    """A safe log folder, submitit installed, ``sbatch`` on the PATH, and the job options
-    accepted by ``sbatch --test-only``."""
-    check_log_folder(execution)
+def check_slurm(execution: ExecutionConfig, config: SlurmConfig) -> None:
+    """submitit installed, ``sbatch`` on the PATH, and the job options accepted by ``sbatch
+    --test-only`` (a safe ``log_folder`` is checked when the options are read)."""
     path = f"{execution.path}.executor" if execution.path else "executor"
     _submitit(execution.file, path)
     sbatch = shutil.which("sbatch")
@@ -131,7 +114,7 @@ def check_slurm(execution: ExecutionConfig) -> None:
         raise ConfigError('executor = "slurm" needs the sbatch command, which is not on the PATH', file=execution.file,
                           path=path, value="slurm",
                           fix='run on a Slurm login node (or inside a job), or use executor = "local"')
-    command = [sbatch, "--test-only", *sbatch_flags(execution.slurm), "--wrap=true"]
+    command = [sbatch, "--test-only", *sbatch_flags(config), "--wrap=true"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -139,7 +122,7 @@ def check_slurm(execution: ExecutionConfig) -> None:
                           fix="check that the Slurm controller answers (sinfo)") from None
     if result.returncode != 0:
         message = " ".join(line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip())
-        raise ConfigError(f"sbatch rejects the job options {' '.join(sbatch_flags(execution.slurm))}: {message}",
+        raise ConfigError(f"sbatch rejects the job options {' '.join(sbatch_flags(config))}: {message}",
                           file=execution.file, path=f"{execution.path}.slurm" if execution.path else "slurm",
                           fix="correct the option sbatch names in [X.execution.slurm]")
 

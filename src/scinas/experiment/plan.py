@@ -24,6 +24,7 @@ from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
 from scinas.execution.registry import check_execution
 from scinas.predictors.curve_families import CURVE_FAMILIES
+from scinas.search.registry import resolve_strategy
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.search_space.cell import Cell
 from scinas.tracking import check_tracking
@@ -154,6 +155,7 @@ def _check_search(raw: RawConfig, config: ExperimentConfig, available: set[str],
     search = config.search
     if search is None:
         return
+    resolve_strategy(search)  # the strategy's class checks its own keys
     file = raw.file_for(search.path, raw.experiments_file)
     selection, structure = config.selection, config.structure
     if selection is not None and isinstance(structure, SearchStructure):

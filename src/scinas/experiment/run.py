@@ -237,7 +237,7 @@ class ExperimentRun:
         from scinas.experiment.selection import PostSearch
         from scinas.search.cell_domain import CellDomain
         from scinas.search.domain import Objectives
-        from scinas.search.registry import create_strategy
+        from scinas.search.registry import strategy_from_config
 
         config = self.plan.config
         search = config.search
@@ -246,8 +246,7 @@ class ExperimentRun:
             raise ScinasError(f"experiment {config.name} has no search to run")
         domain = CellDomain(structure.space, structure.macro)
         objectives = Objectives(search.score, search.maximize, search.costs)
-        strategy = create_strategy(search.strategy, domain, objectives, budget=search.budget, seed=config.seed,
-                                   output_dir=self.run_dir, **search.options())
+        strategy = strategy_from_config(search, domain, objectives, seed=config.seed, output_dir=self.run_dir)
         state_path = self.run_dir / _STRATEGY_FILE
         if state_path.exists():
             saved = json.loads(state_path.read_text())

@@ -27,6 +27,7 @@ from typing import ClassVar, TypeVar
 
 import keras
 
+from scinas.configurable import Configurable
 from scinas.data.base import DatasetInfo
 from scinas.errors import ConfigError
 from scinas.models.layer_stack import build_layer_stack
@@ -44,7 +45,7 @@ __all__ = [
 ArchitectureT = TypeVar("ArchitectureT", bound=Architecture)
 
 
-class ModelGenerator(abc.ABC):
+class ModelGenerator(Configurable, abc.ABC):
     """Builds the Keras models of one kind of architecture.
 
     Generators are stateless: one instance may build any number of models.  Only :meth:`build` is

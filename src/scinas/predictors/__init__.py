@@ -23,7 +23,7 @@ Example::
 
 from __future__ import annotations
 
-from scinas.predictors.base import PREDICTORS, Predictor
+from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings
 from scinas.predictors.cell_features import CELL_FEATURE_NAMES, cell_cost_features
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
 from scinas.predictors.gin import AGGREGATIONS, GINPredictor
@@ -48,6 +48,7 @@ __all__ = [
     "PredictorQuality",
     "SVRPredictor",
     "ScoreSpace",
+    "SearchSettings",
     "TerminationSummary",
     "cell_cost_features",
     "fit_curve",

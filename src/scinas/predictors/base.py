@@ -18,17 +18,36 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from scinas.configurable import Configurable
 from scinas.predictors.quality import PredictorQuality, ranking_quality
 from scinas.registry import Registry
 
-__all__ = ["PREDICTORS", "Predictor", "check_fit_inputs", "check_targets"]
+__all__ = ["PREDICTORS", "Predictor", "SearchSettings", "check_fit_inputs", "check_targets"]
 
 
-class Predictor(abc.ABC):
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a search tells the predictors it builds by name (:meth:`Predictor.for_search`).
+
+    ``target`` is ``"score"`` or a cost name; ``max_nodes`` bounds the cell graphs; ``epochs``,
+    ``ensemble`` and ``iterations`` are the strategy's ``predictor_epochs``,
+    ``predictor_ensemble`` and ``svr_iterations`` (a predictor uses those that apply to it).
+    """
+
+    target: str
+    seed: int
+    max_nodes: int
+    epochs: int
+    ensemble: int
+    iterations: int
+
+
+class Predictor(Configurable, abc.ABC):
     """Fits a regression from architectures (in some encoding) to a score or a cost.
 
     ``name`` is the name used in TOML and in file names (``gin``, ``svr``).  Implementations raise
@@ -37,6 +56,14 @@ class Predictor(abc.ABC):
     """
 
     name: ClassVar[str] = "predictor"
+    #: What :meth:`fit` and :meth:`predict` take: cell ``graph``s or ``features`` vectors.
+    encoding: ClassVar[Literal["graph", "features"]] = "features"
+
+    @classmethod
+    def for_search(cls, settings: SearchSettings) -> Predictor:
+        """The predictor a search builds when ``[X.search] predictor`` (or ``cost_predictor``) names
+        this class; by default the class called with ``seed`` alone."""
+        return cls(seed=settings.seed)  # type: ignore[call-arg]
 
     @abc.abstractmethod
     def fit(self, inputs: Sequence[Any], targets: np.ndarray) -> None:

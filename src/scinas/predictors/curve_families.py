@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scinas.configurable import Configurable
 from scinas.registry import Registry
 
 __all__ = ["CURVE_FAMILIES", "DEFAULT_CURVE", "CurveFamily", "CurveRange"]
@@ -64,7 +65,7 @@ Bounds = Callable[[CurveRange], tuple[tuple[float, ...], tuple[float, ...]]]
 
 
 @dataclass(frozen=True)
-class CurveFamily:
+class CurveFamily(Configurable):
     """One parametric family: ``model(x, *parameters)`` with its guess and bounds.
 
     ``initial(x, y, range)`` returns a starting point inside ``bounds(range)`` (it is clipped

@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from scinas.predictors.base import PREDICTORS, Predictor, check_fit_inputs
+from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings, check_fit_inputs
 from scinas.search_space.encoding import CellGraph, batch_graphs
 
 __all__ = ["AGGREGATIONS", "GINPredictor"]
@@ -113,6 +113,13 @@ class GINPredictor(Predictor):
     """
 
     name = "gin"
+
+    encoding = "graph"
+
+    @classmethod
+    def for_search(cls, settings: SearchSettings) -> GINPredictor:
+        """An ensemble of ``predictor_ensemble`` networks trained ``predictor_epochs`` epochs."""
+        return cls(settings.max_nodes, ensemble=settings.ensemble, epochs=settings.epochs, seed=settings.seed)
 
     def __init__(self, max_nodes: int, *, ensemble: int = 5, epochs: int = 80, batch_size: int = 16, seed: int = 0,
                  learning_rate: float = 5e-3, weight_decay: float = 5e-4, units: Sequence[int] = (30, 60, 120),

@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-from scinas.predictors.base import PREDICTORS, Predictor, check_fit_inputs
+from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings, check_fit_inputs
 
 __all__ = ["MIN_SEARCH_SAMPLES", "SVRPredictor"]
 
@@ -92,6 +92,11 @@ class SVRPredictor(Predictor):
     """
 
     name = "svr"
+
+    @classmethod
+    def for_search(cls, settings: SearchSettings) -> SVRPredictor:
+        """``svr_iterations`` cross-validated hyperparameter draws; a cost is fitted on its logarithm."""
+        return cls(seed=settings.seed, n_iter=settings.iterations, log_target=settings.target != "score")
 
     def __init__(self, *, seed: int = 0, folds: int = 5, n_iter: int = 40, log_target: bool = False,
                  params: Mapping[str, Any] | None = None) -> None:

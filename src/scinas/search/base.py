@@ -9,8 +9,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from scinas.configurable import Configurable
 from scinas.search_space.architecture import Architecture
 
 __all__ = ["SearchStrategy", "TrialOutcome", "TrialRequest"]
@@ -41,8 +42,16 @@ class TrialOutcome:
     costs: dict[str, float] = field(default_factory=dict)
 
 
-class SearchStrategy(abc.ABC):
-    """Proposes trials; see the module docstring."""
+class SearchStrategy(Configurable, abc.ABC):
+    """Proposes trials; see the module docstring.
+
+    A registered strategy declares its ``[X.search]`` options once, as a frozen dataclass
+    ``Options`` (see :mod:`scinas.configurable`); ``budget_required`` says whether ``[X.search]
+    budget`` must be set.
+    """
+
+    #: Whether the strategy needs ``budget`` (the most trials) to end.
+    budget_required: ClassVar[bool] = True
 
     @abc.abstractmethod
     def ask(self, n: int) -> list[TrialRequest]:

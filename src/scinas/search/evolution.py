@@ -18,13 +18,13 @@ Example ``configurations.toml``::
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
-from scinas.search.domain import Objectives, SearchDomain
-from scinas.search.ledger import LedgerStrategy, check_int_option
+from scinas.search.ledger import LedgerStrategy
 from scinas.search_space.architecture import Architecture
 
 __all__ = ["EvolutionStrategy"]
@@ -34,19 +34,28 @@ _MUTATION_TRIES = 50
 
 
 class EvolutionStrategy(LedgerStrategy):
-    """Regularized evolution (``"evolution"``); see the module docstring.
+    """Regularized evolution (``"evolution"``); see the module docstring and :class:`Options`."""
 
-    Options: ``population_size`` (default 20, >= 2), ``sample_size`` (default 5, 1..population_size).
-    """
+    @dataclass(frozen=True)
+    class Options:
+        """``[X.search]`` options of ``strategy = "evolution"``."""
 
-    def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
-                 output_dir: Path | None = None, population_size: int = 20, sample_size: int = 5) -> None:
-        super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir)
-        self.population_size = check_int_option("population_size", population_size, 2)
-        self.sample_size = check_int_option("sample_size", sample_size, 1)
-        if sample_size > population_size:
-            raise ConfigError(f"is above population_size = {population_size}", path="sample_size",
-                              value=sample_size, fix="use a sample_size <= population_size")
+        population_size: int = option(20, minimum=2, doc="the most recent successful trials that form the "
+                                      "population (the first this many trials are random)")
+        sample_size: int = option(5, minimum=1, doc="members drawn for each tournament (at most population_size)")
+
+        def check(self) -> None:
+            if self.sample_size > self.population_size:
+                raise ConfigError(f"is above population_size = {self.population_size}", path="sample_size",
+                                  value=self.sample_size, fix="use a sample_size <= population_size")
+
+    @property
+    def population_size(self) -> int:
+        return int(self.options.population_size)
+
+    @property
+    def sample_size(self) -> int:
+        return int(self.options.sample_size)
 
     def population(self) -> list[tuple[Architecture, float]]:
         """The ``population_size`` most recently told successful trials, oldest first."""

@@ -32,23 +32,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
-from scinas.search.ledger import LedgerStrategy, TrialRecord, check_int_option
+from scinas.search.ledger import LedgerStrategy, TrialRecord
 from scinas.search.pareto import hypervolume, non_dominated
 from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
     TunedHyperparameters,
-    default_predictor_factory,
+    check_predictor,
     exploration_scores,
     fit_and_predict,
+    named_predictor_factory,
     select_front,
 )
 from scinas.search_space.architecture import Architecture
@@ -92,51 +95,68 @@ def hypervolume_gains(front: np.ndarray, candidates: np.ndarray, reference: np.n
     return np.asarray(np.clip(base_box - covered, 0.0, None), dtype=np.float64)
 
 
-class GuidedParetoStrategy(LedgerStrategy):
-    """Predictor-guided Pareto search (``"pareto"``); see the module docstring.
+@dataclass(frozen=True)
+class GuidedOptions:
+    """``[X.search]`` options of ``strategy = "pareto"``."""
 
-    Options (defaults): ``warmup`` (10), ``batch_size`` (10), ``exploit_share`` (0.2),
-    ``local_share`` (0.6), ``local_parents`` (4), ``exploration_share`` (0.1), ``candidates`` (2000),
-    ``enumerate_limit`` (20000),
-    ``gin_epochs`` (80), ``gin_ensemble`` (3), ``svr_iterations`` (40), ``svr_growth`` (1.5: the cost SVRs'
-    cross-validated hyperparameters are searched again once the trials have grown by this factor,
-    and reused in between), ``predictor_factory``.
+    warmup: int = option(10, minimum=1, doc="random trials before the predictors guide the search")
+    batch_size: int = option(10, minimum=1, doc="trials planned per batch (predictors refitted per batch)")
+    exploit_share: float = option(0.2, minimum=0, maximum=1, doc="share of a batch taken by the best predicted "
+                                  "scores")
+    local_share: float = option(0.6, minimum=0, maximum=1, doc="share of a batch taken by the best predicted "
+                                "neighbours of the best trials")
+    local_parents: int = option(4, minimum=1, doc="best trials whose neighbours the local search explores")
+    exploration_share: float = option(0.1, minimum=0, maximum=1, doc="share of a batch taken by candidates "
+                                      "using under-represented operators")
+    front_min_gain: float = option(0.0, minimum=0, doc="a hypervolume pick adding at most this share of the "
+                                   "front's hypervolume goes to the local search instead")
+    candidates: int = option(2000, minimum=1, doc="random candidates predicted per batch when the domain is "
+                             "too large to enumerate")
+    enumerate_limit: int = option(20000, minimum=0, doc="domains of at most this many architectures are "
+                                  "predicted in full")
+    predictor: str = option("gin", doc="the score predictor, by registered name")
+    cost_predictor: str = option("svr", doc="the predictor of each cost, by registered name")
+    predictor_epochs: int = option(80, minimum=1, doc="training epochs of the score predictor (gin)")
+    predictor_ensemble: int = option(3, minimum=1, doc="networks averaged by the score predictor (gin)")
+    svr_iterations: int = option(40, minimum=1, doc="hyperparameter sets the svr cost predictor tries by "
+                                 "cross-validation")
+    svr_growth: float = option(1.5, minimum=1, doc="the cost predictors' hyperparameters are searched again once "
+                               "the trials have grown by this factor, and reused in between")
+
+    def check(self) -> None:
+        if self.exploit_share + self.local_share + self.exploration_share > 1:
+            raise ConfigError("exploit_share + local_share + exploration_share must be at most 1",
+                              path="exploration_share", value=self.exploration_share, fix="lower one of the shares")
+        check_predictor(self.predictor, "predictor")
+        check_predictor(self.cost_predictor, "cost_predictor")
+
+
+class GuidedParetoStrategy(LedgerStrategy):
+    """Predictor-guided Pareto search (``"pareto"``); see the module docstring and :class:`GuidedOptions`.
+
+    ``predictor_factory`` replaces the registered predictors (tests).
     """
 
+    Options = GuidedOptions
+
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
-                 output_dir: Path | None = None, warmup: int = 10, batch_size: int = 10,
-                 exploit_share: float = 0.2, local_share: float = 0.6, local_parents: int = 4,
-                 exploration_share: float = 0.1, candidates: int = 2000,
-                 enumerate_limit: int = 20000, gin_epochs: int = 80, gin_ensemble: int = 3,
-                 svr_iterations: int = 40, svr_growth: float = 1.5, front_min_gain: float = 0.0,
-                 predictor_factory: PredictorFactory | None = None) -> None:
-        super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir)
-        self.warmup = check_int_option("warmup", warmup, 1)
-        self.batch_size = check_int_option("batch_size", batch_size, 1)
-        self.candidates = check_int_option("candidates", candidates, 1)
-        self.enumerate_limit = check_int_option("enumerate_limit", enumerate_limit, 0)
-        shares = {"exploit_share": exploit_share, "local_share": local_share, "exploration_share": exploration_share}
-        for name, share in shares.items():
-            if not 0 <= share <= 1:
-                raise ConfigError("expected a share in [0, 1]", path=name, value=share)
-        if sum(shares.values()) > 1:
-            raise ConfigError("exploit_share + local_share + exploration_share must be at most 1",
-                              path="exploration_share", value=exploration_share, fix="lower one of the shares")
-        self.exploit_share = float(exploit_share)
-        self.local_share = float(local_share)
-        self.local_parents = check_int_option("local_parents", local_parents, 1)
-        self.exploration_share = float(exploration_share)
-        if not isinstance(front_min_gain, (int, float)) or isinstance(front_min_gain, bool) or front_min_gain < 0:
-            raise ConfigError("expected a number ≥ 0 (a share of the front's hypervolume)", path="front_min_gain",
-                              value=front_min_gain)
-        self.front_min_gain = float(front_min_gain)
-        self.factory = predictor_factory or default_predictor_factory(
-            domain.max_nodes, gin_epochs=check_int_option("gin_epochs", gin_epochs, 1),
-            gin_ensemble=check_int_option("gin_ensemble", gin_ensemble, 1),
-            svr_iterations=check_int_option("svr_iterations", svr_iterations, 1))
-        if not isinstance(svr_growth, (int, float)) or isinstance(svr_growth, bool) or svr_growth < 1:
-            raise ConfigError("expected a number ≥ 1 (1 searches the SVR's hyperparameters at every batch)",
-                              path="svr_growth", value=svr_growth)
+                 output_dir: Path | None = None, predictor_factory: PredictorFactory | None = None,
+                 **options: Any) -> None:
+        super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir, **options)
+        chosen: GuidedOptions = self.options
+        self.warmup = chosen.warmup
+        self.batch_size = chosen.batch_size
+        self.candidates = chosen.candidates
+        self.enumerate_limit = chosen.enumerate_limit
+        self.exploit_share = float(chosen.exploit_share)
+        self.local_share = float(chosen.local_share)
+        self.local_parents = chosen.local_parents
+        self.exploration_share = float(chosen.exploration_share)
+        self.front_min_gain = float(chosen.front_min_gain)
+        self.factory = predictor_factory or named_predictor_factory(
+            chosen.predictor, chosen.cost_predictor, domain.max_nodes, epochs=chosen.predictor_epochs,
+            ensemble=chosen.predictor_ensemble, iterations=chosen.svr_iterations)
+        svr_growth = chosen.svr_growth
         self.costs = tuple(objectives.costs)
         self._queue: list[Architecture] = []
         self._batches = 0

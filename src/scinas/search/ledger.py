@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from scinas.configurable import options_from_kwargs
 from scinas.errors import ConfigError
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
 from scinas.search_space.architecture import Architecture
 
-__all__ = ["LedgerStrategy", "TrialLedger", "TrialRecord", "check_budget", "check_int_option"]
+__all__ = ["LedgerStrategy", "TrialLedger", "TrialRecord", "check_budget"]
 
 logger = logging.getLogger(__name__)
 
@@ -170,32 +171,27 @@ def check_budget(budget: int | None, *, required: bool = True) -> int | None:
     return budget
 
 
-def check_int_option(name: str, value: object, minimum: int) -> int:
-    """``value`` when it is an integer >= ``minimum``; a ConfigError naming the option otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"expected an integer >= {minimum}", path=name, value=value,
-                          fix=f"set {name} to an integer >= {minimum}")
-    return value
-
-
 class LedgerStrategy(SearchStrategy):
     """A strategy with a :class:`TrialLedger`, a budget and a seeded generator; subclasses propose.
 
     ``ask`` first re-asks the trials pending at the last save (and nothing else in that call),
     then stops at the budget; otherwise it asks :meth:`propose` for new architectures, which must
     be unseen (:meth:`TrialLedger.seen`).  Subclasses keep extra state in :meth:`extra_state`.
+    Keyword ``options`` are the subclass's ``Options`` (validated like its TOML table) and end up
+    in ``self.options``.
     """
 
     #: The prefix of trial names (``t0007``).
     prefix = "t"
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
-                 output_dir: Path | None = None, budget_required: bool = True) -> None:
+                 output_dir: Path | None = None, **options: Any) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError("expected an integer seed", path="seed", value=seed)
+        self.options = options_from_kwargs(self.Options, options)
         self.domain = domain
         self.objectives = objectives
-        self.budget = check_budget(budget, required=budget_required)
+        self.budget = check_budget(budget, required=self.budget_required)
         self.seed = seed
         self.output_dir = output_dir
         self.rng = np.random.default_rng(seed)

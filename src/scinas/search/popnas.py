@@ -37,61 +37,90 @@ Example ``configurations.toml``::
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, ProgressiveDomain, SearchDomain
-from scinas.search.ledger import LedgerStrategy, TrialRecord, check_int_option
+from scinas.search.ledger import LedgerStrategy, TrialRecord
 from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
-    default_predictor_factory,
+    check_predictor,
     exploration_scores,
     fit_and_predict,
+    named_predictor_factory,
     select_front,
     write_csv,
 )
 from scinas.search_space.architecture import Architecture
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["PNASStrategy", "PopnasStrategy"]
 
 logger = logging.getLogger(__name__)
 
-class PopnasStrategy(LedgerStrategy):
-    """Progressive Pareto search (``"popnas"``); see the module docstring.
+@dataclass(frozen=True)
+class PNASOptions:
+    """``[X.search]`` options of ``strategy = "pnas"``."""
 
-    Options: ``max_children`` (128), ``max_exploration_children`` (16), ``exploration_share``
-    (0.33), ``gin_epochs`` (80), ``gin_ensemble`` (5), ``svr_iterations`` (40); ``budget`` may be
-    None (every step runs).  ``predictor_factory`` replaces the GIN/SVR predictors (tests).
+    max_children: int = option(128, minimum=1, doc="cells trained per step (block count)")
+    predictor: str = option("gin", doc="the score predictor, by registered name")
+    predictor_epochs: int = option(80, minimum=1, doc="training epochs of the score predictor (gin)")
+    predictor_ensemble: int = option(5, minimum=1, doc="networks averaged by the score predictor (gin)")
+
+    def check(self) -> None:
+        check_predictor(self.predictor, "predictor")
+
+
+@dataclass(frozen=True)
+class PopnasOptions(PNASOptions):
+    """``[X.search]`` options of ``strategy = "popnas"``."""
+
+    max_exploration_children: int = option(16, minimum=0, doc="extra cells per step that use under-represented "
+                                           "operators and inputs (the exploration front)")
+    exploration_share: float = option(0.33, minimum=0, maximum=1, doc="an operator or input is under-represented "
+                                      "below this share of the uniform share in the Pareto front")
+    cost_predictor: str = option("svr", doc="the predictor of each cost, by registered name")
+    svr_iterations: int = option(40, minimum=1, doc="hyperparameter sets the svr cost predictor tries by "
+                                 "cross-validation")
+
+    def check(self) -> None:
+        super().check()
+        check_predictor(self.cost_predictor, "cost_predictor")
+
+
+class PopnasStrategy(LedgerStrategy):
+    """Progressive Pareto search (``"popnas"``); see the module docstring and :class:`PopnasOptions`.
+
+    ``budget`` may be None (every step runs).  ``predictor_factory`` replaces the registered
+    predictors (tests).
     """
 
     mode = "popnas"
+    Options: ClassVar[type[Any]] = PopnasOptions
+    budget_required = False
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
-                 output_dir: Path | None = None, max_children: int = 128, max_exploration_children: int = 16,
-                 exploration_share: float = 0.33, gin_epochs: int = 80, gin_ensemble: int = 5,
-                 svr_iterations: int = 40, predictor_factory: PredictorFactory | None = None) -> None:
+                 output_dir: Path | None = None, predictor_factory: PredictorFactory | None = None,
+                 **options: Any) -> None:
         if not isinstance(domain, ProgressiveDomain):
             raise ConfigError(f"the {self.mode} strategy grows cells block by block and needs a progressive domain, "
                               f"got {type(domain).__name__}", fix='use strategy = "random", "evolution" or "pareto"')
-        super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir, budget_required=False)
+        super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir, **options)
         self.progressive: ProgressiveDomain = domain
-        self.max_children = check_int_option("max_children", max_children, 1)
-        self.max_exploration_children = check_int_option("max_exploration_children", max_exploration_children, 0)
-        if not 0 <= exploration_share <= 1:
-            raise ConfigError("expected a share in [0, 1]", path="exploration_share", value=exploration_share)
-        self.exploration_share = float(exploration_share)
-        self.factory = predictor_factory or default_predictor_factory(
-            domain.max_nodes, gin_epochs=check_int_option("gin_epochs", gin_epochs, 1),
-            gin_ensemble=check_int_option("gin_ensemble", gin_ensemble, 1),
-            svr_iterations=check_int_option("svr_iterations", svr_iterations, 1))
+        chosen = self.options
+        self.max_children = int(chosen.max_children)
+        self.max_exploration_children = int(getattr(chosen, "max_exploration_children", 0))
+        self.exploration_share = float(getattr(chosen, "exploration_share", PopnasOptions.exploration_share))
+        self.factory = predictor_factory or named_predictor_factory(
+            chosen.predictor, getattr(chosen, "cost_predictor", PopnasOptions.cost_predictor), domain.max_nodes,
+            epochs=chosen.predictor_epochs, ensemble=chosen.predictor_ensemble,
+            iterations=getattr(chosen, "svr_iterations", PopnasOptions.svr_iterations))
         self.costs = () if self.mode == "pnas" else tuple(objectives.costs)
         self._step = -1
         self._queue: list[tuple[str, Architecture]] = []
@@ -317,3 +346,4 @@ class PNASStrategy(PopnasStrategy):
     """PNAS mode (``"pnas"``): the top ``max_children`` by predicted score, no costs, no exploration."""
 
     mode = "pnas"
+    Options = PNASOptions

@@ -35,9 +35,10 @@ __all__ = [
     "Predictions",
     "PredictorFactory",
     "TunedHyperparameters",
-    "default_predictor_factory",
+    "check_predictor",
     "exploration_scores",
     "fit_and_predict",
+    "named_predictor_factory",
     "select_front",
     "write_csv",
 ]
@@ -48,17 +49,24 @@ logger = logging.getLogger(__name__)
 PredictorFactory = Callable[[str, int], "Predictor"]
 
 
-def default_predictor_factory(max_nodes: int, *, gin_epochs: int = 80, gin_ensemble: int = 5,
-                              svr_iterations: int = 40) -> PredictorFactory:
-    """GIN ensembles for the score, log-target SVRs for the costs."""
+def named_predictor_factory(predictor: str, cost_predictor: str, max_nodes: int, *, epochs: int, ensemble: int,
+                            iterations: int) -> PredictorFactory:
+    """The registered predictors ``predictor`` (for the score) and ``cost_predictor`` (per cost),
+    each built by its :meth:`~scinas.predictors.Predictor.for_search`."""
     def build(target: str, seed: int) -> Predictor:
-        from scinas.predictors import GINPredictor, SVRPredictor  # deferred: Keras starts slowly
+        from scinas.predictors import PREDICTORS, SearchSettings  # deferred: Keras starts slowly
 
-        if target == "score":
-            return GINPredictor(max_nodes, ensemble=gin_ensemble, epochs=gin_epochs, seed=seed)
-        return SVRPredictor(seed=seed, n_iter=svr_iterations, log_target=True)
+        cls = PREDICTORS.get(predictor if target == "score" else cost_predictor)
+        return cls.for_search(SearchSettings(target, seed, max_nodes, epochs, ensemble, iterations))
 
     return build
+
+
+def check_predictor(name: str, key: str) -> None:
+    """A ConfigError at option ``key`` unless ``name`` is a registered predictor."""
+    from scinas.predictors import PREDICTORS  # deferred: Keras starts slowly
+
+    PREDICTORS.get(name, path=key)
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,8 @@ def fit_and_predict(domain: SearchDomain, trained: Sequence[TrialRecord], pool: 
     gives the cost predictors' inputs; ``tuned`` lets SVR cost predictors reuse earlier searched
     hyperparameters (see :class:`TunedHyperparameters`).
     """
-    encode = graph or domain.graph
     model = factory("score", seed)
+    encode = (graph or domain.graph) if getattr(model, "encoding", "graph") == "graph" else domain.features
     model.fit([encode(r.architecture) for r in trained], np.array([r.fitness for r in trained], dtype=float))
     score = np.asarray(model.predict([encode(a) for a in pool]), dtype=np.float64)
     predicted: dict[str, np.ndarray] = {}
@@ -135,12 +143,18 @@ def fit_and_predict(domain: SearchDomain, trained: Sequence[TrialRecord], pool: 
             predicted[cost] = np.full(len(pool), np.nan)
             continue
         cost_model = factory(cost, seed)
+        if getattr(cost_model, "encoding", "features") == "graph":
+            cost_features = _graph_of(graph or domain.graph)
         searched = _reuse_hyperparameters(cost_model, cost, len(rows), tuned)
         cost_model.fit([cost_features(r.architecture, cost) for r in rows], np.array([r.costs[cost] for r in rows]))
         if searched is not None and tuned is not None and searched.best_params:
             tuned.remember(cost, len(rows), searched.best_params)
         predicted[cost] = np.asarray(cost_model.predict([cost_features(a, cost) for a in pool]), dtype=np.float64)
     return Predictions(score, predicted)
+
+
+def _graph_of(encode: Callable[[Architecture], CellGraph]) -> Callable[[Architecture, str], Any]:
+    return lambda architecture, _cost: encode(architecture)
 
 
 def select_front(predictions: Predictions, limit: int, among: Sequence[int] | None = None) -> list[int]:

@@ -11,3 +11,4 @@ from __future__ import annotations
 
 __all__: list[str] = []
 from scinas.testing.strategies import check_strategy as check_strategy
+from scinas.testing.tables import check_table as check_table

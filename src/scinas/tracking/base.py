@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from scinas.config.tracking import TrackingConfig
+from scinas.configurable import Configurable
 from scinas.errors import ConfigError
 from scinas.registry import Registry
 from scinas.store import EpochRecord, RunStatus, TrialRecord
@@ -113,23 +114,27 @@ class RunSummary:
     files: tuple[Path, ...] = ()
 
 
-class Tracker(abc.ABC):
+class Tracker(Configurable, abc.ABC):
     """An experiment tracker fed by a run's events (see the module docstring).
 
-    Subclasses are made with the run's :class:`~scinas.config.tracking.TrackingConfig` and
-    registered in :data:`TRACKERS` under their TOML name.  ``package``/``extra`` name the module
+    Subclasses are made with the run's :class:`~scinas.config.tracking.TrackingConfig` and their
+    ``options`` (read from ``[X.tracking.<name>]`` by :meth:`from_table`: declare them once as an
+    ``Options`` dataclass, see :mod:`scinas.configurable`), and registered in :data:`TRACKERS`
+    under their TOML name.  ``package``/``extra`` name the module
     a tracker imports (lazily, in its methods) and the scinas extra that installs it.
     """
 
     package: ClassVar[str | None] = None
     extra: ClassVar[str | None] = None
 
-    def __init__(self, config: TrackingConfig) -> None:
+    def __init__(self, config: TrackingConfig, options: Any = None) -> None:
         self.config = config
+        self.options = self.default_options() if options is None else options
 
     @classmethod
-    def check(cls, config: TrackingConfig, environ: Mapping[str, str]) -> None:
-        """Raise a ConfigError if this tracker cannot run (package missing, credentials absent).
+    def check(cls, config: TrackingConfig, options: Any, environ: Mapping[str, str]) -> None:
+        """Raise a ConfigError if this tracker cannot run with ``options`` (package missing,
+        credentials absent).
 
         Called when the experiment is planned, before any trial; the default checks the package.
         """

@@ -33,14 +33,17 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scinas.config.tracking import TrackingConfig
+from scinas.configurable import option
+from scinas.errors import ConfigError
 from scinas.store import EpochRecord, RunStatus, TrialRecord, TrialStatus
 from scinas.tracking.base import TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker, TrackerState
 
-__all__ = ["ARTIFACTS_DIR", "DEFAULT_DATABASE", "MlflowTracker", "resolve_tracking_uri"]
+__all__ = ["ARTIFACTS_DIR", "DEFAULT_DATABASE", "MlflowSettings", "MlflowTracker", "resolve_tracking_uri"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +67,34 @@ def resolve_tracking_uri(uri: str | None, results_root: Path, environ: Mapping[s
     return f"sqlite:///{(results_root / DEFAULT_DATABASE).resolve().as_posix()}", True
 
 
+@dataclass(frozen=True)
+class MlflowSettings:
+    """``[X.tracking.mlflow]``; ``None`` means the default described in the module docstring."""
+
+    tracking_uri: str | None = option(None, doc="the MLflow server (default: $MLFLOW_TRACKING_URI, else "
+                                      "the embedded sqlite:///<results>/mlflow.db)")
+    experiment_name: str | None = option(None, doc="the MLflow experiment (default: the experiment's name)")
+    artifacts: bool = option(True, doc="log the Pareto front, plots and best model as artifacts")
+
+    def check(self) -> None:
+        for key in ("tracking_uri", "experiment_name"):
+            value = getattr(self, key)
+            if value is not None and not value.strip():
+                raise ConfigError("expected a non-empty string", path=key, value=value,
+                                  fix=f"write {key} = \"...\" or leave it out")
+
+
 @TRACKERS.register("mlflow")
 class MlflowTracker(Tracker):
     """Records the run in MLflow as described in the module docstring."""
 
     package = "mlflow"
     extra = "mlflow"
+    Options = MlflowSettings
 
-    def __init__(self, config: TrackingConfig) -> None:
-        super().__init__(config)
-        self.settings = config.mlflow
+    def __init__(self, config: TrackingConfig, options: MlflowSettings | None = None) -> None:
+        super().__init__(config, options)
+        self.settings: MlflowSettings = self.options
         self._client: Any = None
         self._state: TrackerState | None = None
         self._run: RunInfo | None = None

@@ -29,21 +29,35 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from scinas.config.reader import Table
 from scinas.config.tracking import TrackingConfig
+from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.store import EpochRecord, TrialRecord, TrialStatus
 from scinas.tracking.base import TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker, TrackerState
 
-__all__ = ["CREDENTIALS", "NeptuneTracker"]
+__all__ = ["CREDENTIALS", "NEPTUNE_MODES", "NeptuneSettings", "NeptuneTracker"]
 
 logger = logging.getLogger(__name__)
 
+#: Neptune connection modes scinas supports (see :class:`NeptuneSettings`).
+NEPTUNE_MODES: tuple[str, ...] = ("async", "offline", "debug")
 #: The environment variables a server connection needs (never read or written by scinas itself).
 CREDENTIALS = ("NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT")
 _COSTS = ("params", "flops", "latency_s", "train_time_s", "fitness", "measured", "best_epoch", "epochs_completed")
 _CUSTOM_ID_LENGTH = 36  # Neptune's limit on a custom run id
+
+
+@dataclass(frozen=True)
+class NeptuneSettings:
+    """``[X.tracking.neptune]``: the connection ``mode`` (credentials come from the environment)."""
+
+    mode: str = option("async", choices=NEPTUNE_MODES, doc="async talks to a server (it needs NEPTUNE_API_TOKEN "
+                       "and NEPTUNE_PROJECT in the environment), offline writes to disk for `neptune sync`, debug "
+                       "keeps everything in memory")
 
 
 @TRACKERS.register("neptune")
@@ -52,24 +66,37 @@ class NeptuneTracker(Tracker):
 
     package = "neptune"
     extra = "neptune"
+    Options = NeptuneSettings
 
-    def __init__(self, config: TrackingConfig) -> None:
-        super().__init__(config)
-        self.mode = config.neptune.mode
+    def __init__(self, config: TrackingConfig, options: NeptuneSettings | None = None) -> None:
+        super().__init__(config, options)
+        self.mode: str = self.options.mode
         self._neptune_run: Any = None
         self._run: RunInfo | None = None
 
     @classmethod
-    def check(cls, config: TrackingConfig, environ: Mapping[str, str]) -> None:
-        super().check(config, environ)
-        if config.neptune.mode in ("offline", "debug"):
+    def from_table(cls, table: Table) -> NeptuneSettings:
+        """The settings, after refusing credentials written into the file."""
+        for secret in ("api_token", "project"):
+            if table.has(secret):
+                raise table.error(secret, "Neptune credentials are read from the environment only, never from a "
+                                  "file (the resolved configuration is copied into every run folder)",
+                                  value="<hidden>" if secret == "api_token" else table.raw[secret],
+                                  fix=f"remove it and export NEPTUNE_{secret.upper()} instead")
+        settings: NeptuneSettings = super().from_table(table)
+        return settings
+
+    @classmethod
+    def check(cls, config: TrackingConfig, options: NeptuneSettings, environ: Mapping[str, str]) -> None:
+        super().check(config, options, environ)
+        if options.mode in ("offline", "debug"):
             return
         missing = [name for name in CREDENTIALS if not environ.get(name)]
         if missing:
-            raise ConfigError(f"Neptune mode {config.neptune.mode!r} connects to a Neptune server and needs "
+            raise ConfigError(f"Neptune mode {options.mode!r} connects to a Neptune server and needs "
                               f"{' and '.join(missing)} in the environment (credentials are never read from "
                               "configuration files)", file=config.file or None,
-                              path=config.key_path("neptune", "mode"), value=config.neptune.mode,
+                              path=config.key_path("neptune", "mode"), value=options.mode,
                               fix="export NEPTUNE_API_TOKEN=... NEPTUNE_PROJECT=workspace/project for your own "
                                   "Neptune server, or set mode = \"offline\" (MLflow or TensorBoard are the "
                                   "maintained dashboards)")

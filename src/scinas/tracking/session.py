@@ -32,7 +32,8 @@ from scinas.store import EpochRecord, RunStatus, RunStore, TrialRecord, TrialSta
 from scinas.store.sqlite import StoreEvent, StoreEventKind
 from scinas.tracking.base import STATE_FILE, TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker
 
-__all__ = ["RunTracking", "Trackers", "check_tracking", "run_info", "run_summary", "start_tracking"]
+__all__ = ["RunTracking", "Trackers", "check_tracking", "resolve_tracker", "run_info", "run_summary",
+           "start_tracking"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,18 @@ logger = logging.getLogger(__name__)
 def check_tracking(config: TrackingConfig, environ: Mapping[str, str] | None = None) -> None:
     """Raise a ConfigError if a configured tracker is unknown or cannot run (see Tracker.check)."""
     environ = os.environ if environ is None else environ
-    for name in config.trackers:
-        TRACKERS.get(name, file=config.file or None, path=config.key_path("trackers")).check(config, environ)
+    for name in config.trackers:  # each class validates its own sub-table
+        cls, options = resolve_tracker(config, name)
+        cls.check(config, options, environ)
+    for name in config.tables:  # switched off, but still a tracker with a valid table
+        if name not in config.trackers:
+            resolve_tracker(config, name)
+
+
+def resolve_tracker(config: TrackingConfig, name: str) -> tuple[type[Tracker], Any]:
+    """The class of tracker ``name`` and its options, read from ``[X.tracking.<name>]``."""
+    path = config.key_path(name) if name in config.tables else config.key_path("trackers")
+    return TRACKERS.resolve(name, config.table(name), path=path)
 
 
 class Trackers:
@@ -61,7 +72,8 @@ class Trackers:
         made: dict[str, Tracker] = {}
         for name in config.trackers:
             try:
-                made[name] = TRACKERS.get(name)(config)
+                tracker_class, options = resolve_tracker(config, name)
+                made[name] = tracker_class(config, options)
             except Exception as exc:  # an optional integration must never stop the run
                 logger.warning("tracker %s could not be created and is off for this run: %s: %s", name,
                                type(exc).__name__, exc)

@@ -44,8 +44,8 @@ _COSTS = ("params", "flops", "latency_s", "train_time_s")
 class TensorBoardTracker(Tracker):
     """Writes the run-level TensorBoard logs described in the module docstring."""
 
-    def __init__(self, config: TrackingConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: TrackingConfig, options: Any = None) -> None:
+        super().__init__(config, options)
         self._run: RunInfo | None = None
         self._root: Path | None = None
         self._writers: dict[str, Any] = {}

@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import keras
 
+from scinas.configurable import Configurable
 from scinas.errors import ConfigError
 from scinas.registry import Registry
 from scinas.search_space.macro import BATCH_NORM_MOMENTUM
@@ -116,7 +117,7 @@ def normalize_operator_text(text: str) -> str:
     return _SPACES.sub(" ", text.strip())
 
 
-class OpAllocator(abc.ABC, Generic[SpecT]):
+class OpAllocator(Configurable, abc.ABC, Generic[SpecT]):
     """One operator family.  Subclasses set :attr:`forms` (and :attr:`ranks`) and implement the
     three abstract methods; they are registered with :func:`register_allocator`.
 

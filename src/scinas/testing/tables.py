@@ -1,0 +1,116 @@
+"""The conformance suite of registered classes' TOML tables: :func:`check_table`, :func:`registered`.
+
+Every class registered under a TOML name owns its table (:mod:`scinas.configurable`).  The
+suite checks, for one class, that
+
+* its defaults round-trip: ``from_table(options_table(defaults)) == defaults``;
+* every option round-trips on its own with a value other than its default (a value the
+  class refuses for reasons spanning several keys is skipped);
+* an unknown key is a :class:`~scinas.errors.ConfigError` naming the key, and a value of the
+  wrong type one naming the option;
+* every option is documented (:func:`~scinas.configurable.option_rows`).
+
+:func:`registered` lists ``(registry, name, class)`` of every registry whose tables have defaults
+(dataset generators need real parameters: their tables round-trip on the shipped datasets), so a
+test parametrised over it checks every registration, including ones added from user code
+before the test session collects::
+
+    @pytest.mark.parametrize(("kind", "name", "cls"), registered())
+    def test_tables(kind, name, cls):
+        check_table(cls, name=f"{kind} {name}")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from scinas.config.reader import Table
+from scinas.configurable import option_rows, options_table
+from scinas.errors import ConfigError
+
+__all__ = ["check_table", "registered"]
+
+_FILE = "conformance.toml"
+
+
+def _table(raw: dict[str, Any], path: str = "x") -> Table:
+    return Table(raw, file=_FILE, path=path)
+
+
+def _variant(value: Any, hint: Any) -> list[Any]:
+    """TOML values of the option's type that differ from ``value`` (best first)."""
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin is not None and len(args) == 1 and origin is not tuple:
+        hint = args[0]
+    if hint is bool:
+        return [not value]
+    if hint is int:
+        return [value + 1, value * 2 + 1] if isinstance(value, int) else [1, 3]
+    if hint is float:
+        return [value + 0.5, value * 0.5, value + 0.05] if isinstance(value, float | int) else [0.5, 1.5]
+    if hint is str:
+        return ["value-for-conformance"]
+    if typing.get_origin(hint) is tuple:
+        element = typing.get_args(hint)[0]
+        return [[*(value or ()), {str: "--x=y", int: 2, float: 1.5}.get(element, 1)]]
+    return []
+
+
+def check_table(cls: Any, *, name: str = "") -> None:
+    """Raise ``AssertionError`` unless ``cls`` owns its table as the module docstring says."""
+    what = name or getattr(cls, "__qualname__", repr(cls))
+    options_type = cls.Options
+    defaults = cls.from_table(_table({}))
+    assert defaults == options_type(), f"{what}: an empty table does not give the declared defaults"
+    again = cls.from_table(_table(options_table(defaults)))
+    assert again == defaults, f"{what}: the defaults do not round-trip through to_table/from_table: {again}"
+    hints = typing.get_type_hints(options_type)
+    for item in dataclasses.fields(options_type):
+        default = getattr(defaults, item.name)
+        for value in _variant(default, hints[item.name]):
+            if value == default:
+                continue
+            try:
+                options = cls.from_table(_table({item.name: value}))
+            except ConfigError:
+                continue  # refused for this class's own reasons (a range or a rule across keys)
+            assert getattr(options, item.name) != getattr(defaults, item.name), \
+                f"{what}: option {item.name} = {value!r} was read as its default"
+            assert cls.from_table(_table(options_table(options))) == options, \
+                f"{what}: option {item.name} = {value!r} does not round-trip"
+            break
+        try:
+            cls.from_table(_table({item.name: {"not": "a value"}}))
+        except ConfigError as exc:
+            assert exc.path == f"x.{item.name}", f"{what}: a wrong type for {item.name} names {exc.path}"
+        else:
+            raise AssertionError(f"{what}: option {item.name} accepted a table as its value")
+    try:
+        cls.from_table(_table({"no_such_option": 1}))
+    except ConfigError as exc:
+        assert exc.path == "x.no_such_option", f"{what}: an unknown key is reported at {exc.path}"
+    else:
+        raise AssertionError(f"{what}: an unknown key was accepted")
+    documented = {row.name: row for row in option_rows(options_type)}
+    for item in dataclasses.fields(options_type):
+        assert item.name in documented and documented[item.name].doc, f"{what}: option {item.name} has no doc"
+
+
+def registered() -> list[tuple[str, str, Any]]:
+    """``(registry kind, name, class)`` of every registered class that owns a TOML table."""
+    import scinas.models.cell_network  # registers the cell-network generator
+    import scinas.search_space.operators  # noqa: F401  (registers the operator families)
+    from scinas.execution.registry import EXECUTORS
+    from scinas.models.base import MODEL_GENERATORS
+    from scinas.predictors import CURVE_FAMILIES, PREDICTORS
+    from scinas.search.registry import STRATEGIES
+    from scinas.search_space.operators.base import ALLOCATORS
+    from scinas.tracking import TRACKERS
+
+    found: list[tuple[str, str, Any]] = []
+    for registry in (STRATEGIES, PREDICTORS, TRACKERS, EXECUTORS, MODEL_GENERATORS, ALLOCATORS, CURVE_FAMILIES):
+        found += [(registry.kind, name, item) for name, item in registry.items()]
+    return found
