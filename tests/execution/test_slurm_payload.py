@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from scinas.config.reader import Table
 from scinas.config.loading import load_config
+from scinas.config.reader import Table
 from scinas.errors import ConfigError
 from scinas.execution.slurm import SlurmExecutor
 from scinas.execution.slurm_options import SlurmConfig
