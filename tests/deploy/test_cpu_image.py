@@ -170,3 +170,14 @@ def test_every_file_the_cpu_image_copies_reaches_the_build_context() -> None:
     for source in sources:
         assert any(source == path or source.startswith(f"{path}/") for path in included), (
             f"docker/Dockerfile copies {source}, which .dockerignore leaves out of the build context")
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.gpu"])
+def test_images_draw_graphs_and_keep_matplotlibs_font_cache(dockerfile: str) -> None:
+    text = (REPO / "docker" / dockerfile).read_text(encoding="utf-8")
+    assert re.search(r"apt-get install [^\n]*\bgraphviz\b", text), "Graphviz's dot draws cells and models"
+    config_dir = re.search(r"MPLCONFIGDIR=(\S+)", text)
+    assert config_dir is not None
+    # Under /tmp the cache is empty in every new container, so matplotlib rebuilds it at each start.
+    assert not config_dir.group(1).startswith("/tmp"), config_dir.group(1)
+    assert "import matplotlib.font_manager" in text, "the font cache is built when the image is"
