@@ -4,6 +4,9 @@
 #
 #   install-locked.sh requirements SOURCE OUT [EXTRAS]   OUT/requirements.txt: the locked versions (with
 #                                                        hashes) of SOURCE/poetry.lock, main + EXTRAS
+#   install-locked.sh cpu-tensorflow OUT HASHES          CPU images: in OUT/requirements.txt, the locked
+#                                                        `tensorflow` entry becomes `tensorflow-cpu` of the
+#                                                        same version, with the hashes of HASHES
 #   install-locked.sh wheel SOURCE OUT                   OUT/scinas-*.whl built from SOURCE
 #   install-locked.sh install-deps OUT [--keep-base-tensorflow]
 #                                                        pip install exactly the locked versions
@@ -18,6 +21,14 @@
 # `tensorflow` requirement is dropped; every other locked package is installed as usual. The base
 # must carry the locked TensorFlow version (choose the base tag to match poetry.lock), otherwise the
 # build stops here, naming both versions.
+#
+# cpu-tensorflow (docker/Dockerfile): on Linux x86_64 the `tensorflow` wheel carries CUDA kernels
+# (about 1.9 GB installed) that a CPU image cannot use; `tensorflow-cpu` is the same version built
+# without them, with the same dependencies. HASHES (docker/tensorflow-cpu.txt) holds its entry; the
+# step stops, naming both versions, when that version is not the locked one. On other machines
+# (aarch64) the locked `tensorflow` wheel has no CUDA and is kept. No nvidia-* package may remain
+# in the requirements. install-wheel then accepts pip check's "requires tensorflow, which is not
+# installed" (scinas declares `tensorflow`) exactly when tensorflow-cpu is installed instead.
 #
 # Environment: POETRY_VENV, POETRY_VERSION, POETRY_EXPORT_VERSION, PYTHON (default python3).
 set -euo pipefail
@@ -55,6 +66,35 @@ requirements() {
   sed -n 's/^tensorflow==\([^ ;]*\).*/\1/p' "$out/requirements.txt" >"$out/tensorflow-version"
 }
 
+# drop_tensorflow IN OUT: IN without the `tensorflow==...` entry and its hash lines (continuation
+# lines end in a backslash).
+drop_tensorflow() {
+  awk '/^tensorflow==/ { skip = 1 } skip { if ($0 !~ /\\$/) skip = 0; next } { print }' "$1" >"$2"
+}
+
+cpu_tensorflow() {
+  local out="$1" hashes="$2" requirements="$1/requirements.txt" locked cpu
+  [[ -f "$requirements" ]] || die "no $requirements (run the requirements step first)"
+  [[ -f "$hashes" ]] || die "no $hashes (the tensorflow-cpu entry)"
+  if grep -q '^nvidia-' "$requirements"; then
+    die "the locked requirements pull CUDA libraries into a CPU image:" \
+      "$(grep -o '^nvidia-[^= ]*' "$requirements" | tr '\n' ' ')"
+  fi
+  if [[ "$(uname -m)" != x86_64 ]]; then
+    echo "install-locked.sh: $(uname -m): the locked tensorflow wheel has no CUDA here; kept"
+    return 0
+  fi
+  locked="$(cat "$out/tensorflow-version")"
+  cpu="$(sed -n 's/^tensorflow-cpu==\([^ ;\\]*\).*/\1/p' "$hashes")"
+  [[ -n "$locked" ]] || die "no tensorflow entry in $requirements"
+  [[ "$cpu" == "$locked" ]] || die "$hashes holds tensorflow-cpu ${cpu:-(none)} but poetry.lock pins" \
+    "tensorflow $locked: put the hashes of tensorflow-cpu $locked there"
+  drop_tensorflow "$requirements" "$out/requirements-gpu-free.txt"
+  grep -v '^#' "$hashes" >>"$out/requirements-gpu-free.txt"
+  mv "$out/requirements-gpu-free.txt" "$requirements"
+  echo "install-locked.sh: tensorflow $locked -> tensorflow-cpu $cpu (the CPU-only build)"
+}
+
 wheel() {
   local source="$1" out="$2"
   mkdir -p "$out"
@@ -73,9 +113,7 @@ install_deps() {
     [[ -n "$base" ]] || die "--keep-base-tensorflow, but the base image has no tensorflow package"
     [[ "$base" == "$locked" ]] || die "the base image has tensorflow $base but poetry.lock pins $locked:" \
       "build with --build-arg TF_VERSION=$locked (or re-lock scinas for $base)"
-    # Drop the `tensorflow==...` entry and its hash lines (continuation lines end in a backslash).
-    awk '/^tensorflow==/ { skip = 1 } skip { if ($0 !~ /\\$/) skip = 0; next } { print }' \
-      "$requirements" >"$out/requirements-without-tensorflow.txt"
+    drop_tensorflow "$requirements" "$out/requirements-without-tensorflow.txt"
     requirements="$out/requirements-without-tensorflow.txt"
   elif [[ -n "$keep_tensorflow" ]]; then
     die "unknown option $keep_tensorflow"
@@ -88,11 +126,20 @@ install_wheel() {
   local out="$1" wheels=("$1"/scinas-*.whl)
   [[ -f "${wheels[0]}" ]] || die "no scinas wheel in $out (run the wheel step first)"
   "$python" -m pip install --no-cache-dir --no-deps "${wheels[@]}"
-  "$python" -m pip check
+  local report status=0
+  report="$("$python" -m pip check 2>&1)" || status=$?
+  if [[ $status -ne 0 ]] && "$python" -c 'import importlib.metadata as m; m.version("tensorflow-cpu")' 2>/dev/null; then
+    # tensorflow-cpu provides the `tensorflow` package that scinas (and only that) declares.
+    report="$(grep -v -E '^[^ ]+ [^ ]+ requires tensorflow, which is not installed\.$' <<<"$report" || true)"
+    [[ -z "$report" ]] && status=0 && report="pip check: ok (tensorflow is provided by tensorflow-cpu)"
+  fi
+  echo "$report"
+  return "$status"
 }
 
 case "${1:-}" in
   requirements) shift; requirements "$@" ;;
+  cpu-tensorflow) shift; cpu_tensorflow "$@" ;;
   wheel) shift; wheel "$@" ;;
   install-deps) shift; install_deps "$@" ;;
   install-wheel) shift; install_wheel "$@" ;;

@@ -14,13 +14,18 @@ from typing import Any
 __all__ = ["build_manifest"]
 
 _PACKAGES = ("scinas", "tensorflow", "keras", "numpy", "scipy", "scikit-learn")
+# Distributions that install a package under another name: the CPU image of docker/ installs
+# TensorFlow as `tensorflow-cpu` (the same version without CUDA kernels).
+_ALTERNATIVES: dict[str, tuple[str, ...]] = {"tensorflow": ("tensorflow-cpu",)}
 
 
 def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    for distribution in (package, *_ALTERNATIVES.get(package, ())):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
