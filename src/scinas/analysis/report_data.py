@@ -200,7 +200,7 @@ def _trial_data(store: RunStore, record: TrialRecord, settings: RunSettings, hos
         elif settings.score in validation and math.isfinite(validation[settings.score]):
             score = float(validation[settings.score])
     return TrialData(record, tuple(store.epochs(record.trial_id)), validation, score,
-                     str(record.extra.get("phase", "search" if settings.searched else "fixed")),
+                     record.phase.value,
                      device_of(record, host))
 
 
