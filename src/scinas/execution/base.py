@@ -26,7 +26,6 @@ Contract:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
 
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search.outcome import outcome_from_record
@@ -86,15 +85,3 @@ class Executor(abc.ABC):
 
     def shutdown(self) -> None:  # noqa: B027 - optional: most executors hold nothing to stop
         """Stop every trial still running (they stay ``running`` in the store and resume later)."""
-
-    def run(self, requests: Sequence[TrialRequest], *, attached: Sequence[TrialRequest] = ()) -> list[TrialOutcome]:
-        """Train ``requests`` and wait for them and for the ``attached`` ones (taken over by
-        :meth:`reattach`); outcomes in the order of ``attached`` then ``requests``."""
-        pending = list(requests)
-        ended: dict[str, TrialOutcome] = {}
-        while pending or self.running:
-            while pending and self.free:
-                self.submit(pending.pop(0))
-            for outcome in self.wait():
-                ended[outcome.name] = outcome
-        return [ended[request.name] for request in [*attached, *requests] if request.name in ended]

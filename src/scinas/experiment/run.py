@@ -194,16 +194,17 @@ class ExperimentRun:
             self.store.export_csv(self.run_dir / "csv")
             logger.warning("interrupted: resume with `scinas run --resume %s`", self.run_dir)
             raise
+        except InternalError as exc:  # a worker stopped by a bug (see below)
+            self._stopped(exc)
+            raise InternalError(f"{exc}; the run {self.run_dir} is saved: resume it with "
+                                f"`scinas run --resume {self.run_dir}` once fixed") from exc
         except ScinasError as exc:
             self.store.set_run_status(RunStatus.FAILED)
             self.store.export_csv(self.run_dir / "csv")
             logger.error("run failed: %s", exc)
             return RunResult(self.plan.name, self.run_dir, RunStatus.FAILED, [str(exc)])
         except Exception as exc:  # not a trial's failure (those are failed trials): stop, saved and resumable
-            self.store.set_run_status(RunStatus.INTERRUPTED)
-            self.store.export_csv(self.run_dir / "csv")
-            logger.error("the run stopped on an unexpected error; its state is saved: resume with "
-                         "`scinas run --resume %s`", self.run_dir, exc_info=exc)
+            self._stopped(exc)
             if isinstance(exc, OSError):  # the machine's (a full disk, a lost mount), reported as such
                 raise
             raise InternalError(f"the run {self.run_dir} stopped on an unexpected {type(exc).__name__}: {exc} "
@@ -214,6 +215,13 @@ class ExperimentRun:
         self.store.export_csv(self.run_dir / "csv")
         _write_report(self.run_dir)
         return result
+
+    def _stopped(self, exc: Exception) -> None:
+        """Leave a run that an unexpected error stopped resumable: interrupted, its tables exported."""
+        self.store.set_run_status(RunStatus.INTERRUPTED)
+        self.store.export_csv(self.run_dir / "csv")
+        logger.error("the run stopped on an unexpected error; its state is saved: resume with "
+                     "`scinas run --resume %s`", self.run_dir, exc_info=exc)
 
     def _run_fixed(self, executor: Executor) -> None:
         """The experiment's one trial, through the run's trial loop (phase ``fixed``)."""
