@@ -2,14 +2,15 @@
 
 Every error scinas raises on purpose derives from :class:`ScinasError`.  The command line turns
 :class:`ConfigError` into exit code 2 with one clear message and no traceback; a
-:class:`TrialFailed` is recorded in the run store and the run goes on.
+:class:`TrialFailed` is recorded in the run store and the run goes on; an error that is none of
+these (a bug) stops the run, saved and resumable, as an :class:`InternalError` (exit code 1).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "DataError", "ScinasError", "TrialFailed", "format_value"]
+__all__ = ["ConfigError", "DataError", "InternalError", "ScinasError", "TrialFailed", "format_value"]
 
 _MISSING: Any = object()
 
@@ -83,3 +84,10 @@ class TrialFailed(ScinasError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class InternalError(ScinasError):
+    """A run stopped on an unexpected error (a bug, not a trial's failure); its state is saved.
+
+    Raised from the original exception (``__cause__``), whose traceback is in the run's log.
+    """

@@ -57,7 +57,7 @@ def make_search_run(run_dir: Path, *, trials: int = 8) -> Path:
         for index in range(trials):
             name = f"B{1 + index // 4}-{index:04d}"
             record = store.start_trial(name, architecture=f"[(-1, {index} conv, -1, identity)]")
-            extra: dict[str, object] = {"phase": "search", "blocks": 1 + index // 4}
+            extra: dict[str, object] = {"blocks": 1 + index // 4}
             if index % 2:
                 extra.update(device="GPU:1", host="node-7")
             store.update_trial(record.trial_id, extra=extra)
@@ -83,7 +83,7 @@ def make_search_run(run_dir: Path, *, trials: int = 8) -> Path:
                                  converged_epoch=converge)
             (run_dir / "trials" / name).mkdir(parents=True)
         failed = store.start_trial("B2-bad", architecture=HOSTILE)
-        store.update_trial(failed.trial_id, extra={"phase": "search", "blocks": 2})
+        store.update_trial(failed.trial_id, extra={"blocks": 2})
         store.fail_trial(failed.trial_id, f"loss became NaN {HOSTILE}")
         store.set_run_status(RunStatus.COMPLETED)
     predictors = run_dir / "predictors"
@@ -228,12 +228,10 @@ def test_front_marks_only_trials_no_other_trial_dominates_on_every_objective(tmp
     with RunStore.open(run / "store.sqlite") as store:
         # worse than B1-0000 in score, time and params: dominated
         record = store.start_trial("B2-slow", architecture="slow")
-        store.update_trial(record.trial_id, extra={"phase": "search"})
         store.record_metrics(record.trial_id, "validation", {"accuracy": 0.5})
         store.complete_trial(record.trial_id, epochs_completed=10, train_time_s=100.0, params=10**6)
         # worse in score but cheaper in time than every other: on the front
         record = store.start_trial("B2-fast", architecture="fast")
-        store.update_trial(record.trial_id, extra={"phase": "search"})
         store.record_metrics(record.trial_id, "validation", {"accuracy": 0.4})
         store.complete_trial(record.trial_id, epochs_completed=1, train_time_s=0.01, params=10**6)
     data = RunData.load(run)

@@ -48,9 +48,9 @@ def test_the_run_ends_with_its_report(search_run: Path) -> None:
 
 def test_every_search_trial_saves_its_model_every_interval(search_run: Path) -> None:
     with sqlite3.connect(search_run / "store.sqlite") as db:
-        trials = db.execute("SELECT trial_id, name, epochs_completed, extra FROM trials "
+        trials = db.execute("SELECT trial_id, name, epochs_completed, phase FROM trials "
                             "WHERE status = 'completed'").fetchall()
-        search = [t for t in trials if '"phase": "search"' in t[3]]
+        search = [t for t in trials if t[3] == "search"]
         assert len(search) >= 4
         for trial_id, name, epochs, _ in search:
             saved = sorted(p.name for p in (search_run / "trials" / name / "saved").iterdir())

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from scinas.cli import main
+from scinas.errors import InternalError
 from scinas.execution.journal import JOURNAL_FILE
 from scinas.execution.local import LocalExecutor
+from scinas.execution.worker import EXIT_BUG
 from scinas.search.base import TrialRequest
 from scinas.store import RunStore, TrialStatus
 from tests.conftest import SERIES_DATA, TINY_SEARCH, ConfigWriter
@@ -108,6 +110,20 @@ def test_a_worker_that_exits_with_an_error_is_recorded_with_its_message(started_
     assert record is not None and record.status == TrialStatus.FAILED
     assert record.failure_reason == "the worker process exited with status 7: RuntimeError: the worker could not start"
     assert record.extra["exit_status"] == 7
+
+
+def test_a_worker_stopped_by_a_bug_stops_the_run_instead_of_failing_its_trial(started_run: StartedRun,
+                                                                              tmp_path: Path) -> None:
+    buggy = tmp_path / "buggy-python"  # what the worker does on an unexpected exception: exit EXIT_BUG
+    buggy.write_text(f"#!/bin/sh\necho 'TypeError: a bug' >&2\nexit {EXIT_BUG}\n")
+    buggy.chmod(0o755)
+    executor = LocalExecutor(started_run.store, started_run.run_dir, "T", started_run.cache_root, workers=1,
+                             python=str(buggy))
+    executor.submit(_request(started_run, "t0"))
+    with pytest.raises(InternalError, match=r"trial t0 stopped on an unexpected error.*worker\.log"):
+        _wait_all(executor, 60)
+    record = started_run.store.trial("t0")
+    assert record is not None and record.status != TrialStatus.FAILED and record.failure_reason is None
 
 
 def test_workers_never_open_the_store_for_writing(started_run: StartedRun) -> None:

@@ -17,12 +17,12 @@ from scinas.config.experiment import EarlyTerminationConfig
 from scinas.config.loading import load_config
 from scinas.data.pipeline import PreparedDataset
 from scinas.experiment.plan import plan_experiments
-from scinas.experiment.search import outcome_from_record
 from scinas.experiment.selection import PostSearch
 from scinas.predictors.curve_families import DEFAULT_CURVE
 from scinas.predictors.termination import CurveTermination
 from scinas.search.base import TrialOutcome
 from scinas.search.domain import Objectives
+from scinas.search.outcome import outcome_from_record
 from scinas.search.popnas import PopnasStrategy
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.cell import Cell
@@ -143,6 +143,12 @@ def _check_outcomes(store: RunStore) -> None:
     store.record_metrics(other, "validation", {"loss": 0.5})
     (_, record, _) = store.trials()
     assert outcome_from_record(store, record, minimised).fitness == -0.4
+    # the curve prediction has its own name: unsigned, and only where the curve converged
+    assert [o.prediction for o in outcomes] == [0.83, None, None]
+    assert outcome_from_record(store, record, minimised).prediction is None
+    # without objectives (a fixed experiment, an executor's report) there is no fitness
+    (without,) = [outcome_from_record(store, store.trials()[0])]
+    assert (without.completed, without.fitness, without.prediction) == (True, None, 0.83)
 
 
 # -- a real search with early termination firing, and selection ranking by fitness ----------------
@@ -181,9 +187,9 @@ def test_a_search_stops_its_trials_early_and_ranks_them_by_fitness(write_config:
     (run,) = sorted((results / "P").iterdir())
     with RunStore.open(run / "store.sqlite", readonly=True) as store:
         trials = store.trials()
-        early = [t for t in trials if t.extra.get("phase") in ("search", "selection")]
-        assert len([t for t in early if t.extra.get("phase") == "search"]) >= 4
-        assert len([t for t in early if t.extra.get("phase") == "selection"]) == 2
+        early = [t for t in trials if t.phase in ("search", "selection")]
+        assert len([t for t in early if t.phase == "search"]) >= 4
+        assert len([t for t in early if t.phase == "selection"]) == 2
         for trial in early:
             epochs = store.epochs(trial.trial_id)
             assert trial.status == TrialStatus.COMPLETED, (trial.name, trial.failure_reason)
@@ -194,13 +200,13 @@ def test_a_search_stops_its_trials_early_and_ranks_them_by_fitness(write_config:
             validation = {m.name: m.value for m in store.metrics(trial.trial_id, split="validation", epoch="final")}
             assert trial.measured == pytest.approx(validation["r_squared"])
         # the strategy was told every search trial's fitness (R² is maximised: signed = the value)
-        search = {t.name: t for t in early if t.extra.get("phase") == "search"}
+        search = {t.name: t for t in early if t.phase == "search"}
         assert set(told) == set(search)
         for name, outcome in told.items():
             assert outcome.completed and outcome.fitness == search[name].fitness
             assert outcome.metrics == {"r_squared": search[name].fitness}
         # selection chose the candidate with the best fitness; the final training never stops early
-        selected = max((t for t in early if t.extra.get("phase") == "selection"), key=lambda t: t.fitness or -math.inf)
+        selected = max((t for t in early if t.phase == "selection"), key=lambda t: t.fitness or -math.inf)
         final = store.trial("final")
         assert final is not None and final.architecture == selected.architecture
         assert final.converged_epoch is None and final.epochs_completed == SEARCH_BUDGET

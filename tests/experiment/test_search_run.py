@@ -48,8 +48,8 @@ def test_popnas_search_records_every_trial_and_writes_its_outputs(write_config: 
         assert len([t for t in trials if t.extra.get("blocks") == 0]) == 1
         assert len([t for t in trials if t.extra.get("blocks") == 1]) == 3
         assert 1 <= len([t for t in trials if t.extra.get("blocks") == 2]) <= 3
-        assert len(set(t.architecture for t in trials if t.extra.get("phase") == "search")) == len(
-            [t for t in trials if t.extra.get("phase") == "search"])
+        assert len(set(t.architecture for t in trials if t.phase == "search")) == len(
+            [t for t in trials if t.phase == "search"])
         for trial in trials:
             assert trial.status == TrialStatus.COMPLETED, (trial.name, trial.failure_reason)
             assert trial.architecture_json and json.loads(trial.architecture_json)["kind"] == "cell"

@@ -69,7 +69,7 @@ def test_a_search_runs_its_trials_as_slurm_jobs(slurm_cluster: SlurmCluster, wri
     assert main(["run", "P", "--config-dir", str(folder), "--results", str(results), *FLAGS]) == 0
     run = _run_dir(results, "P")
     with RunStore.open(run / "store.sqlite", readonly=True) as store:
-        search = [t for t in store.trials() if t.extra.get("phase") == "search"]
+        search = [t for t in store.trials() if t.phase == "search"]
         assert len(search) == 3
         jobs = set()
         for trial in search:
@@ -127,7 +127,7 @@ def test_a_cancelled_job_is_a_failed_trial_and_the_search_goes_on(slurm_cluster:
         cancelled = store.trial(name)
         assert cancelled is not None and cancelled.status == TrialStatus.FAILED
         assert f"Slurm job {job} ended CANCELLED" in (cancelled.failure_reason or "")
-        others = [t for t in store.trials() if t.extra.get("phase") == "search" and t.name != name]
+        others = [t for t in store.trials() if t.phase == "search" and t.name != name]
         assert len(others) == 2 and all(t.status == TrialStatus.COMPLETED for t in others)
 
 

@@ -52,8 +52,7 @@ class FedRun:
     def train(self, name: str, *, epochs: int = 2, fail: bool = False, finish: bool = True,
               phase: str = "search") -> int:
         """Write what a trainer writes for trial ``name``; returns its id."""
-        planned = self.store.add_trial(name, architecture=ARCHITECTURES[name])  # as the search does
-        self.store.update_trial(planned.trial_id, extra={"phase": phase})
+        self.store.add_trial(name, architecture=ARCHITECTURES[name], phase=phase)  # as the trial loop does
         trial = self.store.start_trial(name, architecture=ARCHITECTURES[name])
         for epoch in range(1, epochs + 1):
             loss = 1.0 / (epoch + trial.number)

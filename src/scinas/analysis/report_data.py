@@ -210,7 +210,7 @@ def _manifest_host(manifest: Mapping[str, Any]) -> str:
 def _trial_data(store: RunStore, record: TrialRecord, settings: RunSettings, host: str) -> TrialData:
     validation = {m.name: m.value for m in store.metrics(record.trial_id, split="validation", epoch="final")}
     test = {m.name: m.value for m in store.metrics(record.trial_id, split="test", epoch="final")}
-    phase = str(record.extra.get("phase", "search" if settings.searched else "fixed"))
+    phase = record.phase.value
     score: float | None = None
     if record.status == TrialStatus.COMPLETED and phase != "final":
         # as the search ranks: the converged prediction of the validation score, else the measured score

@@ -1,6 +1,6 @@
 """The executor interface: run trials somewhere, asynchronously, and never lose one.
 
-The coordinator (:mod:`scinas.experiment.search`) puts a trial on record in the run store,
+The coordinator (:mod:`scinas.experiment.loop`) puts a trial on record in the run store,
 :meth:`Executor.submit`\\ s it while :attr:`Executor.free` is above zero, and collects finished
 trials with :meth:`Executor.wait` as they come (no waiting for the slowest of a batch)::
 
@@ -26,20 +26,21 @@ Contract:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
 
 from scinas.search.base import TrialOutcome, TrialRequest
-from scinas.store import RunStore, TrialRecord, TrialStatus
+from scinas.search.outcome import outcome_from_record
+from scinas.store import RunStore, TrialRecord
 
 __all__ = ["Executor", "outcome_of"]
 
 
 def outcome_of(store: RunStore, name: str) -> TrialOutcome:
-    """What the store says about trial ``name`` once it ended (completed or not)."""
-    record = store.trial(name)
-    if record is None or record.status != TrialStatus.COMPLETED:
-        return TrialOutcome(name, completed=False)
-    return TrialOutcome(name, completed=True, fitness=record.fitness)
+    """What the store says about trial ``name`` once it ended (completed or not), without objectives.
+
+    An executor reports which trials ended; the coordinator (:mod:`scinas.experiment.loop`)
+    builds what the strategy is told from the same record with the search's objectives.
+    """
+    return outcome_from_record(store, store.trial(name), name=name)
 
 
 class Executor(abc.ABC):
@@ -84,15 +85,3 @@ class Executor(abc.ABC):
 
     def shutdown(self) -> None:  # noqa: B027 - optional: most executors hold nothing to stop
         """Stop every trial still running (they stay ``running`` in the store and resume later)."""
-
-    def run(self, requests: Sequence[TrialRequest], *, attached: Sequence[TrialRequest] = ()) -> list[TrialOutcome]:
-        """Train ``requests`` and wait for them and for the ``attached`` ones (taken over by
-        :meth:`reattach`); outcomes in the order of ``attached`` then ``requests``."""
-        pending = list(requests)
-        ended: dict[str, TrialOutcome] = {}
-        while pending or self.running:
-            while pending and self.free:
-                self.submit(pending.pop(0))
-            for outcome in self.wait():
-                ended[outcome.name] = outcome
-        return [ended[request.name] for request in [*attached, *requests] if request.name in ended]

@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from scinas.errors import InternalError
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import JOURNAL_FILE, JournalReader
 from scinas.execution.task import TASK_FILE, WorkerTask
+from scinas.execution.worker import EXIT_BUG
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 
@@ -184,6 +186,9 @@ class LocalExecutor(Executor):
         final = worker.reader.ingest(self.store)
         if worker.log is not None:
             worker.log.close()
+        if not final and worker.process is not None and worker.process.returncode == EXIT_BUG:
+            raise InternalError(f"the worker of trial {name} stopped on an unexpected error (a bug, not a failed "
+                                f"trial); its traceback is in {self.run_dir / 'trials' / name / 'worker.log'}")
         if not final and worker.process is not None:
             reason = exit_reason(worker.process.returncode, self.run_dir / "trials" / name / "worker.log")
             record = self.store.trial(name)

@@ -30,7 +30,7 @@ from typing import Any
 from scinas.errors import ConfigError, ScinasError, TrialFailed
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
-from scinas.store import TrialRecord, TrialStatus
+from scinas.store import TrialPhase, TrialRecord, TrialStatus
 from scinas.store.records import format_time, parse_time
 from scinas.training.callbacks import TrialStore
 from scinas.training.trainer import Trainer
@@ -99,7 +99,7 @@ class WorkerTask:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data: paths, names, the architecture's JSON, the trial's record."""
-        record = {**asdict(self.record), "status": self.record.status.value,
+        record = {**asdict(self.record), "status": self.record.status.value, "phase": self.record.phase.value,
                   "started_at": format_time(self.record.started_at),
                   "finished_at": format_time(self.record.finished_at)}
         return {"format": _FORMAT, "run_dir": str(self.run_dir), "experiment": self.experiment,
@@ -129,6 +129,7 @@ class WorkerTask:
                 raise TaskFileError(f"{path} is not a scinas worker task (format {_FORMAT})")
             fields = dict(data["record"])
             record = TrialRecord(**{**fields, "status": TrialStatus(fields["status"]),
+                                    "phase": TrialPhase(fields["phase"]),
                                     "started_at": parse_time(fields["started_at"]),
                                     "finished_at": parse_time(fields["finished_at"])})
             run_dir = Path(str(data["run_dir"]))

@@ -20,11 +20,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["EXIT_BUG", "main"]
 
 logger = logging.getLogger("scinas.execution.worker")
 
 _ORPHAN_EXIT = 3
+#: The exit status of a worker stopped by a bug (sysexits' EX_SOFTWARE): the trial is not failed.
+EXIT_BUG = 70
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
@@ -56,7 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskFileError as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
-    status = run_task(task)
+    try:
+        status = run_task(task)  # the failures a trial can cause are a failed record in its journal
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception:  # anything else is a bug: the coordinator stops the run instead of failing the trial
+        logger.exception("%s: stopped on an unexpected error (a bug, not a failed trial)", task.request.name)
+        return EXIT_BUG
     logger.info("%s %s", task.request.name, status)
     return 0
 

@@ -33,15 +33,15 @@ import tomli_w
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
 from scinas.config.structure import SearchStructure
 from scinas.data.pipeline import PreparedDataset
-from scinas.errors import ConfigError, ScinasError
+from scinas.errors import ConfigError, InternalError, ScinasError
 from scinas.execution.base import Executor
 from scinas.execution.registry import ExecutionContext, create_executor
+from scinas.experiment.loop import TrialLoop, load_strategy_state
 from scinas.experiment.manifest import build_manifest
 from scinas.experiment.plan import ExperimentPlan, plan_experiments
 from scinas.models.plot import graphviz_note
-from scinas.search.base import TrialOutcome
 from scinas.search.fixed import FixedStrategy
-from scinas.store import RunStatus, RunStore, TrialStatus
+from scinas.store import RunStatus, RunStore, TrialPhase, TrialStatus
 from scinas.tracking import start_tracking
 
 __all__ = ["STORE_FILE", "ExperimentRun", "RunResult", "new_run_id"]
@@ -195,41 +195,45 @@ class ExperimentRun:
             self.store.export_csv(self.run_dir / "csv")
             logger.warning("interrupted: resume with `scinas run --resume %s`", self.run_dir)
             raise
+        except InternalError as exc:  # a worker stopped by a bug (see below)
+            self._stopped(exc)
+            raise InternalError(f"{exc}; the run {self.run_dir} is saved: resume it with "
+                                f"`scinas run --resume {self.run_dir}` once fixed") from exc
         except ScinasError as exc:
             self.store.set_run_status(RunStatus.FAILED)
             self.store.export_csv(self.run_dir / "csv")
             logger.error("run failed: %s", exc)
             return RunResult(self.plan.name, self.run_dir, RunStatus.FAILED, [str(exc)])
+        except Exception as exc:  # not a trial's failure (those are failed trials): stop, saved and resumable
+            self._stopped(exc)
+            if isinstance(exc, OSError):  # the machine's (a full disk, a lost mount), reported as such
+                raise
+            raise InternalError(f"the run {self.run_dir} stopped on an unexpected {type(exc).__name__}: {exc} "
+                                "(a bug in scinas or in a class registered from user code, not a failed "
+                                f"trial; traceback in {self.run_dir / 'run.log'}); the run is saved: resume "
+                                f"it with `scinas run --resume {self.run_dir}` once fixed") from exc
         self.store.set_run_status(result.status)
         self.store.export_csv(self.run_dir / "csv")
         _write_report(self.run_dir)
         return result
 
+    def _stopped(self, exc: Exception) -> None:
+        """Leave a run that an unexpected error stopped resumable: interrupted, its tables exported."""
+        self.store.set_run_status(RunStatus.INTERRUPTED)
+        self.store.export_csv(self.run_dir / "csv")
+        logger.error("the run stopped on an unexpected error; its state is saved: resume with "
+                     "`scinas run --resume %s`", self.run_dir, exc_info=exc)
+
     def _run_fixed(self, executor: Executor) -> None:
+        """The experiment's one trial, through the run's trial loop (phase ``fixed``)."""
         strategy = FixedStrategy(self.plan.architecture)
         state_path = self.run_dir / _STRATEGY_FILE
-        if state_path.exists():
-            strategy.load_state(json.loads(state_path.read_text()))
-        while not strategy.finished:
-            requests = strategy.ask(1)
-            if not requests:
-                break
-            # A trial the store already holds as completed (the run stopped before the strategy's
-            # state was saved) is reported from the store, never trained twice.
-            # One still running elsewhere (a Slurm job of the run before) is followed, not trained again.
-            finished, pending, attached = [], [], []
-            for request in requests:
-                record = self.store.trial(request.name)
-                if record is not None and record.status == TrialStatus.COMPLETED:
-                    finished.append(TrialOutcome(request.name, completed=True, fitness=record.fitness))
-                elif (record is not None and record.status in (TrialStatus.PENDING, TrialStatus.RUNNING)
-                      and executor.reattach(request, record)):
-                    attached.append(request)
-                else:
-                    pending.append(request)
-            strategy.tell([*finished, *executor.run(pending, attached=attached)])
-            _write_atomic(state_path, json.dumps(strategy.state()))
-            self.store.export_csv(self.run_dir / "csv")
+        saved = load_strategy_state(state_path)
+        if saved is not None:
+            strategy.load_state(saved[1])
+        TrialLoop(strategy, executor, self.store, phase=TrialPhase.FIXED, trials_dir=self.run_dir / "trials",
+                  state_path=state_path, strategy_name="fixed",
+                  after_tell=lambda _: self.store.export_csv(self.run_dir / "csv")).run()
 
     def _run_search(self, dataset: PreparedDataset, executor: Executor) -> None:
         """Search, then select and train the final model (see :mod:`scinas.experiment.search`)."""
@@ -248,14 +252,14 @@ class ExperimentRun:
         objectives = Objectives(search.score, search.maximize, search.costs)
         strategy = strategy_from_config(search, domain, objectives, seed=config.seed, output_dir=self.run_dir)
         state_path = self.run_dir / _STRATEGY_FILE
-        if state_path.exists():
-            saved = json.loads(state_path.read_text())
-            if saved.get("strategy") != search.strategy:
-                raise ConfigError(f"{state_path} holds the state of a {saved.get('strategy')!r} search, but the "
+        saved = load_strategy_state(state_path)
+        if saved is not None:
+            if saved[0] != search.strategy:
+                raise ConfigError(f"{state_path} holds the state of a {saved[0]!r} search, but the "
                                   f"run's configuration says strategy = {search.strategy!r}",
                                   file=str(self.run_dir / EXPERIMENTS_FILE), path=f"{search.path}.strategy",
                                   fix="resume with the configuration the run started with")
-            strategy.load_state(saved["state"])
+            strategy.load_state(saved[1])
         # the command line shows the search's progress from the store's events (scinas.console)
         phase = SearchPhase(strategy, domain, objectives, executor, self.store, self.run_dir, state_path,
                             strategy_name=search.strategy)

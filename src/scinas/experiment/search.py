@@ -23,53 +23,23 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scinas.errors import ScinasError
 from scinas.execution.base import Executor
+from scinas.experiment.loop import TrialLoop
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import COSTS, Objectives, ProgressiveDomain, SearchDomain
+from scinas.search.outcome import score_of
 from scinas.search.pareto import non_dominated
-from scinas.store import RunStore, TrialRecord, TrialStatus
+from scinas.store import RunStore, TrialPhase, TrialStatus
 
-__all__ = ["SearchPhase", "SearchTiming", "outcome_from_record", "score_of"]
+__all__ = ["SearchPhase", "SearchTiming"]
 
 logger = logging.getLogger(__name__)
-
-
-def score_of(store: RunStore, record: TrialRecord, objectives: Objectives) -> float | None:
-    """The score of a completed trial: its fitness when early termination predicted the score
-    (the record's ``monitor`` is the score on the validation split), else the score metric
-    measured on the validation split, or None."""
-    if (record.fitness is not None and record.monitor == f"val_{objectives.score}"
-            and math.isfinite(record.fitness)):
-        return float(record.fitness)
-    for metric in store.metrics(record.trial_id, split="validation", epoch="final"):
-        if metric.name == objectives.score:
-            return None if math.isnan(metric.value) else float(metric.value)
-    return None
-
-
-def outcome_from_record(store: RunStore, record: TrialRecord, objectives: Objectives) -> TrialOutcome:
-    """What the strategy is told about a finished trial (see the module docstring)."""
-    if record.status != TrialStatus.COMPLETED:
-        return TrialOutcome(record.name, completed=False)
-    score = score_of(store, record, objectives)
-    if score is None:
-        return TrialOutcome(record.name, completed=False)
-    costs: dict[str, float] = {}
-    for cost in objectives.costs:
-        value = getattr(record, COSTS[cost])
-        if value is not None and math.isfinite(float(value)):
-            costs[cost] = float(value)
-    return TrialOutcome(record.name, completed=True, fitness=objectives.signed(score),
-                        metrics={objectives.score: score}, costs=costs)
 
 
 @dataclass
@@ -92,7 +62,7 @@ class SearchTiming:
 
 @dataclass
 class SearchPhase:
-    """Runs ``strategy`` to its end through ``executor``, recording into ``store``."""
+    """Runs ``strategy`` to its end through ``executor`` in the run's trial loop, recording into ``store``."""
 
     strategy: SearchStrategy
     domain: SearchDomain
@@ -106,95 +76,40 @@ class SearchPhase:
     timing: SearchTiming = field(default_factory=SearchTiming)
 
     def run(self) -> SearchTiming:
-        """Loop ask → train → tell until the strategy is finished; returns the timing.
+        """Loop ask → train → tell (:class:`~scinas.experiment.loop.TrialLoop`) until the strategy
+        is finished; returns the timing.
 
-        The strategy is asked for as many trials as the executor has free slots, and told each
-        result as soon as its trial ends (asynchronous: no waiting for the slowest of a batch).
-        With one slot (the inline executor) this is ask one, train it, tell it.  ``trials_s``
-        counts the time the coordinator waited for trials, so the overhead is its own time.
+        ``trials_s`` counts the time the coordinator waited for trials, so the overhead is its
+        own time (predictors, expansion, bookkeeping).  Interrupted trials start again from their
+        first epoch, so a resumed search is the same as an uninterrupted one.
         """
         previous = _load_json(self.run_dir / "search_timing.json")
         started = time.perf_counter() - previous.get("wall_s", 0.0)
-        self.timing.trials_s = previous.get("trials_s", 0.0)
-        in_flight: set[str] = set()
-        try:
-            while True:
-                asked = False
-                while not self.strategy.finished and self.executor.free > 0:
-                    requests = self.strategy.ask(self.executor.free)
-                    if not requests:
-                        break
-                    asked = True
-                    began = time.perf_counter()
-                    ready = []
-                    for request in requests:
-                        outcome = self._start(request)
-                        if outcome is None:
-                            in_flight.add(request.name)
-                        else:
-                            ready.append(outcome)
-                    self.timing.trials_s += time.perf_counter() - began
-                    if ready:
-                        self._tell(ready, started)
-                if not in_flight:
-                    if self.strategy.finished:
-                        break
-                    if asked:
-                        continue
-                    raise ScinasError(f"the {type(self.strategy).__name__} strategy asked for nothing while no "
-                                      "trial was outstanding (a strategy bug); the run is saved and resumable")
-                began = time.perf_counter()
-                ended = self.executor.wait()
-                self.timing.trials_s += time.perf_counter() - began
-                outcomes = []
-                for ended_outcome in ended:
-                    in_flight.discard(ended_outcome.name)
-                    outcomes.append(self._recorded(ended_outcome.name))
-                if outcomes:
-                    self._tell(outcomes, started)
-        finally:
-            if in_flight:  # interrupted: what still runs stays `running` in the store and restarts on resume
-                self.executor.shutdown()
+        waited_before = previous.get("trials_s", 0.0)
+        loop = TrialLoop(self.strategy, self.executor, self.store, phase=TrialPhase.SEARCH,
+                         trials_dir=self.run_dir / "trials", objectives=self.objectives, state_path=self.state_path,
+                         strategy_name=self.strategy_name, restart_unfinished=True, annotate=self._step)
+
+        def told(outcomes: Sequence[TrialOutcome]) -> None:
+            self.timing.trials_s = waited_before + loop.waited_s
+            self.timing.wall_s = time.perf_counter() - started
+            _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+            if self.progress is not None:
+                self.progress(len(outcomes))
+
+        loop.after_tell = told
+        self.timing.trials_s = waited_before
+        loop.run()
+        self.timing.trials_s = waited_before + loop.waited_s
         self.timing.wall_s = time.perf_counter() - started
-        self.timing.train_s = sum(t.train_time_s or 0.0 for t in self.store.trials() if _phase(t) == "search")
+        self.timing.train_s = sum(t.train_time_s or 0.0 for t in self.store.trials()
+                                  if t.phase == TrialPhase.SEARCH)
         _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
         self.write_outputs()
         return self.timing
 
-    def _tell(self, outcomes: list[TrialOutcome], started: float) -> None:
-        """Tell the strategy, then save its state and the timing (atomically) and show progress."""
-        self.strategy.tell(outcomes)
-        _write_atomic(self.state_path, json.dumps({"strategy": self.strategy_name,
-                                                   "state": self.strategy.state()}))
-        self.timing.wall_s = time.perf_counter() - started
-        _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
-        if self.progress is not None:
-            self.progress(len(outcomes))
-
-    def _start(self, request: TrialRequest) -> TrialOutcome | None:
-        """Submit ``request``; its outcome at once when the store holds it finished already."""
-        record = self.store.trial(request.name)
-        if record is not None and record.status in (TrialStatus.COMPLETED, TrialStatus.FAILED):
-            return outcome_from_record(self.store, record, self.objectives)
-        if record is not None:  # interrupted: reattach (a Slurm job), else start again from its first epoch
-            if self.executor.reattach(request, record):
-                return None
-            shutil.rmtree(self.run_dir / "trials" / request.name / "checkpoint", ignore_errors=True)
-            self.store.truncate_epochs(record.trial_id, after=0)
-        else:  # on record (with its phase) before it runs
-            record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),
-                                          architecture_json=json.dumps(request.architecture.to_json()))
-            self.store.update_trial(record.trial_id, extra={"phase": "search", **self._step(request)})
-        self.executor.submit(request)
-        return None
-
-    def _recorded(self, name: str) -> TrialOutcome:
-        record = self.store.trial(name)
-        if record is None:
-            raise ScinasError(f"trial {name} left no record in the store (an executor bug)")
-        return outcome_from_record(self.store, record, self.objectives)
-
     def _step(self, request: TrialRequest) -> dict[str, Any]:
+        """The ``extra`` of a new trial: its block count in a progressive search (POPNAS' step)."""
         if isinstance(self.domain, ProgressiveDomain):
             return {"blocks": self.domain.blocks(request.architecture)}
         return {}
@@ -205,7 +120,7 @@ class SearchPhase:
         """One row per search trial (what ``csv/training_results.csv`` holds)."""
         rows = []
         for record in self.store.trials():
-            if _phase(record) != "search":
+            if record.phase != TrialPhase.SEARCH:
                 continue
             score = score_of(self.store, record, self.objectives) if record.status == TrialStatus.COMPLETED else None
             row: dict[str, Any] = {"name": record.name, "step": record.extra.get("blocks", ""),
@@ -286,10 +201,6 @@ class SearchPhase:
                     counts[operator] = counts.get(operator, 0) + 1
             usage[step] = counts
         plot_operator_usage(usage, plots / "operator_usage.png")
-
-
-def _phase(record: TrialRecord) -> str:
-    return str(record.extra.get("phase", "search"))
 
 
 def _load_json(path: Path) -> dict[str, float]:

@@ -9,9 +9,13 @@ the best search trial is chosen.
 
 The final training fits the chosen architecture on train + validation, evaluates it on the test
 split, and writes ``best_model/`` (Keras model, ONNX export checked against Keras with
-onnxruntime unless ``onnx = false``, the cell plot, a summary).  Every retraining is a trial of the store (phase
-``selection`` or ``final`` in its ``extra``), named deterministically, so an interrupted run
-resumes these phases like the search: nothing finished is trained again.
+onnxruntime unless ``onnx = false``, the cell plot, a summary).  Every retraining is a trial of the store, named
+deterministically, so an interrupted run
+resumes these phases like the search: nothing finished is trained again.  Both are phases of
+the run's one trial loop (:class:`~scinas.experiment.loop.TrialLoop`): a
+:class:`~scinas.search.fixed.PlannedStrategy` asks for their trials, recorded with the phase
+``selection`` or ``final`` in the store's ``phase`` column; an interrupted retraining continues
+from its checkpoint.
 """
 
 from __future__ import annotations
@@ -32,14 +36,15 @@ from scinas.config.search import SelectionConfig
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ScinasError
 from scinas.execution.inline import InlineExecutor
-from scinas.experiment.search import score_of
+from scinas.experiment.loop import TrialLoop
 from scinas.models.base import generator_for
 from scinas.models.saving import load_model
-from scinas.search.base import TrialRequest
+from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives
+from scinas.search.fixed import PlannedStrategy
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.macro import MacroConfig
-from scinas.store import RunStore, TrialRecord, TrialStatus
+from scinas.store import RunStore, TrialPhase, TrialRecord, TrialStatus
 from scinas.training.trainer import Trainer
 
 __all__ = ["PostSearch", "selection_candidates"]
@@ -102,13 +107,13 @@ class PostSearch:
             training, epochs=selection.epochs or training.epochs))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose), self.store,
                                   self.run_dir / "trials")
+        requests = [TrialRequest(f"select-{index:02d}", candidate) for index, candidate in enumerate(candidates)]
+        outcomes = self._run(executor, requests, TrialPhase.SELECTION)
         best: tuple[float, CellArchitecture] | None = None
-        for index, candidate in enumerate(candidates):
-            name = f"select-{index:02d}"
-            record = self._run(executor, TrialRequest(name, candidate), phase="selection")
-            score = score_of(self.store, record, self.objectives) if record.status == TrialStatus.COMPLETED else None
-            if score is not None and (best is None or self.objectives.signed(score) > best[0]):
-                best = (self.objectives.signed(score), candidate)
+        for request, candidate in zip(requests, candidates, strict=True):  # the first of equal fitness wins
+            fitness = outcomes[request.name].fitness
+            if fitness is not None and (best is None or fitness > best[0]):
+                best = (fitness, candidate)
         if best is None:
             logger.warning("every selection trial failed; keeping the best search cell")
             return architectures[0]
@@ -125,32 +130,28 @@ class PostSearch:
             training, epochs=epochs, early_stopping=None, early_termination=None))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose,
                                           merge_validation=True), self.store, self.run_dir / "trials")
-        record = self._run(executor, TrialRequest(FINAL_TRIAL, architecture), phase="final")
-        if record.status != TrialStatus.COMPLETED:
-            raise ScinasError(f"the final training failed: {record.failure_reason}")
+        self._run(executor, [TrialRequest(FINAL_TRIAL, architecture)], TrialPhase.FINAL)
+        record = self.store.trial(FINAL_TRIAL)
+        if record is None or record.status != TrialStatus.COMPLETED:
+            raise ScinasError(f"the final training failed: {record.failure_reason if record else 'no record'}")
         return self._export(record, architecture, onnx=final.onnx if final else True)
 
     def export_chosen(self, architecture: CellArchitecture) -> dict[str, Any]:
         """Without a final training: export the trial that trained ``architecture`` (selection first)."""
         text = architecture.to_text()
         trained = [record for record in self.store.trials(TrialStatus.COMPLETED) if record.architecture == text]
-        trained.sort(key=lambda record: record.extra.get("phase") != "selection")
+        trained.sort(key=lambda record: record.phase != TrialPhase.SELECTION)
         if not trained:
             raise ScinasError(f"no completed trial trained {text}")
         return self._export(trained[0], architecture, onnx=True)
 
-    def _run(self, executor: InlineExecutor, request: TrialRequest, *, phase: str) -> TrialRecord:
-        record = self.store.trial(request.name)
-        if record is None:
-            record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),
-                                          architecture_json=json.dumps(request.architecture.to_json()))
-            self.store.update_trial(record.trial_id, extra={"phase": phase})
-        if record.status not in (TrialStatus.COMPLETED, TrialStatus.FAILED):
-            executor.run([request])
-        result = self.store.trial(request.name)
-        if result is None:
-            raise ScinasError(f"trial {request.name} left no record in the store")
-        return result
+    def _run(self, executor: InlineExecutor, requests: list[TrialRequest], phase: TrialPhase
+             ) -> dict[str, TrialOutcome]:
+        """Train ``requests`` as ``phase`` in the run's trial loop; their outcomes by name."""
+        strategy = PlannedStrategy(requests)
+        TrialLoop(strategy, executor, self.store, phase=phase, trials_dir=self.run_dir / "trials",
+                  objectives=self.objectives).run()
+        return strategy.outcomes
 
     def _export(self, record: TrialRecord, architecture: CellArchitecture, *, onnx: bool) -> dict[str, Any]:
         from scinas.export.best_model import write_best_model

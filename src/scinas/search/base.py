@@ -29,10 +29,20 @@ class TrialRequest:
 class TrialOutcome:
     """What a strategy learns from one trial.
 
-    ``fitness`` is the search's score, signed so that larger is better (see
-    :class:`scinas.search.domain.Objectives`); ``costs`` holds the measured costs keyed by the
-    names of :data:`scinas.search.domain.COSTS` (``time``, ``params``, ``flops``, ``latency``).
-    A failed trial has ``completed=False`` and usually no fitness.
+    ``fitness`` has one meaning everywhere in scinas: the value a strategy maximises, i.e. the
+    trial's score signed so that larger is better (``Objectives.signed(score)``, see
+    :class:`scinas.search.domain.Objectives`: the score itself when it is maximised, its negative
+    when it is minimised).  The score is the search's metric on the validation split, or the
+    learning-curve prediction of it when early termination stopped the trial (a converged
+    prediction stands in for the measured value).  ``fitness`` is ``None`` when the trial has no
+    score: it failed, or it ran outside a search (a fixed experiment has no objectives).
+
+    ``prediction`` is the learning-curve prediction of the monitored metric for the budget's last
+    epoch, unsigned and in the metric's own units, when early termination converged (else
+    ``None``); ``metrics`` holds measured values by name (the score under its metric's name);
+    ``costs`` holds the measured costs keyed by the names of
+    :data:`scinas.search.domain.COSTS` (``time``, ``params``, ``flops``, ``latency``).  Outcomes of
+    recorded trials are built by :func:`scinas.search.outcome.outcome_from_record` only.
     """
 
     name: str
@@ -40,6 +50,7 @@ class TrialOutcome:
     fitness: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)
+    prediction: float | None = None
 
 
 class SearchStrategy(Configurable, abc.ABC):

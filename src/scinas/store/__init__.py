@@ -1,6 +1,6 @@
 """The run store: scinas's data commons, one SQLite database per run folder.
 
-It records the run, every trial (architecture, status, failure reason, costs, fitness), every
+It records the run, every trial (architecture, phase, status, failure reason, costs, fitness), every
 epoch of every trial (metrics, time, learning rate, learning-curve prediction) and evaluation
 metrics in long format, so that a killed run resumes without losing or repeating a trial and a
 finished one can be queried with SQL or exported to CSV for pandas.
@@ -24,6 +24,7 @@ from scinas.store.records import (
     RunStatus,
     Split,
     StoreError,
+    TrialPhase,
     TrialRecord,
     TrialStatus,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "RunStore",
     "Split",
     "StoreError",
+    "TrialPhase",
     "TrialRecord",
     "TrialStatus",
     "export_csv",

@@ -43,6 +43,7 @@ __all__ = [
     "RunStatus",
     "Split",
     "StoreError",
+    "TrialPhase",
     "TrialRecord",
     "TrialStatus",
     "check_epoch",
@@ -60,7 +61,8 @@ __all__ = [
 #: with a lower one is upgraded by :data:`MIGRATIONS` when opened for writing.
 #: 2: learning-curve early termination (trials: measured, monitor, curve, curve_parameters,
 #: converged_epoch; epochs: curve, prediction_time_s).
-SCHEMA_VERSION = 2
+#: 3: the phase of a trial is the column ``trials.phase`` (it was ``extra["phase"]``).
+SCHEMA_VERSION = 3
 
 #: The tables behind the records (one row per run, trial, epoch and metric) and their indices.
 #: CHECK constraints mirror the status enums; epochs and metrics go with their trial.
@@ -102,9 +104,11 @@ CREATE TABLE trials (
     curve TEXT,
     curve_parameters TEXT,
     converged_epoch INTEGER CHECK (converged_epoch IS NULL OR converged_epoch >= 1),
-    extra TEXT NOT NULL DEFAULT '{}'
+    extra TEXT NOT NULL DEFAULT '{}',
+    phase TEXT NOT NULL DEFAULT 'search' CHECK (phase IN ('search', 'selection', 'final', 'fixed'))
 );
 CREATE INDEX trials_by_status ON trials (status);
+CREATE INDEX trials_by_phase ON trials (phase);
 CREATE INDEX trials_by_number ON trials (number);
 CREATE INDEX trials_by_fitness ON trials (fitness);
 CREATE INDEX trials_by_architecture ON trials (architecture);
@@ -146,6 +150,17 @@ MIGRATIONS: Mapping[int, tuple[str, ...]] = {
         "ALTER TABLE epochs ADD COLUMN curve TEXT",
         "ALTER TABLE epochs ADD COLUMN prediction_time_s REAL",
     ),
+    # The phase moves from ``extra`` into its column.  Every store written before had
+    # ``extra["phase"]`` on each trial of a search run (search, selection, final); only the one
+    # trial of a fixed-architecture experiment had none.
+    2: (
+        "ALTER TABLE trials ADD COLUMN phase TEXT NOT NULL DEFAULT 'search' "
+        "CHECK (phase IN ('search', 'selection', 'final', 'fixed'))",
+        "UPDATE trials SET phase = CASE WHEN json_extract(extra, '$.phase') IN ('search', 'selection', 'final', "
+        "'fixed') THEN json_extract(extra, '$.phase') ELSE 'fixed' END",
+        "UPDATE trials SET extra = json_remove(extra, '$.phase') WHERE json_type(extra, '$.phase') IS NOT NULL",
+        "CREATE INDEX trials_by_phase ON trials (phase)",
+    ),
 }
 
 
@@ -175,6 +190,20 @@ class TrialStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class TrialPhase(StrEnum):
+    """Which part of a run a trial belongs to (the ``trials.phase`` column).
+
+    ``search``: asked for by the search strategy; ``selection``: a retraining of a front cell
+    (``[X.selection]``); ``final``: the final training (``[X.final]``); ``fixed``: the one trial
+    of an experiment without a search.
+    """
+
+    SEARCH = "search"
+    SELECTION = "selection"
+    FINAL = "final"
+    FIXED = "fixed"
 
 
 class Split(StrEnum):
@@ -220,6 +249,7 @@ class TrialRecord:
     split), ``fitness`` the curve's prediction for the budget's last epoch if the trial converged
     (at ``converged_epoch``), else ``measured``; ``curve`` and ``curve_parameters`` are the family
     and the parameters of its last successful fit.  All are ``None`` without early termination.
+    ``phase`` says which part of the run trained it (:class:`TrialPhase`).
     """
 
     trial_id: int
@@ -245,10 +275,12 @@ class TrialRecord:
     curve: str | None = None
     curve_parameters: dict[str, float] | None = None
     converged_epoch: int | None = None
+    phase: TrialPhase = TrialPhase.SEARCH
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
         """The record of a ``trials`` row."""
+        extra = loads_json(row["extra"])
         return cls(
             trial_id=row["trial_id"], number=row["number"], name=row["name"],
             architecture=row["architecture"], architecture_json=row["architecture_json"],
@@ -256,10 +288,19 @@ class TrialRecord:
             started_at=parse_time(row["started_at"]), finished_at=parse_time(row["finished_at"]),
             attempts=row["attempts"], best_epoch=row["best_epoch"], epochs_completed=row["epochs_completed"],
             train_time_s=row["train_time_s"], params=row["params"], flops=row["flops"],
-            latency_s=row["latency_s"], fitness=row["fitness"], extra=loads_json(row["extra"]),
+            latency_s=row["latency_s"], fitness=row["fitness"], extra=extra,
             measured=_column(row, "measured"), monitor=_column(row, "monitor"), curve=_column(row, "curve"),
             curve_parameters=loads_json(_column(row, "curve_parameters")),
-            converged_epoch=_column(row, "converged_epoch"))
+            converged_epoch=_column(row, "converged_epoch"), phase=_phase(row, extra))
+
+
+def _phase(row: sqlite3.Row, extra: dict[str, Any]) -> TrialPhase:
+    """The trial's phase; in a read-only, unmigrated store (schema < 3) the one its ``extra`` held."""
+    stored = _column(row, "phase")
+    if stored is None:  # what the migration to schema version 3 would set
+        stored = extra.get("phase")
+        stored = stored if stored in set(TrialPhase) else TrialPhase.FIXED
+    return TrialPhase(stored)
 
 
 @dataclass(frozen=True)

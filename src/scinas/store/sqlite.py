@@ -63,6 +63,7 @@ from scinas.store.records import (
     RunStatus,
     Split,
     StoreError,
+    TrialPhase,
     TrialRecord,
     TrialStatus,
     check_epoch,
@@ -312,24 +313,25 @@ class RunStore:
     # ------------------------------------------------------------------ trials
 
     def add_trial(self, name: str, *, architecture: str, architecture_json: str | None = None,
-                  number: int | None = None) -> TrialRecord:
-        """Plan a trial (status ``pending``) so it is on record before it runs; idempotent."""
+                  number: int | None = None, phase: TrialPhase | str = TrialPhase.SEARCH) -> TrialRecord:
+        """Plan a trial (status ``pending``) of ``phase`` so it is on record before it runs; idempotent
+        (an existing trial keeps its phase)."""
         with self._transaction() as db:
             row = self._trial_row(db, name)
             if row is None:
                 trial_id = self._insert_trial(db, name, architecture, architecture_json=architecture_json,
-                                              number=number, status=TrialStatus.PENDING)
+                                              number=number, status=TrialStatus.PENDING, phase=TrialPhase(phase))
             else:
                 _check_same_architecture(row, architecture, self.path)
                 trial_id = row["trial_id"]
             return self._read_back(db, trial_id)
 
     def start_trial(self, name: str, *, architecture: str, architecture_json: str | None = None,
-                    number: int | None = None) -> TrialRecord:
+                    number: int | None = None, phase: TrialPhase | str = TrialPhase.SEARCH) -> TrialRecord:
         """Mark trial ``name`` running and return it: a new one, or (resume) the unfinished one.
 
-        ``number`` defaults to one more than the highest so far (0 for the first trial); it only
-        applies to a new trial.  A trial that exists (pending, running after a crash, or failed)
+        ``number`` defaults to one more than the highest so far (0 for the first trial); it and
+        ``phase`` only apply to a new trial.  A trial that exists (pending, running after a crash, or failed)
         is started again: ``attempts`` grows, the failure reason and ``finished_at`` are cleared,
         its epochs are kept (drop the ones the checkpoint lacks with :meth:`truncate_epochs`).
 
@@ -342,7 +344,8 @@ class RunStore:
             row = self._trial_row(db, name)
             if row is None:
                 trial_id = self._insert_trial(db, name, architecture, architecture_json=architecture_json,
-                                              number=number, status=TrialStatus.RUNNING, started_at=now)
+                                              number=number, status=TrialStatus.RUNNING, started_at=now,
+                                              phase=TrialPhase(phase))
             else:
                 _check_same_architecture(row, architecture, self.path)
                 if row["status"] == TrialStatus.COMPLETED:
@@ -514,14 +517,14 @@ class RunStore:
 
     def _insert_trial(self, db: sqlite3.Connection, name: str, architecture: str, *,
                       architecture_json: str | None, number: int | None, status: TrialStatus,
-                      started_at: str | None = None) -> int:
+                      phase: TrialPhase, started_at: str | None = None) -> int:
         if number is None:
             number = db.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM trials").fetchone()[0]
         cursor = db.execute(
             "INSERT INTO trials (number, name, architecture, architecture_json, status, started_at, "
-            "attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "attempts, phase) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (int(number), name, architecture, architecture_json, status.value, started_at,
-             0 if started_at is None else 1))
+             0 if started_at is None else 1, phase.value))
         trial_id = cursor.lastrowid
         if trial_id is None:  # pragma: no cover - sqlite always sets it after an INSERT
             raise StoreError(f"the run store {self.path} did not return the new trial's id")

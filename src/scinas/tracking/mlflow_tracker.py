@@ -242,10 +242,10 @@ class MlflowTracker(Tracker):
         run_id = self._trials.get(trial.name)
         if run_id is not None:
             return run_id
-        tags = self._tags(trial=trial.name, phase=str(trial.extra.get("phase", "search")), status="running")
+        tags = self._tags(trial=trial.name, phase=trial.phase.value, status="running")
         tags["mlflow.parentRunId"] = self._parent
         run_id = str(self._client.create_run(self._experiment_id, run_name=trial.name, tags=tags).info.run_id)
-        self._log_params(run_id, {"architecture": trial.architecture, "phase": str(trial.extra.get("phase", "search")),
+        self._log_params(run_id, {"architecture": trial.architecture, "phase": trial.phase.value,
                                   "number": str(trial.number)})
         self._trials[trial.name] = run_id
         self._save()

@@ -136,7 +136,7 @@ class NeptuneTracker(Tracker):
     def trial_started(self, trial: TrialRecord) -> None:
         base = f"trials/{trial.name}"
         handle = self._handle()
-        handle[base] = {"architecture": trial.architecture, "phase": str(trial.extra.get("phase", "search")),
+        handle[base] = {"architecture": trial.architecture, "phase": trial.phase.value,
                         "number": trial.number, "status": TrialStatus.RUNNING.value, "attempts": trial.attempts}
 
     def epoch_recorded(self, trial: TrialRecord, epoch: EpochRecord) -> None:

@@ -59,7 +59,7 @@ class TensorBoardTracker(Tracker):
         from tensorboard.plugins.hparams import api as hp
 
         run = self._require_run()
-        hparams = {"architecture": trial.architecture, "phase": str(trial.extra.get("phase", "search")),
+        hparams = {"architecture": trial.architecture, "phase": trial.phase.value,
                    "number": trial.number, "objectives": run.objectives, "experiment": run.experiment}
         self._write(trial.name, hp.hparams_pb(hparams, trial_id=trial.name, start_time_secs=time.time()), step=0)
 

@@ -302,8 +302,8 @@ class Trainer:
                                   extra={"loss_units": self.loss_units, "precise_bn": precise is not None})
         logger.info("%s: %d epochs in %.1f s (this session), test metrics %s", request.name,
                     len(history.epoch), elapsed, results.get("test", {}))
-        fitness = results.get("validation", results.get("train", {})).get("loss")
-        return TrialOutcome(request.name, completed=True, fitness=fitness,
+        # no fitness: that is the search's signed score, built from the store by the run's loop
+        return TrialOutcome(request.name, completed=True,
                             metrics={f"{s}_{k}": v for s, vs in results.items() for k, v in vs.items()})
 
     @property
