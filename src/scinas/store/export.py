@@ -29,7 +29,6 @@ import csv
 import dataclasses
 import enum
 import math
-import os
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scinas.atomic import atomic_path
 from scinas.errors import ConfigError
 from scinas.store.records import TrialRecord, dumps_json
 
@@ -151,14 +151,9 @@ def store_tables(store: RunStore) -> list[ExportTable]:
 
 
 def _replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(temporary)`` and rename the temporary file over ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    """Call ``write(temporary)`` and rename the temporary file over ``path`` (:func:`scinas.atomic.atomic_path`)."""
+    with atomic_path(path) as temporary:
         write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -169,8 +164,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object
             writer.writerow(header)
             for row in rows:
                 writer.writerow([format_cell(value) for value in row])
-            handle.flush()
-            os.fsync(handle.fileno())
 
     return _replace_atomically(path, write)
 
