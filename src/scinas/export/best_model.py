@@ -27,7 +27,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from scinas.atomic import write_text_atomic
 from scinas.export.onnx import (
     ONNX_INSTALL_HINT,
     OnnxExportError,
@@ -86,9 +86,7 @@ def json_ready(value: Any) -> Any:
 
 
 def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text)
 
 
 def _keras_summary(model: keras.Model) -> str:
