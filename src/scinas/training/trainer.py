@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from scinas.atomic import write_json_atomic, write_text_atomic
 from scinas.config.experiment import ExperimentConfig
 from scinas.data.base import SPLITS, DatasetInfo
 from scinas.data.pipeline import PreparedDataset
@@ -313,5 +314,5 @@ class Trainer:
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             model.summary(print_fn=lambda line, *_, **__: buffer.write(line + "\n"))
-        (directory / "summary.txt").write_text(buffer.getvalue())
-        (directory / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        write_text_atomic(directory / "summary.txt", buffer.getvalue())
+        write_json_atomic(directory / "metrics.json", results, sort_keys=True)
