@@ -34,6 +34,7 @@ from urllib.parse import quote
 from scinas.analysis.report_data import RunData, TrialData
 from scinas.analysis.report_figures import FIGURES
 from scinas.analysis.search_plots import plot_predictor_quality
+from scinas.atomic import write_text_atomic
 from scinas.store import TrialStatus
 
 __all__ = ["REPORT_FILE", "ReportResult", "write_report"]
@@ -244,8 +245,6 @@ def write_report(run_dir: Path, out: Path | None = None) -> ReportResult:
             f"written {_text(_time(datetime.now(UTC)))}</p>\n"
             + "\n".join(s for s in sections if s) + "\n</main></body></html>\n")
     target = out / REPORT_FILE
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, target)
+    write_text_atomic(target, page)
     logger.info("report: %s (%d figures)", target, len(drawn))
     return ReportResult(target, {stem: path for stem, (_, path) in drawn.items()})
