@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 import tomli_w
 from tqdm.auto import tqdm
 
+from scinas.atomic import write_text_atomic
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
 from scinas.config.structure import SearchStructure
 from scinas.data.pipeline import PreparedDataset
@@ -58,9 +58,7 @@ def new_run_id() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text)
 
 
 def _write_report(run_dir: Path) -> None:

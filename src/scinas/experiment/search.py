@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scinas.atomic import atomic_path, write_text_atomic
 from scinas.errors import ScinasError
 from scinas.execution.base import Executor
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
@@ -300,19 +301,15 @@ def _load_json(path: Path) -> dict[str, float]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomic(path, text)
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    temporary.replace(path)
