@@ -20,6 +20,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from scinas.atomic import write_bytes_atomic
 from scinas.errors import ConfigError, TrialFailed
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import TrialRecord
@@ -81,9 +82,7 @@ class WorkerTask:
 
     def save(self, path: Path) -> None:
         """Write the task atomically (read back by :meth:`load` in the worker)."""
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        temporary.write_bytes(pickle.dumps(self))
-        temporary.replace(path)
+        write_bytes_atomic(path, pickle.dumps(self))
 
     @staticmethod
     def load(path: Path) -> WorkerTask:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import keras
 
+from scinas.atomic import write_text_atomic
 from scinas.search_space.cell import Cell
 
 __all__ = ["cell_dot", "dot_program", "plot_cell", "plot_model_graph"]
@@ -89,7 +90,7 @@ def plot_cell(cell: Cell, path: Path) -> Path | None:
     program = dot_program()
     source = path.with_suffix(".dot")
     path.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(cell_dot(cell))
+    write_text_atomic(source, cell_dot(cell))
     if program is None:
         _skip("cell", path)
         return None

@@ -33,12 +33,12 @@ from __future__ import annotations
 import abc
 import importlib.util
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from scinas.atomic import write_json_atomic
 from scinas.config.tracking import TrackingConfig
 from scinas.errors import ConfigError
 from scinas.registry import Registry
@@ -197,9 +197,7 @@ class TrackerState:
         """Replace what ``tracker`` saved with ``values``."""
         document = self._read()
         document[tracker] = dict(values)
-        temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        temporary.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, self.path)
+        write_json_atomic(self.path, document, sort_keys=True)
 
     def _read(self) -> dict[str, Any]:
         try:
