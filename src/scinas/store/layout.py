@@ -37,6 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE
+
 __all__ = ["BEST_MODEL_FILES", "RunLayout", "TrialLayout"]
 
 BEST_MODEL_FILES: tuple[str, ...] = ("model.keras", "model.onnx", "parity.json", "summary.txt", "summary.json",
@@ -140,12 +142,12 @@ class RunLayout:
     @property
     def experiments_config(self) -> Path:
         """``configurations.toml``: the resolved experiment, ``default = [<experiment>]``."""
-        return self.root / "configurations.toml"
+        return self.root / EXPERIMENTS_FILE
 
     @property
     def data_config(self) -> Path:
         """``data.toml``: the resolved dataset of the experiment."""
-        return self.root / "data.toml"
+        return self.root / DATA_FILE
 
     @property
     def manifest(self) -> Path:
