@@ -32,7 +32,7 @@ import tomli_w
 from tqdm.auto import tqdm
 
 from scinas.atomic import write_text_atomic
-from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
+from scinas.config.loading import load_config
 from scinas.config.structure import SearchStructure
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ConfigError, ScinasError
@@ -43,13 +43,13 @@ from scinas.experiment.plan import ExperimentPlan, plan_experiments
 from scinas.search.base import TrialOutcome
 from scinas.search.fixed import FixedStrategy
 from scinas.store import RunStatus, RunStore, TrialStatus
+from scinas.store.layout import RunLayout
 from scinas.tracking import start_tracking
 
 __all__ = ["STORE_FILE", "ExperimentRun", "RunResult", "new_run_id"]
 
 logger = logging.getLogger(__name__)
-STORE_FILE = "store.sqlite"
-_STRATEGY_FILE = "strategy.json"
+STORE_FILE = RunLayout(Path()).store.name
 
 
 def new_run_id() -> str:
@@ -74,7 +74,7 @@ def _write_report(run_dir: Path) -> None:
 def _check_same_version(run_dir: Path) -> None:
     """A run resumes only with the scinas version that started it (state formats may differ)."""
     try:
-        manifest = json.loads((run_dir / "manifest.json").read_text())
+        manifest = json.loads(RunLayout(run_dir).manifest.read_text())
     except (OSError, ValueError):
         return
     started = (manifest.get("packages") or {}).get("scinas")
@@ -125,11 +125,12 @@ class ExperimentRun:
         run_dir = results_root / plan.name / run_id
         run_dir.mkdir(parents=True)
         experiments_doc, data_doc = plan.resolved_toml()
-        _write_atomic(run_dir / EXPERIMENTS_FILE, tomli_w.dumps(experiments_doc))
-        _write_atomic(run_dir / DATA_FILE, tomli_w.dumps(data_doc))
+        layout = RunLayout(run_dir)
+        _write_atomic(layout.experiments_config, tomli_w.dumps(experiments_doc))
+        _write_atomic(layout.data_config, tomli_w.dumps(data_doc))
         manifest = build_manifest(experiment=plan.name, run_id=run_id, seed=plan.config.seed, argv=list(argv))
-        _write_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2))
-        store = RunStore.create(run_dir / STORE_FILE, run_id=run_id, experiment=plan.name,
+        _write_atomic(layout.manifest, json.dumps(manifest, indent=2))
+        store = RunStore.create(layout.store, run_id=run_id, experiment=plan.name,
                                 seed=plan.config.seed, config_text=tomli_w.dumps(experiments_doc),
                                 manifest=manifest)
         return cls(plan, run_dir, store, cache_root=cache_root or results_root / ".cache",
@@ -139,13 +140,13 @@ class ExperimentRun:
     def resume(cls, run_dir: Path, *, cache_root: Path | None = None, progress: bool = True,
                verbose: int | None = None) -> ExperimentRun:
         """Reopen an interrupted run from its folder (its own resolved configuration)."""
-        if not (run_dir / STORE_FILE).exists():
+        if not RunLayout(run_dir).store.exists():
             raise ConfigError(f"{run_dir} is not a scinas run folder (no {STORE_FILE})", file="--resume",
                               fix="pass the folder printed when the run started: results/<experiment>/<run-id>")
         _check_same_version(run_dir)
         raw = load_config(run_dir)
         plans = plan_experiments(raw, raw.default or ())
-        store = RunStore.open(run_dir / STORE_FILE)
+        store = RunStore.open(RunLayout(run_dir).store)
         return cls(plans[0], run_dir, store, cache_root=cache_root or run_dir.parent.parent / ".cache",
                    progress=progress, verbose=verbose)
 
@@ -158,7 +159,7 @@ class ExperimentRun:
         The trackers of ``[X.tracking]`` follow the run through the store's events and are told
         how it ended, whichever way it ends (see :mod:`scinas.tracking`).
         """
-        handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
+        handler = logging.FileHandler(RunLayout(self.run_dir).run_log, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         package_logger = logging.getLogger("scinas")
         package_logger.addHandler(handler)  # the trackers' messages belong in run.log too
@@ -189,22 +190,22 @@ class ExperimentRun:
             result = self._result()
         except KeyboardInterrupt:
             self.store.set_run_status(RunStatus.INTERRUPTED)
-            self.store.export_csv(self.run_dir / "csv")
+            self.store.export_csv(RunLayout(self.run_dir).csv)
             logger.warning("interrupted: resume with `scinas run --resume %s`", self.run_dir)
             raise
         except ScinasError as exc:
             self.store.set_run_status(RunStatus.FAILED)
-            self.store.export_csv(self.run_dir / "csv")
+            self.store.export_csv(RunLayout(self.run_dir).csv)
             logger.error("run failed: %s", exc)
             return RunResult(self.plan.name, self.run_dir, RunStatus.FAILED, [str(exc)])
         self.store.set_run_status(result.status)
-        self.store.export_csv(self.run_dir / "csv")
+        self.store.export_csv(RunLayout(self.run_dir).csv)
         _write_report(self.run_dir)
         return result
 
     def _run_fixed(self, executor: Executor) -> None:
         strategy = FixedStrategy(self.plan.architecture)
-        state_path = self.run_dir / _STRATEGY_FILE
+        state_path = RunLayout(self.run_dir).strategy_state
         if state_path.exists():
             strategy.load_state(json.loads(state_path.read_text()))
         while not strategy.finished:
@@ -226,7 +227,7 @@ class ExperimentRun:
                     pending.append(request)
             strategy.tell([*finished, *executor.run(pending, attached=attached)])
             _write_atomic(state_path, json.dumps(strategy.state()))
-            self.store.export_csv(self.run_dir / "csv")
+            self.store.export_csv(RunLayout(self.run_dir).csv)
 
     def _run_search(self, dataset: PreparedDataset, executor: Executor) -> None:
         """Search, then select and train the final model (see :mod:`scinas.experiment.search`)."""
@@ -245,13 +246,13 @@ class ExperimentRun:
         objectives = Objectives(search.score, search.maximize, search.costs)
         strategy = create_strategy(search.strategy, domain, objectives, budget=search.budget, seed=config.seed,
                                    output_dir=self.run_dir, **search.options())
-        state_path = self.run_dir / _STRATEGY_FILE
+        state_path = RunLayout(self.run_dir).strategy_state
         if state_path.exists():
             saved = json.loads(state_path.read_text())
             if saved.get("strategy") != search.strategy:
                 raise ConfigError(f"{state_path} holds the state of a {saved.get('strategy')!r} search, but the "
                                   f"run's configuration says strategy = {search.strategy!r}",
-                                  file=str(self.run_dir / EXPERIMENTS_FILE), path=f"{search.path}.strategy",
+                                  file=str(RunLayout(self.run_dir).experiments_config), path=f"{search.path}.strategy",
                                   fix="resume with the configuration the run started with")
             strategy.load_state(saved["state"])
         with tqdm(total=search.budget, desc=f"{config.name} search", unit="trial",
@@ -261,7 +262,7 @@ class ExperimentRun:
             phase = SearchPhase(strategy, domain, objectives, executor, self.store, self.run_dir, state_path,
                                 strategy_name=search.strategy, progress=bar.update)
             timing = phase.run()
-        self.store.export_csv(self.run_dir / "csv")
+        self.store.export_csv(RunLayout(self.run_dir).csv)
         logger.info("search done: %.1f s, of which %.1f s training trials (overhead %.1f%%)", timing.wall_s,
                     timing.trials_s, 100 * timing.to_json()["overhead_share"])
         front = [record for row in phase.front(phase.rows()) if (record := self.store.trial(row["name"]))]
@@ -286,7 +287,7 @@ class ExperimentRun:
         # JSON has no NaN: a metric that could not be computed is written as null
         readable = {trial: {split: {k: (None if math.isnan(v) else v) for k, v in values.items()}
                             for split, values in splits.items()} for trial, splits in final.items()}
-        _write_atomic(self.run_dir / "final_metrics.json", json.dumps(readable, indent=2, sort_keys=True))
+        _write_atomic(RunLayout(self.run_dir).final_metrics, json.dumps(readable, indent=2, sort_keys=True))
         # A search goes on past failed trials: it failed only when nothing completed.
         completed = bool(self.store.trials(TrialStatus.COMPLETED))
         status = RunStatus.FAILED if (failures and not searched) or not completed else RunStatus.COMPLETED

@@ -38,6 +38,7 @@ from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import COSTS, Objectives, ProgressiveDomain, SearchDomain
 from scinas.search.pareto import non_dominated
 from scinas.store import RunStore, TrialRecord, TrialStatus
+from scinas.store.layout import RunLayout
 
 __all__ = ["SearchPhase", "SearchTiming", "outcome_from_record", "score_of"]
 
@@ -114,7 +115,7 @@ class SearchPhase:
         With one slot (the inline executor) this is ask one, train it, tell it.  ``trials_s``
         counts the time the coordinator waited for trials, so the overhead is its own time.
         """
-        previous = _load_json(self.run_dir / "search_timing.json")
+        previous = _load_json(RunLayout(self.run_dir).search_timing)
         started = time.perf_counter() - previous.get("wall_s", 0.0)
         self.timing.trials_s = previous.get("trials_s", 0.0)
         in_flight: set[str] = set()
@@ -158,7 +159,7 @@ class SearchPhase:
                 self.executor.shutdown()
         self.timing.wall_s = time.perf_counter() - started
         self.timing.train_s = sum(t.train_time_s or 0.0 for t in self.store.trials() if _phase(t) == "search")
-        _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+        _write_atomic(RunLayout(self.run_dir).search_timing, json.dumps(self.timing.to_json()))
         self.write_outputs()
         return self.timing
 
@@ -168,7 +169,7 @@ class SearchPhase:
         _write_atomic(self.state_path, json.dumps({"strategy": self.strategy_name,
                                                    "state": self.strategy.state()}))
         self.timing.wall_s = time.perf_counter() - started
-        _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+        _write_atomic(RunLayout(self.run_dir).search_timing, json.dumps(self.timing.to_json()))
         if self.progress is not None:
             self.progress(len(outcomes))
 
@@ -180,7 +181,7 @@ class SearchPhase:
         if record is not None:  # interrupted: reattach (a Slurm job), else start again from its first epoch
             if self.executor.reattach(request, record):
                 return None
-            shutil.rmtree(self.run_dir / "trials" / request.name / "checkpoint", ignore_errors=True)
+            shutil.rmtree(RunLayout(self.run_dir).trial(request.name).checkpoint, ignore_errors=True)
             self.store.truncate_epochs(record.trial_id, after=0)
         else:  # on record (with its phase) before it runs
             record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),
@@ -235,11 +236,11 @@ class SearchPhase:
     def write_outputs(self) -> None:
         """The CSVs, summary and plots of the search (rewritten from the store, idempotent)."""
         rows = self.rows()
-        csv_dir = self.run_dir / "csv"
-        csv_dir.mkdir(exist_ok=True)
-        _write_csv(csv_dir / "training_results.csv", rows)
+        layout = RunLayout(self.run_dir)
+        layout.csv.mkdir(exist_ok=True)
+        _write_csv(layout.training_results_csv, rows)
         front = self.front(rows)
-        _write_csv(csv_dir / "pareto_front.csv", front)
+        _write_csv(layout.pareto_front_csv, front)
         statuses = {status.value: sum(1 for row in rows if row["status"] == status.value) for status in TrialStatus}
         summary = {"strategy": self.strategy_name or type(self.strategy).__name__,
                    "objectives": self.objectives.to_json(),
@@ -251,8 +252,8 @@ class SearchPhase:
         if hasattr(self.strategy, "summary"):
             extra = self.strategy.summary()
             summary["strategy_summary"] = json.dumps(extra, default=str, sort_keys=True)
-        _write_csv(csv_dir / "search_summary.csv", [{"key": k, "value": v} for k, v in summary.items()])
-        _write_atomic(self.run_dir / "search_summary.json", json.dumps(summary, indent=2, default=str))
+        _write_csv(layout.search_summary_csv, [{"key": k, "value": v} for k, v in summary.items()])
+        _write_atomic(layout.search_summary, json.dumps(summary, indent=2, default=str))
         self._plots(rows)
 
     def _plots(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -260,7 +261,7 @@ class SearchPhase:
             from scinas.analysis.search_plots import plot_operator_usage, plot_pareto_fronts
         except ImportError:  # the analysis package is optional for a library user
             return
-        plots = self.run_dir / "plots"
+        plots = RunLayout(self.run_dir).plots
         plots.mkdir(exist_ok=True)
         score = self.objectives.score
         by_step: dict[str, list[dict[str, Any]]] = {}

@@ -40,6 +40,7 @@ from scinas.search.domain import Objectives
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.macro import MacroConfig
 from scinas.store import RunStore, TrialRecord, TrialStatus
+from scinas.store.layout import RunLayout
 from scinas.training.trainer import Trainer
 
 __all__ = ["PostSearch", "selection_candidates"]
@@ -101,7 +102,7 @@ class PostSearch:
         config = dataclasses.replace(self.config, training=dataclasses.replace(
             training, epochs=selection.epochs or training.epochs))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose), self.store,
-                                  self.run_dir / "trials")
+                                  RunLayout(self.run_dir).trials)
         best: tuple[float, CellArchitecture] | None = None
         for index, candidate in enumerate(candidates):
             name = f"select-{index:02d}"
@@ -124,7 +125,7 @@ class PostSearch:
         config = dataclasses.replace(self.config, training=dataclasses.replace(
             training, epochs=epochs, early_stopping=None, early_termination=None))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose,
-                                          merge_validation=True), self.store, self.run_dir / "trials")
+                                          merge_validation=True), self.store, RunLayout(self.run_dir).trials)
         record = self._run(executor, TrialRequest(FINAL_TRIAL, architecture), phase="final")
         if record.status != TrialStatus.COMPLETED:
             raise ScinasError(f"the final training failed: {record.failure_reason}")
@@ -155,15 +156,14 @@ class PostSearch:
     def _export(self, record: TrialRecord, architecture: CellArchitecture, *, onnx: bool) -> dict[str, Any]:
         from scinas.export.best_model import write_best_model
 
-        trial_dir = self.run_dir / "trials" / record.name
-        model = load_model(trial_dir / "model.keras")
+        model = load_model(RunLayout(self.run_dir).trial(record.name).model)
         inputs = _raw_inputs(self.dataset, "test" if self.dataset.size("test") else "validation", limit=64)
         test = {m.name: m.value for m in self.store.metrics(record.trial_id, split="test", epoch="final")}
         summary = {"architecture": architecture.to_text(), "architecture_json": architecture.to_json(),
                    "trial": record.name, "params": record.params, "flops": record.flops,
                    "latency_s": record.latency_s, "train_time_s": record.train_time_s,
                    "epochs": record.epochs_completed, "test_metrics": test}
-        report = write_best_model(model, self.run_dir / "best_model", architecture_text=architecture.to_text(),
+        report = write_best_model(model, RunLayout(self.run_dir).best_model, architecture_text=architecture.to_text(),
                                   sample_inputs=inputs, summary=summary, cell=architecture.cell)
         keras.backend.clear_session()
         return dict(report.to_json()) if hasattr(report, "to_json") else summary
