@@ -22,6 +22,7 @@ from scinas.config.reader import suggest
 from scinas.errors import ConfigError
 from scinas.execution.base import Executor
 from scinas.store import RunStore
+from scinas.store.layout import RunLayout
 
 if TYPE_CHECKING:
     from scinas.data.pipeline import PreparedDataset
@@ -112,7 +113,7 @@ def _inline(context: ExecutionContext) -> Executor:
     from scinas.training.trainer import Trainer
 
     trainer = Trainer(context.experiment, context.dataset, context.store, verbose=context.verbose)
-    return InlineExecutor(trainer, context.store, context.run_dir / "trials")
+    return InlineExecutor(trainer, context.store, RunLayout(context.run_dir).trials)
 
 
 def _local(context: ExecutionContext) -> Executor:

@@ -24,6 +24,7 @@ from scinas.atomic import write_bytes_atomic
 from scinas.errors import ConfigError, TrialFailed
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import TrialRecord
+from scinas.store.layout import RunLayout, TrialLayout
 from scinas.training.callbacks import TrialStore
 from scinas.training.trainer import Trainer
 
@@ -72,13 +73,11 @@ class WorkerTask:
 
     @property
     def trial_dir(self) -> Path:
-        return self.run_dir / "trials" / self.request.name
+        return RunLayout(self.run_dir).trial(self.request.name).root
 
     @property
     def journal_path(self) -> Path:
-        from scinas.execution.journal import JOURNAL_FILE
-
-        return self.trial_dir / JOURNAL_FILE
+        return TrialLayout(self.trial_dir).journal
 
     def save(self, path: Path) -> None:
         """Write the task atomically (read back by :meth:`load` in the worker)."""
