@@ -43,6 +43,7 @@ from scinas.config.tracking import TrackingConfig
 from scinas.errors import ConfigError
 from scinas.registry import Registry
 from scinas.store import EpochRecord, RunStatus, TrialRecord
+from scinas.store.layout import RunLayout
 
 __all__ = ["STATE_FILE", "TRACKERS", "FinalMetrics", "RunInfo", "RunSummary", "Tracker", "TrackerState",
            "require_package"]
@@ -51,7 +52,7 @@ __all__ = ["STATE_FILE", "TRACKERS", "FinalMetrics", "RunInfo", "RunSummary", "T
 FinalMetrics = Mapping[str, Mapping[str, float]]
 
 #: File in the run folder where trackers keep what resume needs (e.g. MLflow run ids); no secrets.
-STATE_FILE = "tracking.json"
+STATE_FILE = RunLayout(Path()).tracking_state.name
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class TrackerState:
     """
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / STATE_FILE
+        self.path = RunLayout(run_dir).tracking_state
 
     def load(self, tracker: str) -> dict[str, Any]:
         """What ``tracker`` saved (empty when nothing was, or the file is unreadable)."""
