@@ -33,7 +33,7 @@ from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ScinasError
 from scinas.execution.inline import InlineExecutor
 from scinas.experiment.search import score_of
-from scinas.models.base import generator_for
+from scinas.models.lookup import generator_for
 from scinas.models.saving import load_model
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives

@@ -31,9 +31,9 @@ from scinas.config.experiment import ExperimentConfig
 from scinas.data.base import SPLITS, DatasetInfo
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import TrialFailed
-from scinas.models.base import generator_for
 from scinas.models.compile import build_loss, build_optimizer
 from scinas.models.costs import measure_costs
+from scinas.models.lookup import generator_for
 from scinas.models.metrics import build_metric
 from scinas.models.plot import plot_cell, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
