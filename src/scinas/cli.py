@@ -280,8 +280,8 @@ def _command_report(args: argparse.Namespace) -> int:
 
 def _command_export(args: argparse.Namespace) -> int:
     from scinas.store import RunStore, StoreError
-    from scinas.store.export import export_tables
     from scinas.store.layout import RunLayout
+    from scinas.store.tables import export_tables
 
     store_path = RunLayout(args.run_dir).store
     if not store_path.is_file():

@@ -51,7 +51,6 @@ from types import TracebackType
 from typing import Any, Literal
 
 from scinas.atomic import atomic_path
-from scinas.store.export import export_csv
 from scinas.store.lock import WriterLock
 from scinas.store.records import (
     MIGRATIONS,
@@ -73,6 +72,7 @@ from scinas.store.records import (
     parse_split,
     utc_now,
 )
+from scinas.store.tables import export_csv
 
 __all__ = ["TRIAL_FIELDS", "RunStore", "StoreEvent", "StoreEventKind", "StoreListener"]
 
