@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 
 from scinas.atomic import atomic_path
 from scinas.data.xfel import XfelParameters
-from scinas.data.xfel_geometry import quaternion_matrices, random_quaternions
-from scinas.data.xfel_simulator import PatternSimulator, load_conformations, shipped_conformations
+from scinas.data.xfel.geometry import quaternion_matrices, random_quaternions
+from scinas.data.xfel.simulator import PatternSimulator, load_conformations, shipped_conformations
 from scinas.errors import ConfigError
 
 __all__ = ["DEFAULT_INTENSITIES", "PreviewResult", "default_parameters", "preview_patterns", "write_preview"]
