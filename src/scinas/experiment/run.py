@@ -1,19 +1,8 @@
 """The coordinator of one experiment run: owns its folder, loops ask → execute → tell, records
 everything in the run store, and resumes an interrupted run from its folder.
 
-Layout of ``results/<experiment>/<run-id>/``::
-
-    configurations.toml, data.toml   the resolved configuration (a config folder of its own)
-    manifest.json                    versions, git revision, seed, host, devices
-    store.sqlite                     runs, trials, epochs and metrics (the data commons)
-    csv/                             trials.csv, epochs.csv, metrics.csv
-    strategy.json                    the search strategy's state (resume)
-    trials/<trial>/                  model.keras, summary.txt, metrics.json, normalization.npz,
-                                     tensorboard/, saved/ (every save_interval epochs)
-    final_metrics.json               metrics of every split of each completed trial
-    tensorboard/, tracking.json      run-level TensorBoard logs, trackers' resume state ([X.tracking])
-    report.html, report/             the run report and its figures (scinas.analysis.report)
-    run.log                          the log of the run
+The folder ``results/<experiment>/<run-id>/`` is described, path by path, by
+:class:`scinas.store.layout.RunLayout`.
 """
 
 from __future__ import annotations
