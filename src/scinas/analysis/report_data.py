@@ -27,7 +27,7 @@ from scinas.config.reader import Table
 from scinas.config.search import metric_direction, parse_search
 from scinas.errors import ConfigError
 from scinas.store import EpochRecord, RunRecord, RunStore, StoreError, TrialRecord, TrialStatus
-from scinas.store.layout import RunLayout
+from scinas.store.layout import BestModelLayout, RunLayout
 
 __all__ = ["STORE_FILE", "RunData", "RunSettings", "TrialData", "device_of"]
 
@@ -164,7 +164,7 @@ class RunData:
         except StoreError as exc:
             raise ConfigError(str(exc), file="command line", fix="pass a scinas run folder") from exc
         return cls(run_dir, run, settings, trials, _predictor_quality(RunLayout(run_dir).predictors),
-                   _read_json(RunLayout(run_dir).best_model / "summary.json"),
+                   _read_json(BestModelLayout(RunLayout(run_dir).best_model).summary_json),
                    _read_json(RunLayout(run_dir).search_summary))
 
     def completed(self, phase: str | None = None) -> list[TrialData]:

@@ -39,11 +39,59 @@ from pathlib import Path
 
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE
 
-__all__ = ["BEST_MODEL_FILES", "RunLayout", "TrialLayout"]
+__all__ = ["BestModelLayout", "RunLayout", "TrialLayout"]
 
-BEST_MODEL_FILES: tuple[str, ...] = ("model.keras", "model.onnx", "parity.json", "summary.txt", "summary.json",
-                                     "cell.png", "cell.dot")
-"""The files of ``best_model/`` (written by :func:`scinas.export.best_model.write_best_model`)."""
+
+@dataclass(frozen=True)
+class BestModelLayout:
+    """The paths of ``best_model/`` (written by :func:`scinas.export.best_model.write_best_model`)."""
+
+    root: Path
+
+    @property
+    def keras(self) -> Path:
+        """``model.keras``: the chosen model, normalisation included."""
+        return self.root / "model.keras"
+
+    @property
+    def onnx(self) -> Path:
+        """``model.onnx``: its ONNX export (when tf2onnx is installed)."""
+        return self.root / "model.onnx"
+
+    @property
+    def parity(self) -> Path:
+        """``parity.json``: how closely the ONNX export reproduces the Keras model."""
+        return self.root / "parity.json"
+
+    @property
+    def summary_txt(self) -> Path:
+        """``summary.txt``: the Keras summary."""
+        return self.root / "summary.txt"
+
+    @property
+    def summary_json(self) -> Path:
+        """``summary.json``: architecture, costs, test metrics, task (read by ``scinas predict``)."""
+        return self.root / "summary.json"
+
+    @property
+    def cell_plot(self) -> Path:
+        """``cell.png``: the cell drawing (when graphviz is installed)."""
+        return self.root / "cell.png"
+
+    @property
+    def cell_dot(self) -> Path:
+        """``cell.dot``: the cell as a Graphviz program."""
+        return self.root / "cell.dot"
+
+    @property
+    def predictions(self) -> Path:
+        """``predictions/``: what ``scinas predict`` wrote for this model, one folder per dataset."""
+        return self.root / "predictions"
+
+    def files(self) -> tuple[Path, ...]:
+        """Every file of ``best_model/`` named here."""
+        return (self.keras, self.onnx, self.parity, self.summary_txt, self.summary_json, self.cell_plot,
+                self.cell_dot)
 
 
 @dataclass(frozen=True)
@@ -222,7 +270,7 @@ class RunLayout:
 
     @property
     def best_model(self) -> Path:
-        """``best_model/``: the chosen model (see :data:`BEST_MODEL_FILES`)."""
+        """``best_model/``: the chosen model (its files: :class:`BestModelLayout`)."""
         return self.root / "best_model"
 
     # -- trials --------------------------------------------------------------------------------
@@ -262,12 +310,12 @@ class RunLayout:
         return (self.experiments_config, self.data_config, self.manifest, self.store, self.store_lock,
                 self.run_log, self.strategy_state, self.search_timing, self.search_summary, self.final_metrics,
                 self.training_results_csv, self.pareto_front_csv, self.search_summary_csv,
-                self.tracking_state, self.report, *(self.best_model / name for name in BEST_MODEL_FILES))
+                self.tracking_state, self.report, *BestModelLayout(self.best_model).files())
 
     def folders(self) -> tuple[Path, ...]:
         """Folders whose files are named by their writer (CSV tables, plots, TensorBoard, predictions)."""
         return (self.csv, self.predictors, self.plots, self.tensorboard, self.report_figures,
-                self.best_model / "predictions")
+                BestModelLayout(self.best_model).predictions)
 
     def names(self, path: Path) -> bool:
         """Whether ``path`` (inside the run folder) is a path this layout names.
