@@ -174,7 +174,7 @@ class SlurmExecutor(Executor):
         self.config = config
         self.jobs = jobs
         self.verbose = verbose
-        folder = run_dir / config.log_folder
+        folder = RunLayout(run_dir).slurm_logs(config.log_folder)
         self._executor = submitit.SlurmExecutor(folder=folder / "%j", python=python or sys.executable)
         self._executor.update_parameters(**_parameters(config))
         self._running: dict[str, _Job] = {}
@@ -264,7 +264,7 @@ class SlurmExecutor(Executor):
             return ""
         from scinas.execution.local import log_tail
 
-        for path in sorted((self.run_dir / self.config.log_folder / job_id).glob("*.err")):
+        for path in sorted((RunLayout(self.run_dir).slurm_logs(self.config.log_folder) / job_id).glob("*.err")):
             tail = log_tail(path)
             if tail and ("Error" in tail or "error" in tail):
                 return tail

@@ -26,6 +26,7 @@ Layout::
     plots/                           search plots
     best_model/                      the chosen model: Keras, ONNX, summary, parity check
     tensorboard/, tracking.json      run-level TensorBoard logs, trackers' resume state
+    slurm/                           submitit's job files (Slurm executor, its log_folder)
     report.html, report/             the run report and its figures
     run.log                          the log of the run
 
@@ -165,19 +166,14 @@ class TrialLayout:
         """``worker.log``: the output of the trial's worker process."""
         return self.root / "worker.log"
 
-    @property
-    def slurm(self) -> Path:
-        """``slurm/``: submitit's job files of a Slurm trial."""
-        return self.root / "slurm"
-
     def files(self) -> tuple[Path, ...]:
         """Every file of the trial folder named here."""
         return (self.model, self.normalization, self.summary, self.metrics, self.model_plot, self.cell_plot,
                 self.cell_dot, self.journal, self.task, self.worker_log)
 
     def folders(self) -> tuple[Path, ...]:
-        """Folders whose files are named by their writer (Keras, TensorBoard, submitit)."""
-        return (self.checkpoint, self.saved, self.tensorboard, self.slurm)
+        """Folders whose files are named by their writer (Keras, TensorBoard)."""
+        return (self.checkpoint, self.saved, self.tensorboard)
 
 
 @dataclass(frozen=True)
@@ -283,6 +279,10 @@ class RunLayout:
         """The layout of trial ``name``'s folder."""
         return TrialLayout(self.trials / name)
 
+    def slurm_logs(self, folder: str = "slurm") -> Path:
+        """``slurm/`` (``[X.execution.slurm] log_folder``): submitit's files, one folder per job."""
+        return self.root / folder
+
     # -- tracking and report -------------------------------------------------------------------
     @property
     def tensorboard(self) -> Path:
@@ -313,8 +313,8 @@ class RunLayout:
                 self.tracking_state, self.report, *BestModelLayout(self.best_model).files())
 
     def folders(self) -> tuple[Path, ...]:
-        """Folders whose files are named by their writer (CSV tables, plots, TensorBoard, predictions)."""
-        return (self.csv, self.predictors, self.plots, self.tensorboard, self.report_figures,
+        """Folders whose files are named by their writer (CSV tables, plots, TensorBoard, submitit, ...)."""
+        return (self.csv, self.predictors, self.plots, self.tensorboard, self.report_figures, self.slurm_logs(),
                 BestModelLayout(self.best_model).predictions)
 
     def names(self, path: Path) -> bool:
