@@ -46,8 +46,8 @@ from scinas.config.reader import Table
 from scinas.data.base import ShapeConfig
 from scinas.data.cache import ensure_cache
 from scinas.data.xfel import XfelGenerator
-from scinas.data.xfel_geometry import quaternion_matrices, random_quaternions
-from scinas.data.xfel_simulator import FLUENCE_CALIBRATION
+from scinas.data.xfel.geometry import quaternion_matrices, random_quaternions
+from scinas.data.xfel.simulator import FLUENCE_CALIBRATION
 
 __all__ = ["default_generator", "main", "measure_lit_fractions", "measure_speed"]
 

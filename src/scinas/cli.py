@@ -329,9 +329,10 @@ def _command_report(args: argparse.Namespace) -> int:
 
 def _command_export(args: argparse.Namespace) -> int:
     from scinas.store import RunStore, StoreError
-    from scinas.store.export import export_tables
+    from scinas.store.layout import RunLayout
+    from scinas.store.tables import export_tables
 
-    store_path = args.run_dir / "store.sqlite"
+    store_path = RunLayout(args.run_dir).store
     if not store_path.is_file():
         raise ConfigError(f"{args.run_dir} is not a scinas run folder (no store.sqlite)", file="command line",
                           fix="pass a folder printed when a run started: results/<experiment>/<run-id>")

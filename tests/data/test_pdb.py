@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scinas.data.pdb import element_from_name, format_pdb, read_pdb
-from scinas.data.scattering import CROMER_MANN, form_factors
-from scinas.data.xfel_simulator import load_conformations, shipped_conformations
+from scinas.data.xfel.pdb import element_from_name, format_pdb, read_pdb
+from scinas.data.xfel.scattering import CROMER_MANN, form_factors
+from scinas.data.xfel.simulator import load_conformations, shipped_conformations
 from scinas.errors import DataError
 from tests.data.xfel_fixtures import molecule
 

@@ -13,11 +13,11 @@ from scinas.config.loading import load_config
 from scinas.config.reader import Table
 from scinas.data.base import GENERATORS
 from scinas.data.cache import ensure_cache
-from scinas.data.pdb import format_pdb
 from scinas.data.spec import build_generator
 from scinas.data.xfel import XfelGenerator
-from scinas.data.xfel_geometry import quaternion_matrices, random_quaternions
-from scinas.data.xfel_simulator import PatternSimulator, load_conformations, shipped_conformations
+from scinas.data.xfel.geometry import quaternion_matrices, random_quaternions
+from scinas.data.xfel.pdb import format_pdb
+from scinas.data.xfel.simulator import PatternSimulator, load_conformations, shipped_conformations
 from scinas.errors import ConfigError
 from scinas.testing.generators import check_generator
 from tests.conftest import ConfigWriter
@@ -62,7 +62,7 @@ def test_deterministic_for_a_seed_and_different_across_seeds(tmp_path: Path) -> 
 
 def test_the_two_conformations_give_different_patterns() -> None:
     structures = load_conformations(shipped_conformations())
-    from scinas.data.xfel_geometry import Detector
+    from scinas.data.xfel.geometry import Detector
 
     detector = Detector(33, 6e-4 * 127 / 33, 0.2, 2.6953, beam_stop_radius=4)
     simulator = PatternSimulator(structures, detector, beam_intensity=1e16)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from scinas.config.reader import Table
 from scinas.data.base import GENERATORS, ShapeConfig
-from scinas.data.xfel_images import XfelImagesGenerator, read_angles
+from scinas.data.xfel.images import XfelImagesGenerator, read_angles
 from scinas.errors import ConfigError, DataError
 from scinas.testing.generators import check_generator
 

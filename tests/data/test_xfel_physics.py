@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scinas.data.pdb import Structure
-from scinas.data.xfel_geometry import (
+from scinas.data.xfel.geometry import (
     Detector,
     euler_matrices,
     euler_zyz,
@@ -14,8 +13,9 @@ from scinas.data.xfel_geometry import (
     random_quaternions,
     superpose,
 )
-from scinas.data.xfel_simulator import PatternSimulator
-from scinas.data.xfel_volume import IntensityVolume, compute_volume, direct_intensity, grid_spacing, particle_diameter
+from scinas.data.xfel.pdb import Structure
+from scinas.data.xfel.simulator import PatternSimulator
+from scinas.data.xfel.volume import IntensityVolume, compute_volume, direct_intensity, grid_spacing, particle_diameter
 from tests.data.xfel_fixtures import molecule
 
 DETECTOR = Detector(n_pixels=33, pixel_size=6e-4 * 127 / 33, distance=0.2, wavelength=2.6953, beam_stop_radius=4)

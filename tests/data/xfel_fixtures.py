@@ -9,8 +9,8 @@ import numpy as np
 
 from scinas.config.reader import Table
 from scinas.data.base import ShapeConfig
-from scinas.data.pdb import Structure, format_pdb
 from scinas.data.xfel import XfelGenerator, XfelParameters
+from scinas.data.xfel.pdb import Structure, format_pdb
 
 ELEMENTS = ("C", "N", "O", "C", "S", "C", "O", "N")
 

@@ -11,8 +11,9 @@ import pytest
 
 from scinas.data.base import DatasetInfo
 from scinas.errors import ConfigError
-from scinas.models.base import MODEL_GENERATORS, LayerStackGenerator, generator_for
+from scinas.models.base import MODEL_GENERATORS, LayerStackGenerator
 from scinas.models.cell_network import CellNetworkGenerator
+from scinas.models.lookup import generator_for
 from scinas.search_space.architecture import CellArchitecture, LayerStackArchitecture
 from scinas.search_space.cell import Cell
 from scinas.search_space.layer_spec import LayerSpec

@@ -78,3 +78,28 @@ def test_a_saved_cell_model_loads_in_a_fresh_process(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == str(model.count_params())
+
+
+def _fake_dot(tmp_path: Path, script: str) -> str:
+    program = tmp_path / "fake-dot"
+    program.write_text("#!/bin/sh\n" + script)
+    program.chmod(0o755)
+    return str(program)
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+def test_a_cell_drawing_replaces_the_file_atomically_or_not_at_all(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    cell = Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]")
+    out = tmp_path / "out"
+    # a dot that writes its -o argument (the last one): the drawing lands under the final name
+    monkeypatch.setattr(plot, "dot_program", lambda: _fake_dot(tmp_path, 'for a; do last="$a"; done\n'
+                                                                         'echo drawn > "$last"\n'))
+    assert plot.plot_cell(cell, out / "cell.png") == out / "cell.png"
+    assert (out / "cell.png").read_text() == "drawn\n"
+    # a dot that fails after writing half a file: the old drawing stays, no temporary is left
+    monkeypatch.setattr(plot, "dot_program", lambda: _fake_dot(tmp_path, 'for a; do last="$a"; done\n'
+                                                                         'echo half > "$last"; exit 1\n'))
+    assert plot.plot_cell(cell, out / "cell.png") is None
+    assert (out / "cell.png").read_text() == "drawn\n"
+    assert sorted(p.name for p in out.iterdir()) == ["cell.dot", "cell.png"]

@@ -11,7 +11,7 @@ import pytest
 
 from scinas.errors import ConfigError
 from scinas.store import EpochRecord, RunStore
-from scinas.store.export import EPOCH_COLUMNS, METRIC_COLUMNS, TABLES, export_tables, store_tables
+from scinas.store.tables import EPOCH_COLUMNS, METRIC_COLUMNS, TABLES, export_tables, store_tables
 
 pd = pytest.importorskip("pandas")
 

@@ -35,14 +35,16 @@ from urllib.parse import quote
 from scinas.analysis.report_data import RunData, TrialData
 from scinas.analysis.report_figures import FIGURES
 from scinas.analysis.search_plots import plot_predictor_quality
+from scinas.atomic import write_text_atomic
 from scinas.store import TrialStatus
+from scinas.store.layout import RunLayout
 
 __all__ = ["REPORT_FILE", "ReportResult", "write_report"]
 
 logger = logging.getLogger(__name__)
 
 #: The report's file name; its figures go to the folder ``report/`` beside it.
-REPORT_FILE = "report.html"
+REPORT_FILE = RunLayout(Path()).report.name
 _TOP = 10
 
 _STYLE = """
@@ -145,7 +147,7 @@ def _best_models(data: RunData, out: Path) -> str:
     ranked = data.ranked()[:_TOP]
     parts = ["<section><h2>Best models</h2>"]
     if data.best_model is not None:
-        link = _href(data.run_dir / "best_model", out)
+        link = _href(RunLayout(data.run_dir).best_model, out)
         tests = data.best_model.get("test_metrics") or {}
         metrics = ", ".join(f"{_text(k)} = {_number(v)}" for k, v in sorted(tests.items())
                             if isinstance(v, (int, float)))
@@ -190,7 +192,7 @@ def _final_trainings(data: RunData, out: Path) -> str:
 
 def _best_row(rank: int, trial: TrialData, front: set[str], data: RunData, out: Path) -> str:
     record = trial.record
-    link = _href(data.run_dir / "trials" / trial.name, out)
+    link = _href(RunLayout(data.run_dir).trial(trial.name).root, out)
     converged = "–" if record.converged_epoch is None else f"epoch {record.converged_epoch}"
     cells = [f'<td class="num">{rank}</td>', f'<td><a href="{link}">{_text(trial.name)}</a></td>',
              f"<td>{_text(trial.phase)}</td>", f'<td class="num">{_number(trial.score)}</td>',
@@ -257,7 +259,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> ReportResult:
     data = RunData.load(run_dir)
     out = Path(out) if out is not None else run_dir
     out.mkdir(parents=True, exist_ok=True)
-    drawn = _draw(data, out / "report")
+    drawn = _draw(data, RunLayout(out).report_figures)
     sections = [_facts(data), _best_models(data, out)]
     for stem, (title, path) in drawn.items():
         caption = _CAPTIONS.get(stem, "Kendall τ and Spearman ρ between predicted and measured values of the "
@@ -271,9 +273,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> ReportResult:
             f"<h1>{_text(data.run.experiment)}: run report</h1><p class=\"meta\">run {_text(data.run.run_id)} · "
             f"written {_text(_time(datetime.now(UTC)))}</p>\n"
             + "\n".join(s for s in sections if s) + "\n</main></body></html>\n")
-    target = out / REPORT_FILE
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, target)
+    target = RunLayout(out).report
+    write_text_atomic(target, page)
     logger.info("report: %s (%d figures)", target, len(drawn))
     return ReportResult(target, {stem: path for stem, (_, path) in drawn.items()})

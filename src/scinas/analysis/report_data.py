@@ -32,13 +32,14 @@ from scinas.config.reader import Table
 from scinas.config.search import metric_direction, parse_search
 from scinas.errors import ConfigError
 from scinas.store import EpochRecord, RunRecord, RunStore, StoreError, TrialRecord, TrialStatus
+from scinas.store.layout import BestModelLayout, RunLayout
 
 __all__ = ["STORE_FILE", "RunData", "RunSettings", "TrialData", "device_of", "read_search_summary"]
 
 logger = logging.getLogger(__name__)
 
 #: The run store's file name inside a run folder.
-STORE_FILE = "store.sqlite"
+STORE_FILE = RunLayout(Path()).store.name
 
 
 @dataclass(frozen=True)
@@ -166,19 +167,20 @@ class RunData:
             ConfigError: ``run_dir`` is not a run folder (no readable run store).
         """
         run_dir = Path(run_dir)
-        if not (run_dir / STORE_FILE).is_file():
+        if not RunLayout(run_dir).store.is_file():
             raise ConfigError(f"{run_dir} is not a scinas run folder (no {STORE_FILE})", file="command line",
                               fix="pass a folder printed when a run started: results/<experiment>/<run-id>")
         try:
-            with RunStore.open(run_dir / STORE_FILE, readonly=True) as store:
+            with RunStore.open(RunLayout(run_dir).store, readonly=True) as store:
                 run = store.run()
                 settings = RunSettings.from_config(run.config_text, run.experiment)
                 host = _manifest_host(run.manifest)
                 trials = tuple(_trial_data(store, record, settings, host) for record in store.trials())
         except StoreError as exc:
             raise ConfigError(str(exc), file="command line", fix="pass a scinas run folder") from exc
-        return cls(run_dir, run, settings, trials, _predictor_quality(run_dir / "predictors"),
-                   _read_json(run_dir / "best_model" / "summary.json"), read_search_summary(run_dir))
+        return cls(run_dir, run, settings, trials, _predictor_quality(RunLayout(run_dir).predictors),
+                   _read_json(BestModelLayout(RunLayout(run_dir).best_model).summary_json),
+                   read_search_summary(run_dir))
 
     def completed(self, phase: str | None = None) -> list[TrialData]:
         """Completed trials, of one ``phase`` (``search``, ``selection``, ``final``) or all."""
@@ -237,7 +239,7 @@ def read_search_summary(run_dir: Path) -> dict[str, Any] | None:
     Its ``strategy_summary`` is an object; runs written before it was made one hold it as a JSON
     string, which is decoded here so readers see the same shape for old and new runs.
     """
-    summary = _read_json(run_dir / "search_summary.json")
+    summary = _read_json(RunLayout(run_dir).search_summary)
     text = summary.get("strategy_summary") if summary is not None else None
     if summary is not None and isinstance(text, str):
         with contextlib.suppress(ValueError):  # text that is not JSON stays as it was

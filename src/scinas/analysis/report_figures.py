@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from scinas.analysis.report_data import RunData, TrialData
 from scinas.analysis.search_plots import pareto_front
+from scinas.atomic import atomic_path
 
 __all__ = ["COST_AXES", "FIGURES", "plot_convergence_epochs", "plot_epochs_saved", "plot_learning_curves",
            "plot_pareto", "plot_wall_time"]
@@ -37,7 +38,8 @@ _FRONT, _OTHER, _SAVED = "tab:red", "0.55", "tab:green"
 def _save(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     return path
 
 

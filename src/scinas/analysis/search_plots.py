@@ -23,6 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from scinas.atomic import atomic_path
+
 __all__ = ["pareto_front", "plot_operator_usage", "plot_pareto_fronts", "plot_predictor_quality"]
 
 Point = tuple[str, float, float]
@@ -57,7 +59,8 @@ def _save(figure: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
     return path
 
 

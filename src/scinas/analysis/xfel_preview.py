@@ -25,9 +25,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from scinas.atomic import atomic_path
 from scinas.data.xfel import XfelParameters
-from scinas.data.xfel_geometry import quaternion_matrices, random_quaternions
-from scinas.data.xfel_simulator import PatternSimulator, load_conformations, shipped_conformations
+from scinas.data.xfel.geometry import quaternion_matrices, random_quaternions
+from scinas.data.xfel.simulator import PatternSimulator, load_conformations, shipped_conformations
 from scinas.errors import ConfigError
 
 __all__ = ["DEFAULT_INTENSITIES", "PreviewResult", "default_parameters", "preview_patterns", "write_preview"]
@@ -110,6 +111,7 @@ def write_preview(out: Path, parameters: XfelParameters | None = None, *, seed: 
     figure.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, format="png")
+    with atomic_path(out) as temporary:
+        figure.savefig(temporary, format="png")
     return PreviewResult(out, (n_rows, n_columns), lit, tuple(rows))
 

@@ -7,10 +7,9 @@ Importing this package registers the shipped generators (``michaelis_menten``, `
 from scinas.data import images as _images  # registers the generator
 from scinas.data import michaelis_menten as _michaelis_menten  # registers the generator
 from scinas.data import time_series as _time_series  # registers the generator
-from scinas.data import xfel as _xfel  # registers the generator
-from scinas.data import xfel_images as _xfel_images  # registers the generator
+from scinas.data import xfel as _xfel  # registers the xfel and xfel_images generators
 from scinas.data.base import GENERATORS, DatasetGenerator, DatasetInfo, NormalizationConfig, ShapeConfig
 
 __all__ = ["GENERATORS", "DatasetGenerator", "DatasetInfo", "NormalizationConfig", "ShapeConfig"]
 
-del _images, _michaelis_menten, _time_series, _xfel, _xfel_images
+del _images, _michaelis_menten, _time_series, _xfel

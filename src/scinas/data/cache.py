@@ -50,6 +50,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from scinas.atomic import fsync_directory
 from scinas.data.base import DatasetGenerator
 from scinas.errors import DataError
 
@@ -240,7 +241,7 @@ def ensure_cache(generator: DatasetGenerator, cache_root: Path, *, progress: boo
             logger.info("another process built %s first; discarding this copy", final)
             shutil.rmtree(temp, ignore_errors=True)
         else:
-            _fsync_dir(cache_root)
+            fsync_directory(cache_root)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -356,7 +357,7 @@ def _build(generator: DatasetGenerator, directory: Path, *, progress: bool, work
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     _write_synced(directory / META_FILE, json.dumps(meta, indent=1, sort_keys=True).encode())
-    _fsync_dir(directory)
+    fsync_directory(directory)
     logger.info("generated %d samples of %s in %d shards with %d thread(s) (%.1f s)",
                 generator.shape.n_samples, generator.dataset, len(bounds), workers,
                 time.perf_counter() - started)
@@ -446,17 +447,3 @@ def _process_alive(pid: int) -> bool:
     except OSError:
         return True  # e.g. PermissionError: it exists but belongs to someone else
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a folder's entries (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -27,8 +27,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from scinas.atomic import atomic_path
 from scinas.data.base import NormalizationConfig
 from scinas.data.cache import Piece, ShardCache
 from scinas.errors import DataError
@@ -151,18 +150,11 @@ class NormalizationStatistics:
     def save(self, path: Path) -> None:
         """Write an ``.npz`` file atomically (a temporary file renamed into place)."""
         path = Path(path)
-        temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        try:
-            with open(temp, "wb") as file:
-                np.savez(file, format_version=np.int64(_FORMAT_VERSION), inputs=np.str_(self.inputs),
-                         targets=np.str_(self.targets), n_samples=np.int64(self.n_samples),
-                         input_mean=self.input_mean, input_std=self.input_std,
-                         target_mean=self.target_mean, target_std=self.target_std)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
+        with atomic_path(path) as temp, open(temp, "wb") as file:
+            np.savez(file, format_version=np.int64(_FORMAT_VERSION), inputs=np.str_(self.inputs),
+                     targets=np.str_(self.targets), n_samples=np.int64(self.n_samples),
+                     input_mean=self.input_mean, input_std=self.input_std,
+                     target_mean=self.target_mean, target_std=self.target_std)
 
     @classmethod
     def load(cls, path: Path) -> NormalizationStatistics:

@@ -31,11 +31,12 @@ from typing import IO
 
 from scinas.errors import InternalError
 from scinas.execution.base import Executor, outcome_of
-from scinas.execution.journal import JOURNAL_FILE, JournalReader
-from scinas.execution.task import TASK_FILE, WorkerTask
+from scinas.execution.journal import JournalReader
+from scinas.execution.task import WorkerTask
 from scinas.execution.worker import EXIT_BUG
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
+from scinas.store.layout import RunLayout
 
 __all__ = ["LocalExecutor", "exit_reason", "log_tail"]
 
@@ -136,12 +137,12 @@ class LocalExecutor(Executor):
             request.name, architecture=request.architecture.to_text(),
             architecture_json=json.dumps(request.architecture.to_json()))
         slot = self._free_slot()
-        trial_dir = self.run_dir / "trials" / request.name
-        trial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (trial_dir / JOURNAL_FILE).unlink(missing_ok=True)  # a restarted trial starts a new journal
+        trial = RunLayout(self.run_dir).trial(request.name)
+        trial.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        trial.journal.unlink(missing_ok=True)  # a restarted trial starts a new journal
         task = WorkerTask(self.run_dir, self.experiment, self.cache_root, request, record, self.name,
                           threads=self.threads, verbose=self.verbose)
-        task_path = trial_dir / TASK_FILE
+        task_path = trial.task
         task.save(task_path)
         environment = dict(os.environ, SCINAS_COORDINATOR_PID=str(os.getpid()), PYTHONUNBUFFERED="1")
         device = self._device(slot)
@@ -151,7 +152,7 @@ class LocalExecutor(Executor):
             for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
                 environment[variable] = str(self.threads)
             environment["TF_NUM_INTEROP_THREADS"] = str(min(self.threads, 2))
-        log = (trial_dir / "worker.log").open("ab")
+        log = trial.worker_log.open("ab")
         try:
             process = subprocess.Popen([self.python, "-m", "scinas.execution.worker", str(task_path)],
                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -161,7 +162,7 @@ class LocalExecutor(Executor):
             raise
         self.store.update_trial(record.trial_id, extra={"executor": self.name, "worker_slot": slot,
                                                         "device": "cpu" if not device else f"gpu:{device}"})
-        self._running[request.name] = _Worker(request, slot, JournalReader(trial_dir / JOURNAL_FILE, request.name),
+        self._running[request.name] = _Worker(request, slot, JournalReader(trial.journal, request.name),
                                               process, log)
         logger.info("%s: started worker %d (pid %d)", request.name, slot, process.pid)
 
@@ -190,7 +191,7 @@ class LocalExecutor(Executor):
             raise InternalError(f"the worker of trial {name} stopped on an unexpected error (a bug, not a failed "
                                 f"trial); its traceback is in {self.run_dir / 'trials' / name / 'worker.log'}")
         if not final and worker.process is not None:
-            reason = exit_reason(worker.process.returncode, self.run_dir / "trials" / name / "worker.log")
+            reason = exit_reason(worker.process.returncode, RunLayout(self.run_dir).trial(name).worker_log)
             record = self.store.trial(name)
             if record is not None:
                 self.store.fail_trial(record.trial_id, reason,
@@ -200,7 +201,7 @@ class LocalExecutor(Executor):
 
     def reattach(self, request: TrialRequest, record: TrialRecord) -> bool:
         """A trial whose worker finished its journal before the coordinator died is collected."""
-        journal = self.run_dir / "trials" / request.name / JOURNAL_FILE
+        journal = RunLayout(self.run_dir).trial(request.name).journal
         if not JournalReader.ends_final(journal) or self.free < 1:
             return False
         self._running[request.name] = _Worker(request, self._free_slot(), JournalReader(journal, request.name), None)

@@ -41,6 +41,7 @@ from scinas.execution.base import Executor
 from scinas.execution.slurm_options import SlurmConfig
 from scinas.registry import Registry
 from scinas.store import RunStore
+from scinas.store.layout import RunLayout
 
 if TYPE_CHECKING:
     from scinas.data.pipeline import PreparedDataset
@@ -167,7 +168,7 @@ class InlineKind(ExecutorKind):
         from scinas.training.trainer import Trainer
 
         trainer = Trainer(context.experiment, context.dataset, context.store, verbose=context.verbose)
-        return InlineExecutor(trainer, context.store, context.run_dir / "trials")
+        return InlineExecutor(trainer, context.store, RunLayout(context.run_dir).trials)
 
 
 @EXECUTORS.register("local")

@@ -39,11 +39,12 @@ from typing import Any
 from scinas.config.execution import ExecutionConfig
 from scinas.errors import ConfigError, ScinasError
 from scinas.execution.base import Executor, outcome_of
-from scinas.execution.journal import JOURNAL_FILE, JournalReader
+from scinas.execution.journal import JournalReader
 from scinas.execution.slurm_options import SlurmConfig, check_log_folder
-from scinas.execution.task import TASK_FILE, WorkerTask, run_task_file
+from scinas.execution.task import WorkerTask, run_task_file
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
+from scinas.store.layout import RunLayout, TrialLayout
 
 __all__ = ["SlurmExecutor", "check_slurm", "job_states", "log_folder", "sbatch_flags"]
 
@@ -209,12 +210,12 @@ class SlurmExecutor(Executor):
         record = self.store.trial(request.name) or self.store.add_trial(
             request.name, architecture=request.architecture.to_text(),
             architecture_json=json.dumps(request.architecture.to_json()))
-        trial_dir = self.run_dir / "trials" / request.name
+        trial_dir = RunLayout(self.run_dir).trial(request.name).root
         trial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (trial_dir / JOURNAL_FILE).unlink(missing_ok=True)
+        TrialLayout(trial_dir).journal.unlink(missing_ok=True)
         task = WorkerTask(self.run_dir, self.experiment, self.cache_root, request, record, self.name,
                           threads=self.config.cpus_per_trial, verbose=self.verbose)
-        task_path = trial_dir / TASK_FILE
+        task_path = TrialLayout(trial_dir).task
         task.save(task_path)
         self._executor.update_parameters(job_name=f"scinas-{self.experiment}-{request.name}")
         try:
@@ -224,7 +225,7 @@ class SlurmExecutor(Executor):
         job_id = str(job.job_id)
         self.store.update_trial(record.trial_id, extra={"executor": self.name, "slurm_job_id": job_id,
                                                         "slurm_retries": retries})
-        self._running[request.name] = _Job(request, job_id, JournalReader(trial_dir / JOURNAL_FILE, request.name),
+        self._running[request.name] = _Job(request, job_id, JournalReader(TrialLayout(trial_dir).journal, request.name),
                                            retries)
         logger.info("%s: submitted as Slurm job %s", request.name, job_id)
 
@@ -283,7 +284,7 @@ class SlurmExecutor(Executor):
             return ""
         from scinas.execution.local import log_tail
 
-        for path in sorted((self.run_dir / self.config.log_folder / job_id).glob("*.err")):
+        for path in sorted((RunLayout(self.run_dir).slurm_logs(self.config.log_folder) / job_id).glob("*.err")):
             tail = log_tail(path)
             if tail and ("Error" in tail or "error" in tail):
                 return tail
@@ -292,7 +293,7 @@ class SlurmExecutor(Executor):
     def reattach(self, request: TrialRequest, record: TrialRecord) -> bool:
         """Follow the trial's job again if it is still queued or running, or collect its result."""
         job_id = record.extra.get("slurm_job_id")
-        journal = self.run_dir / "trials" / request.name / JOURNAL_FILE
+        journal = RunLayout(self.run_dir).trial(request.name).journal
         if job_id is None or self.free < 1:
             return False
         job_id = str(job_id)

@@ -27,10 +27,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from scinas.atomic import write_bytes_atomic
 from scinas.errors import ConfigError, ScinasError, TrialFailed
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.store import TrialPhase, TrialRecord, TrialStatus
+from scinas.store.layout import RunLayout, TrialLayout
 from scinas.store.records import format_time, parse_time
 from scinas.training.callbacks import TrialStore
 from scinas.training.trainer import Trainer
@@ -41,7 +43,7 @@ __all__ = ["TASK_FILE", "TaskFileError", "WorkerTask", "limit_threads", "placeme
 logger = logging.getLogger(__name__)
 
 #: The task file's name in the trial folder.
-TASK_FILE = "task.json"
+TASK_FILE = TrialLayout(Path()).task.name
 _FORMAT = 1
 
 
@@ -89,13 +91,11 @@ class WorkerTask:
 
     @property
     def trial_dir(self) -> Path:
-        return self.run_dir / "trials" / self.request.name
+        return RunLayout(self.run_dir).trial(self.request.name).root
 
     @property
     def journal_path(self) -> Path:
-        from scinas.execution.journal import JOURNAL_FILE
-
-        return self.trial_dir / JOURNAL_FILE
+        return TrialLayout(self.trial_dir).journal
 
     def to_json(self) -> dict[str, Any]:
         """Plain data: paths, names, the architecture's JSON, the trial's record."""
@@ -109,11 +109,7 @@ class WorkerTask:
 
     def save(self, path: Path) -> None:
         """Write the task atomically, readable by its owner only (read back by :meth:`load`)."""
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(self.to_json(), indent=1))
-        temporary.replace(path)
+        write_bytes_atomic(path, json.dumps(self.to_json(), indent=1).encode("utf-8"), mode=0o600)
 
     @staticmethod
     def load(path: Path) -> WorkerTask:

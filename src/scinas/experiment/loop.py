@@ -27,19 +27,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scinas.atomic import write_json_atomic
 from scinas.errors import ScinasError
 from scinas.execution.base import Executor
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives
 from scinas.search.outcome import outcome_from_record
 from scinas.store import RunStore, TrialPhase, TrialStatus
+from scinas.store.layout import TrialLayout
 
 __all__ = ["TrialLoop", "load_strategy_state", "save_strategy_state"]
 
@@ -48,12 +49,7 @@ logger = logging.getLogger(__name__)
 
 def save_strategy_state(path: Path, name: str, strategy: SearchStrategy) -> None:
     """Write ``{"strategy": name, "state": ...}`` to ``path`` atomically (what resume reads)."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(json.dumps({"strategy": name, "state": strategy.state()}))
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+    write_json_atomic(path, {"strategy": name, "state": strategy.state()}, indent=None)
 
 
 def load_strategy_state(path: Path) -> tuple[str | None, dict[str, Any]] | None:
@@ -162,7 +158,7 @@ class TrialLoop:
             if self.executor.reattach(request, record):
                 return None
             if self.restart_unfinished:
-                shutil.rmtree(self.trials_dir / request.name / "checkpoint", ignore_errors=True)
+                shutil.rmtree(TrialLayout(self.trials_dir / request.name).checkpoint, ignore_errors=True)
                 self.store.truncate_epochs(record.trial_id, after=0)
         else:  # on record (with its phase) before it runs
             record = self.store.add_trial(request.name, architecture=request.architecture.to_text(),

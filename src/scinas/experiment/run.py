@@ -1,19 +1,8 @@
 """The coordinator of one experiment run: owns its folder, loops ask → execute → tell, records
 everything in the run store, and resumes an interrupted run from its folder.
 
-Layout of ``results/<experiment>/<run-id>/``::
-
-    configurations.toml, data.toml   the resolved configuration (a config folder of its own)
-    manifest.json                    versions, git revision, seed, host, devices
-    store.sqlite                     runs, trials, epochs and metrics (the data commons)
-    csv/                             trials.csv, epochs.csv, metrics.csv
-    strategy.json                    the search strategy's state (resume)
-    trials/<trial>/                  model.keras, summary.txt, metrics.json, normalization.npz,
-                                     tensorboard/, saved/ (every save_interval epochs)
-    final_metrics.json               metrics of every split of each completed trial
-    tensorboard/, tracking.json      run-level TensorBoard logs, trackers' resume state ([X.tracking])
-    report.html, report/             the run report and its figures (scinas.analysis.report)
-    run.log                          the log of the run
+The folder ``results/<experiment>/<run-id>/`` is described, path by path, by
+:class:`scinas.store.layout.RunLayout`.
 """
 
 from __future__ import annotations
@@ -21,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +18,8 @@ from pathlib import Path
 
 import tomli_w
 
-from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE, load_config
+from scinas.atomic import write_text_atomic
+from scinas.config.loading import load_config
 from scinas.config.structure import SearchStructure
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ConfigError, InternalError, ScinasError
@@ -42,13 +31,13 @@ from scinas.experiment.plan import ExperimentPlan, plan_experiments
 from scinas.models.plot import graphviz_note
 from scinas.search.fixed import FixedStrategy
 from scinas.store import RunStatus, RunStore, TrialPhase, TrialStatus
+from scinas.store.layout import RunLayout
 from scinas.tracking import start_tracking
 
 __all__ = ["STORE_FILE", "ExperimentRun", "RunResult", "new_run_id"]
 
 logger = logging.getLogger(__name__)
-STORE_FILE = "store.sqlite"
-_STRATEGY_FILE = "strategy.json"
+STORE_FILE = RunLayout(Path()).store.name
 
 
 def new_run_id() -> str:
@@ -57,9 +46,7 @@ def new_run_id() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text)
 
 
 def _write_report(run_dir: Path) -> None:
@@ -75,7 +62,7 @@ def _write_report(run_dir: Path) -> None:
 def _check_same_version(run_dir: Path) -> None:
     """A run resumes only with the scinas version that started it (state formats may differ)."""
     try:
-        manifest = json.loads((run_dir / "manifest.json").read_text())
+        manifest = json.loads(RunLayout(run_dir).manifest.read_text())
     except (OSError, ValueError):
         return
     started = (manifest.get("packages") or {}).get("scinas")
@@ -126,11 +113,12 @@ class ExperimentRun:
         run_dir = results_root / plan.name / run_id
         run_dir.mkdir(parents=True, mode=0o700)  # owner-only: workers read task files from it
         experiments_doc, data_doc = plan.resolved_toml()
-        _write_atomic(run_dir / EXPERIMENTS_FILE, tomli_w.dumps(experiments_doc))
-        _write_atomic(run_dir / DATA_FILE, tomli_w.dumps(data_doc))
+        layout = RunLayout(run_dir)
+        _write_atomic(layout.experiments_config, tomli_w.dumps(experiments_doc))
+        _write_atomic(layout.data_config, tomli_w.dumps(data_doc))
         manifest = build_manifest(experiment=plan.name, run_id=run_id, seed=plan.config.seed, argv=list(argv))
-        _write_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2))
-        store = RunStore.create(run_dir / STORE_FILE, run_id=run_id, experiment=plan.name,
+        _write_atomic(layout.manifest, json.dumps(manifest, indent=2))
+        store = RunStore.create(layout.store, run_id=run_id, experiment=plan.name,
                                 seed=plan.config.seed, config_text=tomli_w.dumps(experiments_doc),
                                 manifest=manifest)
         return cls(plan, run_dir, store, cache_root=cache_root or results_root / ".cache",
@@ -140,13 +128,13 @@ class ExperimentRun:
     def resume(cls, run_dir: Path, *, cache_root: Path | None = None, progress: bool = True,
                verbose: int | None = None) -> ExperimentRun:
         """Reopen an interrupted run from its folder (its own resolved configuration)."""
-        if not (run_dir / STORE_FILE).exists():
+        if not RunLayout(run_dir).store.exists():
             raise ConfigError(f"{run_dir} is not a scinas run folder (no {STORE_FILE})", file="--resume",
                               fix="pass the folder printed when the run started: results/<experiment>/<run-id>")
         _check_same_version(run_dir)
         raw = load_config(run_dir)
         plans = plan_experiments(raw, raw.default or ())
-        store = RunStore.open(run_dir / STORE_FILE)
+        store = RunStore.open(RunLayout(run_dir).store)
         return cls(plans[0], run_dir, store, cache_root=cache_root or run_dir.parent.parent / ".cache",
                    progress=progress, verbose=verbose)
 
@@ -159,7 +147,7 @@ class ExperimentRun:
         The trackers of ``[X.tracking]`` follow the run through the store's events and are told
         how it ended, whichever way it ends (see :mod:`scinas.tracking`).
         """
-        handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
+        handler = logging.FileHandler(RunLayout(self.run_dir).run_log, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         package_logger = logging.getLogger("scinas")
         package_logger.addHandler(handler)  # the trackers' messages belong in run.log too
@@ -192,7 +180,7 @@ class ExperimentRun:
             result = self._result()
         except KeyboardInterrupt:
             self.store.set_run_status(RunStatus.INTERRUPTED)
-            self.store.export_csv(self.run_dir / "csv")
+            self.store.export_csv(RunLayout(self.run_dir).csv)
             logger.warning("interrupted: resume with `scinas run --resume %s`", self.run_dir)
             raise
         except InternalError as exc:  # a worker stopped by a bug (see below)
@@ -201,7 +189,7 @@ class ExperimentRun:
                                 f"`scinas run --resume {self.run_dir}` once fixed") from exc
         except ScinasError as exc:
             self.store.set_run_status(RunStatus.FAILED)
-            self.store.export_csv(self.run_dir / "csv")
+            self.store.export_csv(RunLayout(self.run_dir).csv)
             logger.error("run failed: %s", exc)
             return RunResult(self.plan.name, self.run_dir, RunStatus.FAILED, [str(exc)])
         except Exception as exc:  # not a trial's failure (those are failed trials): stop, saved and resumable
@@ -210,30 +198,30 @@ class ExperimentRun:
                 raise
             raise InternalError(f"the run {self.run_dir} stopped on an unexpected {type(exc).__name__}: {exc} "
                                 "(a bug in scinas or in a class registered from user code, not a failed "
-                                f"trial; traceback in {self.run_dir / 'run.log'}); the run is saved: resume "
+                                f"trial; traceback in {RunLayout(self.run_dir).run_log}); the run is saved: resume "
                                 f"it with `scinas run --resume {self.run_dir}` once fixed") from exc
         self.store.set_run_status(result.status)
-        self.store.export_csv(self.run_dir / "csv")
+        self.store.export_csv(RunLayout(self.run_dir).csv)
         _write_report(self.run_dir)
         return result
 
     def _stopped(self, exc: Exception) -> None:
         """Leave a run that an unexpected error stopped resumable: interrupted, its tables exported."""
         self.store.set_run_status(RunStatus.INTERRUPTED)
-        self.store.export_csv(self.run_dir / "csv")
+        self.store.export_csv(RunLayout(self.run_dir).csv)
         logger.error("the run stopped on an unexpected error; its state is saved: resume with "
                      "`scinas run --resume %s`", self.run_dir, exc_info=exc)
 
     def _run_fixed(self, executor: Executor) -> None:
         """The experiment's one trial, through the run's trial loop (phase ``fixed``)."""
         strategy = FixedStrategy(self.plan.architecture)
-        state_path = self.run_dir / _STRATEGY_FILE
+        state_path = RunLayout(self.run_dir).strategy_state
         saved = load_strategy_state(state_path)
         if saved is not None:
             strategy.load_state(saved[1])
-        TrialLoop(strategy, executor, self.store, phase=TrialPhase.FIXED, trials_dir=self.run_dir / "trials",
+        TrialLoop(strategy, executor, self.store, phase=TrialPhase.FIXED, trials_dir=RunLayout(self.run_dir).trials,
                   state_path=state_path, strategy_name="fixed",
-                  after_tell=lambda _: self.store.export_csv(self.run_dir / "csv")).run()
+                  after_tell=lambda _: self.store.export_csv(RunLayout(self.run_dir).csv)).run()
 
     def _run_search(self, dataset: PreparedDataset, executor: Executor) -> None:
         """Search, then select and train the final model (see :mod:`scinas.experiment.search`)."""
@@ -251,20 +239,20 @@ class ExperimentRun:
         domain = CellDomain(structure.space, structure.macro)
         objectives = Objectives(search.score, search.maximize, search.costs)
         strategy = strategy_from_config(search, domain, objectives, seed=config.seed, output_dir=self.run_dir)
-        state_path = self.run_dir / _STRATEGY_FILE
+        state_path = RunLayout(self.run_dir).strategy_state
         saved = load_strategy_state(state_path)
         if saved is not None:
             if saved[0] != search.strategy:
                 raise ConfigError(f"{state_path} holds the state of a {saved[0]!r} search, but the "
                                   f"run's configuration says strategy = {search.strategy!r}",
-                                  file=str(self.run_dir / EXPERIMENTS_FILE), path=f"{search.path}.strategy",
+                                  file=str(RunLayout(self.run_dir).experiments_config), path=f"{search.path}.strategy",
                                   fix="resume with the configuration the run started with")
             strategy.load_state(saved[1])
         # the command line shows the search's progress from the store's events (scinas.console)
         phase = SearchPhase(strategy, domain, objectives, executor, self.store, self.run_dir, state_path,
                             strategy_name=search.strategy)
         timing = phase.run()
-        self.store.export_csv(self.run_dir / "csv")
+        self.store.export_csv(RunLayout(self.run_dir).csv)
         logger.info("search done: %.1f s, of which %.1f s training trials (overhead %.1f%%)", timing.wall_s,
                     timing.trials_s, 100 * timing.to_json()["overhead_share"])
         front = [record for row in phase.front(phase.rows()) if (record := self.store.trial(row["name"]))]
@@ -289,7 +277,7 @@ class ExperimentRun:
         # JSON has no NaN: a metric that could not be computed is written as null
         readable = {trial: {split: {k: (None if math.isnan(v) else v) for k, v in values.items()}
                             for split, values in splits.items()} for trial, splits in final.items()}
-        _write_atomic(self.run_dir / "final_metrics.json", json.dumps(readable, indent=2, sort_keys=True))
+        _write_atomic(RunLayout(self.run_dir).final_metrics, json.dumps(readable, indent=2, sort_keys=True))
         # A search goes on past failed trials: it failed only when nothing completed.
         completed = bool(self.store.trials(TrialStatus.COMPLETED))
         status = RunStatus.FAILED if (failures and not searched) or not completed else RunStatus.COMPLETED

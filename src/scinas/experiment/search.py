@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scinas.atomic import atomic_path, write_text_atomic
 from scinas.execution.base import Executor
 from scinas.experiment.loop import TrialLoop
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
@@ -36,6 +37,7 @@ from scinas.search.domain import COSTS, Objectives, ProgressiveDomain, SearchDom
 from scinas.search.outcome import score_of
 from scinas.search.pareto import non_dominated
 from scinas.store import RunStore, TrialPhase, TrialStatus
+from scinas.store.layout import RunLayout
 
 __all__ = ["SearchPhase", "SearchTiming"]
 
@@ -83,17 +85,18 @@ class SearchPhase:
         own time (predictors, expansion, bookkeeping).  Interrupted trials start again from their
         first epoch, so a resumed search is the same as an uninterrupted one.
         """
-        previous = _load_json(self.run_dir / "search_timing.json")
+        previous = _load_json(RunLayout(self.run_dir).search_timing)
         started = time.perf_counter() - previous.get("wall_s", 0.0)
         waited_before = previous.get("trials_s", 0.0)
         loop = TrialLoop(self.strategy, self.executor, self.store, phase=TrialPhase.SEARCH,
-                         trials_dir=self.run_dir / "trials", objectives=self.objectives, state_path=self.state_path,
+                         trials_dir=RunLayout(self.run_dir).trials, objectives=self.objectives,
+                         state_path=self.state_path,
                          strategy_name=self.strategy_name, restart_unfinished=True, annotate=self._step)
 
         def told(outcomes: Sequence[TrialOutcome]) -> None:
             self.timing.trials_s = waited_before + loop.waited_s
             self.timing.wall_s = time.perf_counter() - started
-            _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+            _write_atomic(RunLayout(self.run_dir).search_timing, json.dumps(self.timing.to_json()))
             if self.progress is not None:
                 self.progress(len(outcomes))
 
@@ -104,7 +107,7 @@ class SearchPhase:
         self.timing.wall_s = time.perf_counter() - started
         self.timing.train_s = sum(t.train_time_s or 0.0 for t in self.store.trials()
                                   if t.phase == TrialPhase.SEARCH)
-        _write_atomic(self.run_dir / "search_timing.json", json.dumps(self.timing.to_json()))
+        _write_atomic(RunLayout(self.run_dir).search_timing, json.dumps(self.timing.to_json()))
         self.write_outputs()
         return self.timing
 
@@ -149,11 +152,11 @@ class SearchPhase:
     def write_outputs(self) -> None:
         """The CSVs, summary and plots of the search (rewritten from the store, idempotent)."""
         rows = self.rows()
-        csv_dir = self.run_dir / "csv"
-        csv_dir.mkdir(exist_ok=True)
-        _write_csv(csv_dir / "training_results.csv", rows)
+        layout = RunLayout(self.run_dir)
+        layout.csv.mkdir(exist_ok=True)
+        _write_csv(layout.training_results_csv, rows)
         front = self.front(rows)
-        _write_csv(csv_dir / "pareto_front.csv", front)
+        _write_csv(layout.pareto_front_csv, front)
         statuses = {status.value: sum(1 for row in rows if row["status"] == status.value) for status in TrialStatus}
         summary = {"strategy": self.strategy_name or type(self.strategy).__name__,
                    "objectives": self.objectives.to_json(),
@@ -164,10 +167,10 @@ class SearchPhase:
                    **self.timing.to_json()}
         if hasattr(self.strategy, "summary"):  # an object in the JSON file (a JSON string in the CSV)
             summary["strategy_summary"] = json.loads(json.dumps(self.strategy.summary(), default=str))
-        _write_csv(csv_dir / "search_summary.csv", [
+        _write_csv(layout.search_summary_csv, [
             {"key": k, "value": json.dumps(v, default=str, sort_keys=True) if isinstance(v, dict | list) else v}
             for k, v in summary.items()])
-        _write_atomic(self.run_dir / "search_summary.json", json.dumps(summary, indent=2, default=str))
+        _write_atomic(layout.search_summary, json.dumps(summary, indent=2, default=str))
         self._plots(rows)
 
     def _plots(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -175,7 +178,7 @@ class SearchPhase:
             from scinas.analysis.search_plots import plot_operator_usage, plot_pareto_fronts
         except ImportError:  # the analysis package is optional for a library user
             return
-        plots = self.run_dir / "plots"
+        plots = RunLayout(self.run_dir).plots
         plots.mkdir(exist_ok=True)
         score = self.objectives.score
         by_step: dict[str, list[dict[str, Any]]] = {}
@@ -212,19 +215,15 @@ def _load_json(path: Path) -> dict[str, float]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomic(path, text)
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    temporary.replace(path)

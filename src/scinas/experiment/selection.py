@@ -37,7 +37,7 @@ from scinas.data.pipeline import PreparedDataset
 from scinas.errors import ScinasError
 from scinas.execution.inline import InlineExecutor
 from scinas.experiment.loop import TrialLoop
-from scinas.models.base import generator_for
+from scinas.models.lookup import generator_for
 from scinas.models.saving import load_model
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives
@@ -45,6 +45,7 @@ from scinas.search.fixed import PlannedStrategy
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.macro import MacroConfig
 from scinas.store import RunStore, TrialPhase, TrialRecord, TrialStatus
+from scinas.store.layout import RunLayout
 from scinas.training.trainer import Trainer
 
 __all__ = ["PostSearch", "selection_candidates"]
@@ -106,7 +107,7 @@ class PostSearch:
         config = dataclasses.replace(self.config, training=dataclasses.replace(
             training, epochs=selection.epochs or training.epochs))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose), self.store,
-                                  self.run_dir / "trials")
+                                  RunLayout(self.run_dir).trials)
         requests = [TrialRequest(f"select-{index:02d}", candidate) for index, candidate in enumerate(candidates)]
         outcomes = self._run(executor, requests, TrialPhase.SELECTION)
         best: tuple[float, CellArchitecture] | None = None
@@ -129,7 +130,7 @@ class PostSearch:
         config = dataclasses.replace(self.config, training=dataclasses.replace(
             training, epochs=epochs, early_stopping=None, early_termination=None))
         executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose,
-                                          merge_validation=True), self.store, self.run_dir / "trials")
+                                          merge_validation=True), self.store, RunLayout(self.run_dir).trials)
         self._run(executor, [TrialRequest(FINAL_TRIAL, architecture)], TrialPhase.FINAL)
         record = self.store.trial(FINAL_TRIAL)
         if record is None or record.status != TrialStatus.COMPLETED:
@@ -149,22 +150,21 @@ class PostSearch:
              ) -> dict[str, TrialOutcome]:
         """Train ``requests`` as ``phase`` in the run's trial loop; their outcomes by name."""
         strategy = PlannedStrategy(requests)
-        TrialLoop(strategy, executor, self.store, phase=phase, trials_dir=self.run_dir / "trials",
+        TrialLoop(strategy, executor, self.store, phase=phase, trials_dir=RunLayout(self.run_dir).trials,
                   objectives=self.objectives).run()
         return strategy.outcomes
 
     def _export(self, record: TrialRecord, architecture: CellArchitecture, *, onnx: bool) -> dict[str, Any]:
         from scinas.export.best_model import write_best_model
 
-        trial_dir = self.run_dir / "trials" / record.name
-        model = load_model(trial_dir / "model.keras")
+        model = load_model(RunLayout(self.run_dir).trial(record.name).model)
         inputs = _raw_inputs(self.dataset, "test" if self.dataset.size("test") else "validation", limit=64)
         test = {m.name: m.value for m in self.store.metrics(record.trial_id, split="test", epoch="final")}
         summary = {"architecture": architecture.to_text(), "architecture_json": architecture.to_json(),
                    "trial": record.name, "params": record.params, "flops": record.flops,
                    "latency_s": record.latency_s, "train_time_s": record.train_time_s,
                    "epochs": record.epochs_completed, "test_metrics": test}
-        report = write_best_model(model, self.run_dir / "best_model", architecture_text=architecture.to_text(),
+        report = write_best_model(model, RunLayout(self.run_dir).best_model, architecture_text=architecture.to_text(),
                                   sample_inputs=inputs, summary=summary, cell=architecture.cell, onnx=onnx)
         keras.backend.clear_session()
         return dict(report.to_json()) if hasattr(report, "to_json") else summary

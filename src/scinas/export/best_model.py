@@ -29,7 +29,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from scinas.atomic import write_text_atomic
 from scinas.export.onnx import (
     ONNX_INSTALL_HINT,
     OnnxExportError,
@@ -49,6 +49,7 @@ from scinas.export.onnx import (
     export_onnx,
 )
 from scinas.search_space.cell import Cell
+from scinas.store.layout import BestModelLayout
 
 __all__ = ["BestModelReport", "json_ready", "write_best_model"]
 
@@ -88,9 +89,7 @@ def json_ready(value: Any) -> Any:
 
 
 def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text)
 
 
 def _keras_summary(model: keras.Model) -> str:
@@ -103,7 +102,7 @@ def _keras_summary(model: keras.Model) -> str:
 def _onnx(model: keras.Model, directory: Path, sample_inputs: np.ndarray,
           files: dict[str, Path]) -> tuple[ParityReport | None, str | None, dict[str, Any]]:
     """Export and check; returns (parity, problem, parity.json content). Never raises for ONNX trouble."""
-    path = directory / "model.onnx"
+    path = BestModelLayout(directory).onnx
     path.unlink(missing_ok=True)  # a stale export from an earlier write must not survive a failed one
     try:
         export_onnx(model, path)
@@ -135,12 +134,12 @@ def _draw_cell(cell: Cell, directory: Path, files: dict[str, Path]) -> None:
     from scinas.models.plot import plot_cell
 
     try:
-        drawn = plot_cell(cell, directory / "cell.png")
+        drawn = plot_cell(cell, BestModelLayout(directory).cell_plot)
     except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as exc:
         logger.warning("best model: the cell could not be drawn: %s", exc)
         return
-    if (directory / "cell.dot").exists():
-        files["cell_dot"] = directory / "cell.dot"
+    if BestModelLayout(directory).cell_dot.exists():
+        files["cell_dot"] = BestModelLayout(directory).cell_dot
     if drawn is not None:
         files["cell_png"] = drawn
 
@@ -157,23 +156,24 @@ def write_best_model(model: keras.Model, directory: Path, *, architecture_text: 
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {"keras": directory / "model.keras"}
+    layout = BestModelLayout(directory)
+    files: dict[str, Path] = {"keras": layout.keras}
     atomic_save_model(model, files["keras"])
     parity: ParityReport | None = None
     problem: str | None = None
     if onnx:
         parity, problem, parity_json = _onnx(model, directory, np.asarray(sample_inputs), files)
-        files["parity"] = directory / "parity.json"
+        files["parity"] = layout.parity
         _write_text(files["parity"], json.dumps(json_ready(parity_json), indent=2, sort_keys=True) + "\n")
     else:  # an export left by an earlier write would not be this model
-        (directory / "model.onnx").unlink(missing_ok=True)
-        (directory / "parity.json").unlink(missing_ok=True)
+        layout.onnx.unlink(missing_ok=True)
+        (layout.parity).unlink(missing_ok=True)
         logger.info("best model: no ONNX export (turned off)")
     if cell is not None:
         _draw_cell(cell, directory, files)
-    files["summary_txt"] = directory / "summary.txt"
+    files["summary_txt"] = layout.summary_txt
     _write_text(files["summary_txt"], _keras_summary(model))
-    files["summary_json"] = directory / "summary.json"
+    files["summary_json"] = layout.summary_json
     record: dict[str, Any] = {
         "architecture": architecture_text,
         "params": int(model.count_params()),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from scinas.atomic import write_bytes_atomic
 from scinas.errors import ConfigError, ScinasError
 
 __all__ = [
@@ -139,7 +139,6 @@ def export_onnx(model: keras.Model, path: Path, *, opset: int = 17) -> Path:
     function = tf.function(lambda x: model(x, training=False))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
     try:
         with _quiet("tensorflow", "tf2onnx"):
             concrete = function.get_concrete_function(spec)
@@ -151,13 +150,10 @@ def export_onnx(model: keras.Model, path: Path, *, opset: int = 17) -> Path:
                 graph_def, name=model.name, input_names=[t.name for t in frozen.inputs],
                 output_names=[t.name for t in frozen.outputs], opset=opset)
         _rename_io(proto)
-        temporary.write_bytes(proto.SerializeToString())
-        os.replace(temporary, path)
     except _CONVERSION_ERRORS as exc:
         raise OnnxExportError(f"model {model.name!r} could not be converted to ONNX (opset {opset}): "
                               f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_bytes_atomic(path, proto.SerializeToString())
     logger.info("exported %s to %s", model.name, path)
     return path
 

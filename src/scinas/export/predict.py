@@ -24,7 +24,6 @@ import csv
 import json
 import logging
 import math
-import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from scinas.atomic import atomic_path, write_text_atomic
 from scinas.errors import ConfigError
 from scinas.export.best_model import json_ready
 from scinas.export.onnx import OnnxRunner
@@ -158,9 +158,7 @@ def _fit_shape(x: np.ndarray, expected: tuple[int | None, ...], source: str) -> 
 
 
 def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, text)
 
 
 def _is_data_file(data: str) -> bool:
@@ -221,12 +219,10 @@ def run_prediction(model: Path, data: str | Path, *, out: Path | None = None, co
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"predictions": out_dir / "predictions.csv", "analysis_json": out_dir / "analysis.json",
              "analysis_txt": out_dir / "analysis.txt"}
-    temporary = files["predictions"].with_name(f".predictions.csv.tmp-{os.getpid()}")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(files["predictions"]) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(rows)
-    os.replace(temporary, files["predictions"])
     _write(files["analysis_json"], json.dumps(json_ready(analysis), indent=2) + "\n")
     _write(files["analysis_txt"], text_report(analysis))
     logger.info("predicted %d samples of %s with %s in %.3g s", n, inputs.source, loaded.path, predict_s)

@@ -3,7 +3,7 @@
 A :class:`ModelGenerator` serves one kind of :class:`~scinas.search_space.architecture.Architecture`
 (its :attr:`~ModelGenerator.architecture_type`).  Two are built in: ``"cell_network"`` (searched
 cells, :mod:`scinas.models.cell_network`) and ``"layer_stack"`` (fixed ``[X.structure]`` layer
-lists).  :func:`generator_for` picks the generator of an architecture.
+lists).  :func:`scinas.models.lookup.generator_for` picks the generator of an architecture.
 
 Add one of your own from Python::
 
@@ -38,7 +38,6 @@ __all__ = [
     "MODEL_GENERATORS",
     "LayerStackGenerator",
     "ModelGenerator",
-    "generator_for",
     "register_model_generator",
 ]
 
@@ -125,24 +124,3 @@ class LayerStackGenerator(ModelGenerator):
             model.add(keras.layers.Activation("linear", dtype="float32", name="float32_output"))
         return model
 
-
-def generator_for(architecture: Architecture) -> ModelGenerator:
-    """A generator for ``architecture``: the registered one serving its most specific type.
-
-    Example::
-
-        model = generator_for(trial.architecture).build(trial.architecture, info, name=trial.name)
-    """
-    import scinas.models.cell_network  # noqa: F401  (registers the built-in cell-network generator)
-
-    best: type[ModelGenerator] | None = None
-    for name in MODEL_GENERATORS:
-        cls = MODEL_GENERATORS.get(name)
-        if isinstance(architecture, cls.architecture_type) and (
-                best is None or issubclass(cls.architecture_type, best.architecture_type)):
-            best = cls
-    if best is None:
-        raise ConfigError(f"no model generator builds architectures of type {type(architecture).__name__}; "
-                          f"known generators: {', '.join(MODEL_GENERATORS.names())}",
-                          fix="register one with @register_model_generator")
-    return best()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import keras
 
+from scinas.atomic import atomic_path, write_text_atomic
 from scinas.search_space.cell import Cell
 
 __all__ = ["cell_dot", "dot_program", "graphviz_note", "plot_cell", "plot_model_graph"]
@@ -55,10 +56,10 @@ def plot_model_graph(model: keras.Model, path: Path, *, dpi: int = 96) -> Path |
     path.parent.mkdir(parents=True, exist_ok=True)
     chatter = io.StringIO()  # pydot prints dot's complaints to stdout; they belong in the log
     try:
-        with contextlib.redirect_stdout(chatter):
+        with contextlib.redirect_stdout(chatter), atomic_path(path) as temporary:
             # "ortho" edges (Keras' default) crash some Graphviz versions on larger graphs
-            keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True, dpi=dpi,
-                                   splines="spline")
+            keras.utils.plot_model(model, to_file=str(temporary), show_shapes=True, show_layer_names=True,
+                                   dpi=dpi, splines="spline")
     except AssertionError:  # pydot's way of reporting that dot failed
         logger.warning("dot could not draw the graph of %s: %s", model.name, chatter.getvalue().strip())
         return None
@@ -97,14 +98,22 @@ def plot_cell(cell: Cell, path: Path) -> Path | None:
     program = dot_program()
     source = path.with_suffix(".dot")
     path.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(cell_dot(cell))
+    write_text_atomic(source, cell_dot(cell))
     if program is None:
         _skip("cell", path)
         return None
     fmt = path.suffix.lstrip(".") or "png"
-    completed = subprocess.run([program, f"-T{fmt}", str(source), "-o", str(path)], capture_output=True,
-                               text=True, check=False, timeout=60)
-    if completed.returncode != 0:
-        logger.warning("dot could not draw %s: %s", path, completed.stderr.strip())
+    try:
+        with atomic_path(path) as temporary:
+            completed = subprocess.run([program, f"-T{fmt}", str(source), "-o", str(temporary)],
+                                       capture_output=True, text=True, check=False, timeout=60)
+            if completed.returncode != 0:
+                raise _NotDrawn(completed.stderr.strip())
+    except _NotDrawn as exc:
+        logger.warning("dot could not draw %s: %s", path, exc)
         return None
     return path
+
+
+class _NotDrawn(Exception):
+    """dot failed; raised inside the atomic write so that nothing replaces ``path``."""

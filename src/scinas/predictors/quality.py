@@ -20,15 +20,15 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from scinas.atomic import write_bytes_atomic
 
 __all__ = ["PredictorQuality", "ranking_quality", "save_predictor_step"]
 
@@ -97,16 +97,9 @@ def ranking_quality(actual: Sequence[float] | np.ndarray, predicted: Sequence[fl
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``, so a reader
-    never sees half a file (and a killed run leaves the old one)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``data`` atomically, so a reader never sees half a file (and a killed run
+    leaves the old one)."""
+    write_bytes_atomic(path, data)
 
 
 def _scatter_png(actual: np.ndarray, predicted: np.ndarray, title: str, label: str) -> bytes:

@@ -59,6 +59,7 @@ from scinas.search.prediction import (
     write_csv,
 )
 from scinas.search_space.architecture import Architecture
+from scinas.store.layout import RunLayout
 
 __all__ = ["PNASStrategy", "PopnasStrategy"]
 
@@ -256,7 +257,7 @@ class PopnasStrategy(LedgerStrategy):
         order = np.argsort(-predictions.score, kind="stable")
         rows = [[name_of.get(int(i), ""), self.progressive.key(pool[int(i)]), *predictions.values(int(i)),
                  kind.get(int(i), "")] for i in order]
-        folder = self.output_dir / "csv"
+        folder = RunLayout(self.output_dir).csv
         write_csv(folder / f"predictions_B{step}.csv", header, rows)
         write_csv(folder / f"pareto_front_B{step}.csv", header[:-1], [r[:-1] for r in rows if r[-1] == "pareto"])
         write_csv(folder / f"exploration_front_B{step}.csv", header[:-1],
@@ -313,7 +314,7 @@ class PopnasStrategy(LedgerStrategy):
                 continue
             predicted = [self._predicted[r.name][column] for r in rows]
             if self.output_dir is not None:
-                result = save_predictor_step(self.output_dir / "predictors", predictor, f"B{self._step}",
+                result = save_predictor_step(RunLayout(self.output_dir).predictors, predictor, f"B{self._step}",
                                              [r.name for r in rows], actual, predicted)
             else:
                 result = ranking_quality(np.asarray(actual, dtype=np.float64), np.asarray(predicted))

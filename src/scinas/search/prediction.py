@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scinas.atomic import write_text_atomic
 from scinas.search.domain import ProgressiveDomain, SearchDomain
 from scinas.search.ledger import TrialRecord
 from scinas.search.pareto import descending, scan_front
@@ -195,9 +195,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows([repr(v) if isinstance(v, float) else v for v in row] for row in rows)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(buffer.getvalue())
-    os.replace(temporary, path)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def _reuse_hyperparameters(model: Predictor, target: str, n: int,

@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-from scinas.store.export import export_csv
 from scinas.store.records import (
     SCHEMA_VERSION,
     EpochRecord,
@@ -29,6 +28,7 @@ from scinas.store.records import (
     TrialStatus,
 )
 from scinas.store.sqlite import TRIAL_FIELDS, RunStore
+from scinas.store.tables import export_csv
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -51,7 +50,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from scinas.store.export import export_csv
+from scinas.atomic import atomic_path
 from scinas.store.lock import WriterLock
 from scinas.store.records import (
     MIGRATIONS,
@@ -74,6 +73,7 @@ from scinas.store.records import (
     parse_split,
     utc_now,
 )
+from scinas.store.tables import export_csv
 
 __all__ = ["TRIAL_FIELDS", "RunStore", "StoreEvent", "StoreEventKind", "StoreListener"]
 
@@ -159,30 +159,27 @@ class RunStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(path)
         lock.acquire()
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
             if path.exists():
                 raise StoreError(f"a run store already exists at {path}; open it with RunStore.open to "
                                  "resume, or choose another run folder")
-            temporary.unlink(missing_ok=True)
-            build = sqlite3.connect(temporary, isolation_level=None)
-            try:
-                build.executescript(SCHEMA_SQL)
-                build.execute("BEGIN IMMEDIATE")
-                build.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                              (str(SCHEMA_VERSION),))
-                build.execute(
-                    "INSERT INTO runs (run_id, experiment, status, created_at, seed, config, manifest) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, experiment, RunStatus.RUNNING.value, format_time(utc_now()), seed,
-                     config_text, dumps_json(dict(manifest))))
-                build.execute("COMMIT")
-            finally:
-                build.close()
-            os.replace(temporary, path)
+            with atomic_path(path) as temporary:
+                build = sqlite3.connect(temporary, isolation_level=None)
+                try:
+                    build.executescript(SCHEMA_SQL)
+                    build.execute("BEGIN IMMEDIATE")
+                    build.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                                  (str(SCHEMA_VERSION),))
+                    build.execute(
+                        "INSERT INTO runs (run_id, experiment, status, created_at, seed, config, manifest) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (run_id, experiment, RunStatus.RUNNING.value, format_time(utc_now()), seed,
+                         config_text, dumps_json(dict(manifest))))
+                    build.execute("COMMIT")
+                finally:
+                    build.close()
             return cls._connect(path, readonly=False, lock=lock)
         except BaseException:
-            temporary.unlink(missing_ok=True)
             lock.release()
             raise
 

@@ -33,17 +33,18 @@ from __future__ import annotations
 import abc
 import importlib.util
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from scinas.atomic import write_json_atomic
 from scinas.config.tracking import TrackingConfig
 from scinas.configurable import Configurable
 from scinas.errors import ConfigError
 from scinas.registry import Registry
 from scinas.store import EpochRecord, RunStatus, TrialRecord
+from scinas.store.layout import RunLayout
 
 __all__ = ["STATE_FILE", "TRACKERS", "FinalMetrics", "RunInfo", "RunSummary", "Tracker", "TrackerState",
            "require_package"]
@@ -52,7 +53,7 @@ __all__ = ["STATE_FILE", "TRACKERS", "FinalMetrics", "RunInfo", "RunSummary", "T
 FinalMetrics = Mapping[str, Mapping[str, float]]
 
 #: File in the run folder where trackers keep what resume needs (e.g. MLflow run ids); no secrets.
-STATE_FILE = "tracking.json"
+STATE_FILE = RunLayout(Path()).tracking_state.name
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class TrackerState:
     """
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / STATE_FILE
+        self.path = RunLayout(run_dir).tracking_state
 
     def load(self, tracker: str) -> dict[str, Any]:
         """What ``tracker`` saved (empty when nothing was, or the file is unreadable)."""
@@ -202,9 +203,7 @@ class TrackerState:
         """Replace what ``tracker`` saved with ``values``."""
         document = self._read()
         document[tracker] = dict(values)
-        temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        temporary.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, self.path)
+        write_json_atomic(self.path, document, sort_keys=True)
 
     def _read(self) -> dict[str, Any]:
         try:

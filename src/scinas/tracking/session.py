@@ -29,8 +29,9 @@ from typing import Any
 from scinas.config.experiment import ExperimentConfig
 from scinas.config.tracking import TrackingConfig
 from scinas.store import EpochRecord, RunStatus, RunStore, TrialRecord, TrialStatus
+from scinas.store.layout import RunLayout
 from scinas.store.sqlite import StoreEvent, StoreEventKind
-from scinas.tracking.base import STATE_FILE, TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker
+from scinas.tracking.base import TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker
 
 __all__ = ["RunTracking", "Trackers", "check_tracking", "resolve_tracker", "run_info", "run_summary",
            "start_tracking"]
@@ -193,7 +194,7 @@ def run_info(config: ExperimentConfig, store: RunStore, run_dir: Path) -> RunInf
                    score=search.score if search is not None else None,
                    maximize=search.maximize if search is not None else False,
                    costs=tuple(search.costs) if search is not None else (),
-                   resumed=(run_dir / STATE_FILE).exists())
+                   resumed=RunLayout(run_dir).tracking_state.exists())
 
 
 def final_metrics(store: RunStore, trial_id: int) -> dict[str, dict[str, float]]:
@@ -209,14 +210,14 @@ def run_summary(store: RunStore, run_dir: Path, status: RunStatus) -> RunSummary
     counts: dict[str, int] = {}
     for trial in store.trials():
         counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
-    front_csv = run_dir / "csv" / "pareto_front.csv"
-    plots_dir = run_dir / "plots"
-    best_model = run_dir / "best_model"
-    files = [run_dir / name for name in ("final_metrics.json", "search_summary.json", "csv/training_results.csv",
-                                         "report.html")]
+    layout = RunLayout(run_dir)
+    front_csv = layout.pareto_front_csv
+    plots_dir = layout.plots
+    best_model = layout.best_model
+    files = [layout.final_metrics, layout.search_summary, layout.training_results_csv, layout.report]
     return RunSummary(
         status=status, run_dir=run_dir, trials={s.value: counts[s.value] for s in TrialStatus if s.value in counts},
-        summary=_read_json(run_dir / "search_summary.json"),
+        summary=_read_json(layout.search_summary),
         pareto_front=tuple(_front_names(front_csv)), pareto_front_csv=front_csv if front_csv.is_file() else None,
         plots=tuple(sorted(p for p in plots_dir.iterdir() if p.is_file())) if plots_dir.is_dir() else (),
         best_model=best_model if best_model.is_dir() else None,

@@ -29,6 +29,7 @@ from typing import Any
 
 from scinas.config.tracking import TrackingConfig
 from scinas.store import EpochRecord, TrialRecord, TrialStatus
+from scinas.store.layout import RunLayout
 from scinas.tracking.base import TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker
 
 __all__ = ["TENSORBOARD_DIR", "TensorBoardTracker"]
@@ -36,7 +37,7 @@ __all__ = ["TENSORBOARD_DIR", "TensorBoardTracker"]
 logger = logging.getLogger(__name__)
 
 #: Folder of the run-level logs inside the run folder.
-TENSORBOARD_DIR = "tensorboard"
+TENSORBOARD_DIR = RunLayout(Path()).tensorboard.name
 _COSTS = ("params", "flops", "latency_s", "train_time_s")
 
 
@@ -52,7 +53,7 @@ class TensorBoardTracker(Tracker):
 
     def run_started(self, run: RunInfo) -> None:
         self._run = run
-        self._root = run.run_dir / TENSORBOARD_DIR
+        self._root = RunLayout(run.run_dir).tensorboard
         self._root.mkdir(parents=True, exist_ok=True)
 
     def trial_started(self, trial: TrialRecord) -> None:

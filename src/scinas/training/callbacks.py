@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
+from scinas.atomic import atomic_path, write_json_atomic
 from scinas.store import EpochRecord, TrialRecord
 
 __all__ = [
@@ -92,10 +92,8 @@ class MainHeadAliases(keras.callbacks.Callback):
 
 def atomic_save_model(model: keras.Model, path: Path) -> None:
     """Save a ``.keras`` file so that a crash never leaves a truncated one behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        model.save(temporary)
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -184,9 +182,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         if self.restore_best_weights and self.best_weights is not None and (
                 self.best_epoch != previous or not (self.state_dir / "best_weights.npz").exists()):
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            temporary = self.state_dir / f".best_weights.tmp-{os.getpid()}.npz"
-            np.savez(temporary, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
-            os.replace(temporary, self.state_dir / "best_weights.npz")
+            with atomic_path(self.state_dir / "best_weights.npz") as temporary:
+                np.savez(temporary, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
 
     def state(self) -> dict[str, Any]:
         best = None if self.best is None else float(self.best)
@@ -226,9 +223,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         atomic_save_model(self.model, self.model_path)
         state = {"epoch": epoch + 1, **(self.extra_state() if self.extra_state else {})}
-        temporary = self.state_path.with_name(f".state.tmp-{os.getpid()}.json")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.state_path)
+        write_json_atomic(self.state_path, state, indent=None)
 
 
 class IntervalSaver(keras.callbacks.Callback):

@@ -27,17 +27,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from scinas.atomic import write_json_atomic, write_text_atomic
 from scinas.config.experiment import ExperimentConfig
 from scinas.data.base import SPLITS, DatasetInfo
 from scinas.data.pipeline import PreparedDataset
 from scinas.errors import TrialFailed
-from scinas.models.base import generator_for
 from scinas.models.compile import build_loss, build_optimizer
 from scinas.models.costs import measure_costs
+from scinas.models.lookup import generator_for
 from scinas.models.metrics import build_metric
 from scinas.models.plot import plot_cell, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture
+from scinas.store.layout import TrialLayout
 from scinas.training.callbacks import (
     EpochRecorder,
     IntervalSaver,
@@ -145,9 +147,9 @@ def _main_head(model: keras.Model) -> keras.Model:
 def _draw(model: keras.Model, architecture: Architecture, directory: Path) -> None:
     """The model graph (and the cell) next to the trial's summary; never fails the trial."""
     try:
-        plot_model_graph(model, directory / "model.png")
+        plot_model_graph(model, TrialLayout(directory).model_plot)
         if isinstance(architecture, CellArchitecture):
-            plot_cell(architecture.cell, directory / "cell.png")
+            plot_cell(architecture.cell, TrialLayout(directory).cell_plot)
     except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as exc:
         logger.warning("the graph of %s could not be drawn: %s", directory.name, exc)
 
@@ -211,7 +213,7 @@ class Trainer:
                                         architecture_json=json.dumps(request.architecture.to_json()))
         trial_id = record.trial_id
         directory.mkdir(parents=True, exist_ok=True)
-        checkpoint_dir = directory / "checkpoint"
+        checkpoint_dir = TrialLayout(directory).checkpoint
         early: ResumableEarlyStopping | None = None
         if training.early_stopping is not None:
             es = training.early_stopping
@@ -254,11 +256,11 @@ class Trainer:
         if early is not None:
             callbacks.append(early)
         if training.save_interval:
-            callbacks.append(IntervalSaver(training.save_interval, directory / "saved", self.store, trial_id,
+            callbacks.append(IntervalSaver(training.save_interval, TrialLayout(directory).saved, self.store, trial_id,
                                            evaluator))
         callbacks.append(checkpoint)
         if training.tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(directory / "tensorboard"),
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(TrialLayout(directory).tensorboard),
                                                          write_graph=False, profile_batch=0))
 
         has_validation = self.dataset.size("validation") > 0
@@ -349,10 +351,10 @@ class Trainer:
         if output is not None:
             layers.append(output)
         inference = keras.Sequential(layers, name=f"{model.name}_inference")
-        atomic_save_model(inference, directory / "model.keras")
-        statistics.save(directory / "normalization.npz")
+        atomic_save_model(inference, TrialLayout(directory).model)
+        statistics.save(TrialLayout(directory).normalization)
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             model.summary(print_fn=lambda line, *_, **__: buffer.write(line + "\n"))
-        (directory / "summary.txt").write_text(buffer.getvalue())
-        (directory / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        write_text_atomic(TrialLayout(directory).summary, buffer.getvalue())
+        write_json_atomic(TrialLayout(directory).metrics, results, sort_keys=True)

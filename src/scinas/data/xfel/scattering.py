@@ -70,7 +70,7 @@ def form_factors(elements: Sequence[str], q: NDArray[np.float64] | float) -> NDA
         if key not in CROMER_MANN:
             raise DataError(f"no X-ray scattering factor for element {element!r}; scinas knows "
                             f"{', '.join(CROMER_MANN)} (add its Cromer–Mann coefficients to "
-                            "scinas.data.scattering.CROMER_MANN, or remove those atoms)")
+                            "scinas.data.xfel.scattering.CROMER_MANN, or remove those atoms)")
         a1, a2, a3, a4, b1, b2, b3, b4, c = CROMER_MANN[key]
         out[row] = (a1 * np.exp(-b1 * s2) + a2 * np.exp(-b2 * s2) + a3 * np.exp(-b3 * s2)
                     + a4 * np.exp(-b4 * s2) + c)

@@ -5,7 +5,7 @@ SO(3)) hit by one X-ray pulse: 127×127 single-channel float images by default, 
 counts with a dark beam stop at the centre, ``log1p``-scaled.  The class is the conformation
 (one PDB file each; by default the shipped open and closed adenylate kinase); the orientation
 can be the target instead (``labels``).  The physics and its calibration are described in
-:mod:`scinas.data.xfel_simulator`; docs/datasets.md lists every key.
+:mod:`scinas.data.xfel.simulator`; docs/datasets.md lists every key.
 
 Example ``data.toml`` (optional keys shown with their defaults)::
 
@@ -47,9 +47,9 @@ import numpy as np
 
 from scinas.config.reader import Table
 from scinas.data.base import GENERATORS, SPLITS, DatasetGenerator, DatasetInfo, split_sizes
-from scinas.data.xfel_geometry import HC_KEV_ANGSTROM, POLARIZATIONS, Detector
-from scinas.data.xfel_simulator import FLUENCE_CALIBRATION, PatternSimulator, load_conformations, shipped_conformations
-from scinas.data.xfel_volume import grid_half_size, grid_spacing, particle_diameter
+from scinas.data.xfel.geometry import HC_KEV_ANGSTROM, POLARIZATIONS, Detector
+from scinas.data.xfel.simulator import FLUENCE_CALIBRATION, PatternSimulator, load_conformations, shipped_conformations
+from scinas.data.xfel.volume import grid_half_size, grid_spacing, particle_diameter
 from scinas.errors import DataError
 
 __all__ = ["LABELS", "MAX_GRID_SIZE", "TRANSFORMS", "XfelGenerator", "XfelParameters", "label_names"]

@@ -5,8 +5,8 @@ The expected number of photons in pixel ``p`` of a molecule turned by ``R`` is::
     λ_p = Φ · r_e² · P_p · Ω_p · |F(Rᵀ q_p)|²,      Φ = FLUENCE_CALIBRATION · beam_intensity · 10¹² m⁻²
 
 with ``r_e`` the classical electron radius, ``P_p`` and ``Ω_p`` the pixel's polarisation factor
-and solid angle (:mod:`scinas.data.xfel_geometry`), ``|F|²`` the molecule's intensity
-(electrons², :mod:`scinas.data.xfel_volume`), and ``beam_intensity`` the pulse fluence in
+and solid angle (:mod:`scinas.data.xfel.geometry`), ``|F|²`` the molecule's intensity
+(electrons², :mod:`scinas.data.xfel.volume`), and ``beam_intensity`` the pulse fluence in
 photons per µm².  Each image is a Poisson draw of ``λ``; pixels behind the beam stop (and any
 beyond the resolution of the 3D grid) are 0.  ``|F|²`` is computed once per conformation on a
 3D grid and each pattern is a trilinear slice of it along the Ewald sphere, vectorised over a
@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from scinas.data.pdb import Structure, read_pdb
-from scinas.data.scattering import CROMER_MANN, normalize_element
-from scinas.data.xfel_geometry import Detector, euler_zyz, quaternion_matrices, random_quaternions, superpose
-from scinas.data.xfel_volume import IntensityVolume, compute_volume, grid_half_size, grid_spacing, particle_diameter
+from scinas.data.xfel.geometry import Detector, euler_zyz, quaternion_matrices, random_quaternions, superpose
+from scinas.data.xfel.pdb import Structure, read_pdb
+from scinas.data.xfel.scattering import CROMER_MANN, normalize_element
+from scinas.data.xfel.volume import IntensityVolume, compute_volume, grid_half_size, grid_spacing, particle_diameter
 from scinas.errors import DataError
 
 __all__ = [
@@ -72,7 +72,7 @@ _IMAGES_PER_BLOCK = 64  # orientations sliced together (bounds the work arrays t
 
 def shipped_conformations() -> list[Path]:
     """Paths of the PDB files shipped inside scinas (:data:`SHIPPED_CONFORMATIONS`)."""
-    root = importlib.resources.files("scinas.data").joinpath("proteins")
+    root = importlib.resources.files("scinas.data.xfel").joinpath("proteins")
     return [Path(str(root.joinpath(name))) for name in SHIPPED_CONFORMATIONS]
 
 

@@ -29,20 +29,30 @@ import csv
 import dataclasses
 import enum
 import math
-import os
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from scinas.atomic import atomic_path
 from scinas.errors import ConfigError
-from scinas.store.records import TrialRecord, dumps_json
+from scinas.store.records import EpochRecord, MetricRecord, TrialRecord, dumps_json
 
-if TYPE_CHECKING:
-    from scinas.store.sqlite import RunStore
+
+class StoreReader(Protocol):
+    """What an export reads from a store (:class:`scinas.store.sqlite.RunStore` has it).
+
+    A protocol rather than an import: the store module calls :func:`export_csv`, so importing it
+    here would make the two modules import each other."""
+
+    def trials(self) -> list[TrialRecord]: ...
+
+    def epochs(self, trial_id: int) -> list[EpochRecord]: ...
+
+    def metrics(self, trial_id: int) -> list[MetricRecord]: ...
 
 __all__ = ["EPOCH_COLUMNS", "EXPORT_FORMATS", "METRIC_COLUMNS", "TABLES", "ExportTable", "export_csv",
            "export_parquet", "export_tables", "format_cell", "store_tables"]
@@ -118,7 +128,7 @@ def _metric_column(name: str) -> str:
     return f"metric_{name}" if name in EPOCH_COLUMNS else name
 
 
-def store_tables(store: RunStore) -> list[ExportTable]:
+def store_tables(store: StoreReader) -> list[ExportTable]:
     """The ``trials``, ``epochs`` and ``metrics`` tables of ``store`` (read-only access suffices)."""
     trials = store.trials()
     hints = typing.get_type_hints(TrialRecord)
@@ -151,14 +161,9 @@ def store_tables(store: RunStore) -> list[ExportTable]:
 
 
 def _replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(temporary)`` and rename the temporary file over ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    """Call ``write(temporary)`` and rename the temporary file over ``path`` (:func:`scinas.atomic.atomic_path`)."""
+    with atomic_path(path) as temporary:
         write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -169,13 +174,11 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object
             writer.writerow(header)
             for row in rows:
                 writer.writerow([format_cell(value) for value in row])
-            handle.flush()
-            os.fsync(handle.fileno())
 
     return _replace_atomically(path, write)
 
 
-def export_csv(store: RunStore, directory: Path) -> list[Path]:
+def export_csv(store: StoreReader, directory: Path) -> list[Path]:
     """Write ``trials.csv``, ``epochs.csv`` and ``metrics.csv`` of ``store`` into ``directory``.
 
     Works on a read-only store too (it only reads).  Returns the three paths in that order.
@@ -198,7 +201,7 @@ def _parquet_cell(value: object, kind: str) -> object:
     return value
 
 
-def export_parquet(store: RunStore, directory: Path) -> list[Path]:
+def export_parquet(store: StoreReader, directory: Path) -> list[Path]:
     """Write ``trials.parquet``, ``epochs.parquet`` and ``metrics.parquet`` into ``directory``.
 
     Raises:
@@ -227,7 +230,7 @@ def export_parquet(store: RunStore, directory: Path) -> list[Path]:
     return written
 
 
-def export_tables(store: RunStore, directory: Path, fmt: str = "csv") -> list[Path]:
+def export_tables(store: StoreReader, directory: Path, fmt: str = "csv") -> list[Path]:
     """Write the store's tables into ``directory`` as ``fmt`` (one of :data:`EXPORT_FORMATS`).
 
     Raises:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from scinas.data.scattering import form_factors, normalize_element
+from scinas.data.xfel.scattering import form_factors, normalize_element
 
 __all__ = ["CHUNK_BYTES", "IntensityVolume", "compute_volume", "direct_intensity", "grid_half_size", "grid_spacing",
            "particle_diameter"]
