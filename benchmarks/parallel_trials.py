@@ -118,9 +118,9 @@ def _efficiency(one: dict[str, Any], many: dict[str, Any], workers: int) -> floa
 
 
 def cpu_variants(bench: Bench) -> dict[str, Any]:
-    one = bench.measure("local, 1 worker x 1 thread", executor="local", strategy="cpu", parallel_trials=1,
+    one = bench.measure("local, 1 worker x 1 thread", executor="local", distribution="cpu", parallel_trials=1,
                         threads_per_worker=1)
-    two = bench.measure("local, 2 workers x 1 thread", executor="local", strategy="cpu", parallel_trials=2,
+    two = bench.measure("local, 2 workers x 1 thread", executor="local", distribution="cpu", parallel_trials=2,
                         threads_per_worker=1, oversubscribe=True)
     return {"local_1_worker": one, "local_2_workers": two, "scaling_efficiency": _efficiency(one, two, 2)}
 
@@ -133,17 +133,17 @@ def gpu_variants(bench: Bench) -> dict[str, Any]:
         return {"skipped": "no GPU visible to TensorFlow"}
     results: dict[str, Any] = {"gpus": len(gpus)}
     # one worker is pinned to GPU 0; n workers to one GPU each
-    results["one_gpu_local"] = bench.measure("local, 1 worker on GPU 0", executor="local", strategy="gpu",
+    results["one_gpu_local"] = bench.measure("local, 1 worker on GPU 0", executor="local", distribution="gpu",
                                              parallel_trials=1)
     results["all_gpus_local"] = bench.measure(f"local, one trial per GPU ({len(gpus)})", executor="local",
-                                              strategy="gpu", parallel_trials=len(gpus))
+                                              distribution="gpu", parallel_trials=len(gpus))
     results["scaling_efficiency"] = _efficiency(results["one_gpu_local"], results["all_gpus_local"], len(gpus))
     if len(gpus) > 1:
         results["mirrored_inline"] = bench.measure("inline, MirroredStrategy over all GPUs", strategy="multi-gpu")
     for mixed in (False, True):
         for xla in (False, True):
             key = f"inline_gpu_mixed_{'on' if mixed else 'off'}_xla_{'on' if xla else 'off'}"
-            results[key] = bench.measure(key, strategy="gpu", mixed_precision=mixed, xla=xla)
+            results[key] = bench.measure(key, distribution="gpu", mixed_precision=mixed, xla=xla)
     return results
 
 
@@ -151,9 +151,9 @@ def slurm_variant(bench: Bench) -> dict[str, Any]:
     if shutil.which("sbatch") is None:
         return {"skipped": "no sbatch on the PATH"}
     # measured back to back, so both see the same load of a shared machine
-    slurm = bench.measure("slurm, 2 jobs x 1 CPU", executor="slurm", strategy="cpu", parallel_trials=2,
+    slurm = bench.measure("slurm, 2 jobs x 1 CPU", executor="slurm", distribution="cpu", parallel_trials=2,
                           slurm=_slurm_config(cpus=1))
-    local_two = bench.measure("local, 2 workers x 1 thread", executor="local", strategy="cpu",
+    local_two = bench.measure("local, 2 workers x 1 thread", executor="local", distribution="cpu",
                               parallel_trials=2, threads_per_worker=1, oversubscribe=True)
     overhead = (slurm["wall_s"] - local_two["wall_s"]) * 2 / bench.trials
     return {"slurm_2_jobs": slurm, "local_2_workers": local_two, "overhead_per_trial_s": round(overhead, 2)}

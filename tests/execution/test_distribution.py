@@ -29,13 +29,13 @@ def _config(**fields: object) -> ExecutionConfig:
 
 
 def test_cpu_and_auto_strategies_are_created_on_the_cpu() -> None:
-    cpu = DistributionPlan.resolve(_config(strategy="cpu"), NOTHING)
+    cpu = DistributionPlan.resolve(_config(distribution="cpu"), NOTHING)
     with cpu.scope() as strategy:
         assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
         assert strategy.num_replicas_in_sync == 1
         variable = tf.Variable(1.0)
     assert "CPU" in variable.device.upper()
-    auto = DistributionPlan.resolve(_config(strategy="auto"), NOTHING)
+    auto = DistributionPlan.resolve(_config(distribution="auto"), NOTHING)
     assert auto.strategy == "auto" and auto.device(NOTHING) == "cpu"
     with auto.scope() as strategy:
         assert strategy is tf.distribute.get_strategy()
@@ -51,26 +51,26 @@ def test_cpu_and_auto_strategies_are_created_on_the_cpu() -> None:
 ])
 def test_an_absent_device_is_a_config_error(strategy: str, inventory: DeviceInventory, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        DistributionPlan.resolve(_config(strategy=strategy), inventory)
+        DistributionPlan.resolve(_config(distribution=strategy), inventory)
     assert words in str(caught.value)
-    assert caught.value.path == "E.execution.strategy" and caught.value.value == strategy
+    assert caught.value.path == "E.execution.distribution" and caught.value.value == strategy
     assert "allow_fallback = true" in str(caught.value)
 
 
 @pytest.mark.parametrize("strategy", ["gpu", "multi-gpu", "tpu", "multi-worker"])
 def test_fallback_to_the_cpu_is_logged_when_allowed(strategy: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="scinas.training.distribution"):
-        plan = DistributionPlan.resolve(_config(strategy=strategy, allow_fallback=True), NOTHING)
+        plan = DistributionPlan.resolve(_config(distribution=strategy, allow_fallback=True), NOTHING)
     assert plan.strategy == "cpu" and plan.device(NOTHING) == "cpu"
-    assert f"strategy {strategy!r} cannot run here" in caplog.text
+    assert f"distribution {strategy!r} cannot run here" in caplog.text
 
 
 def test_devices_present_pass_the_check() -> None:
-    assert DistributionPlan.resolve(_config(strategy="multi-gpu"), TWO_GPUS).strategy == "multi-gpu"
-    assert DistributionPlan.resolve(_config(strategy="gpu"), TWO_GPUS).device(TWO_GPUS) == "gpu:0"
-    assert DistributionPlan.resolve(_config(strategy="multi-gpu"), TWO_GPUS).device(TWO_GPUS) == "gpu:0,1"
-    assert DistributionPlan.resolve(_config(strategy="tpu"), DeviceInventory((), True, 0)).strategy == "tpu"
-    assert DistributionPlan.resolve(_config(strategy="multi-worker"),
+    assert DistributionPlan.resolve(_config(distribution="multi-gpu"), TWO_GPUS).strategy == "multi-gpu"
+    assert DistributionPlan.resolve(_config(distribution="gpu"), TWO_GPUS).device(TWO_GPUS) == "gpu:0"
+    assert DistributionPlan.resolve(_config(distribution="multi-gpu"), TWO_GPUS).device(TWO_GPUS) == "gpu:0,1"
+    assert DistributionPlan.resolve(_config(distribution="tpu"), DeviceInventory((), True, 0)).strategy == "tpu"
+    assert DistributionPlan.resolve(_config(distribution="multi-worker"),
                                     DeviceInventory((), False, 2)).strategy == "multi-worker"
 
 
@@ -85,9 +85,9 @@ def test_detect_reads_the_slurm_allocation_and_asks_the_tpu_resolver(monkeypatch
             raise ValueError("Please provide a TPU Name to connect to.")
 
     monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", Resolver)
-    inventory = DeviceInventory.detect(_config(strategy="tpu", tpu="grpc://10.0.0.2:8470"))
+    inventory = DeviceInventory.detect(_config(distribution="tpu", tpu="grpc://10.0.0.2:8470"))
     assert inventory == DeviceInventory((), False, 4) and asked == ["grpc://10.0.0.2:8470"]
-    assert DeviceInventory.detect(_config(strategy="cpu")).tpu is False and len(asked) == 1  # not probed
+    assert DeviceInventory.detect(_config(distribution="cpu")).tpu is False and len(asked) == 1  # not probed
 
 
 def test_strategy_builders_get_their_resolvers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +108,7 @@ def test_batch_size_is_per_replica_when_scaled() -> None:
     assert global_batch_size(32, 4, scale=True) == 128
     assert global_batch_size(32, 4, scale=False) == 32
     assert global_batch_size(None, 4, scale=True) is None
-    assert DistributionPlan.resolve(_config(strategy="multi-gpu"), TWO_GPUS).batch_size(16, 2) == 32
+    assert DistributionPlan.resolve(_config(distribution="multi-gpu"), TWO_GPUS).batch_size(16, 2) == 32
 
 
 def test_precision_policy_is_restored() -> None:

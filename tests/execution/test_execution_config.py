@@ -32,7 +32,7 @@ def _error(write_config: ConfigWriter, execution: str) -> ConfigError:
 def test_defaults_are_inline_auto_one_trial(write_config: ConfigWriter) -> None:
     folder = write_config()
     execution = parse_experiment(load_config(folder), "T").execution
-    assert (execution.strategy, execution.executor, execution.parallel_trials) == ("auto", "inline", 1)
+    assert (execution.distribution, execution.executor, execution.parallel_trials) == ("auto", "inline", 1)
     assert not (execution.mixed_precision or execution.xla or execution.allow_fallback or execution.oversubscribe)
     assert execution.executor_table == {} and execution.scale_batch_size
     assert registry.resolve_executor(execution)[0] is registry.InlineKind
@@ -40,7 +40,7 @@ def test_defaults_are_inline_auto_one_trial(write_config: ConfigWriter) -> None:
 
 def test_every_key_is_read(write_config: ConfigWriter) -> None:
     execution = _parse(write_config, """
-strategy = "cpu"
+distribution = "cpu"
 mixed_precision = true
 xla = true
 allow_fallback = true
@@ -60,7 +60,7 @@ sbatch_options = ["--qos=low", "--exclusive"]
 max_retries = 2
 log_folder = "logs"
 """)
-    assert (execution.strategy, execution.executor, execution.parallel_trials) == ("cpu", "slurm", 3)
+    assert (execution.distribution, execution.executor, execution.parallel_trials) == ("cpu", "slurm", 3)
     assert execution.mixed_precision and execution.xla and execution.allow_fallback and execution.oversubscribe
     assert not execution.scale_batch_size and execution.threads_per_worker == 2
     kind, slurm = registry.resolve_executor(execution)
@@ -71,6 +71,7 @@ log_folder = "logs"
 
 
 @pytest.mark.parametrize(("execution", "path", "words"), [
+    ('distribution = "mutli-gpu"', "T.execution.distribution", 'did you mean "multi-gpu"'),
     ('strategy = "mutli-gpu"', "T.execution.strategy", 'did you mean "multi-gpu"'),
     ('executor = "slrum"', "T.execution.executor", 'did you mean "slurm"'),
     ('executor = "local"\nparallel_trials = 0', "T.execution.parallel_trials", "expected an integer >= 1"),
@@ -81,7 +82,7 @@ log_folder = "logs"
      "long sbatch option"),
     ('executor = "slurm"\n[T.execution.slurm]\ntime_minute = 3', "T.execution.slurm.time_minute",
      'did you mean "time_minutes"'),
-    ('tpu = "node-1"', "T.execution.tpu", 'strategy = "tpu"'),
+    ('tpu = "node-1"', "T.execution.tpu", 'distribution = "tpu"'),
 ])
 def test_bad_input_names_its_toml_path(write_config: ConfigWriter, execution: str, path: str, words: str) -> None:
     error = _error(write_config, execution)
@@ -145,3 +146,17 @@ def test_sbatch_rejection_surfaces_its_own_message(write_config: ConfigWriter, t
         plan_experiments(load_config(folder), ["T"])
     assert "invalid partition specified: nowhere" in str(caught.value)
     assert "--partition=nowhere" in str(caught.value) and caught.value.path == "T.execution.slurm"
+
+
+def test_the_old_key_strategy_is_read_with_a_deprecation_warning(write_config: ConfigWriter,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        execution = _parse(write_config, 'strategy = "cpu"\n')
+    assert execution.distribution == "cpu"
+    assert "strategy is deprecated: write distribution = 'cpu'" in caplog.text
+
+
+def test_strategy_and_distribution_together_are_an_error(write_config: ConfigWriter) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _parse(write_config, 'strategy = "cpu"\ndistribution = "gpu"\n')
+    assert caught.value.path == "T.execution.strategy" and "distribution replaces it" in str(caught.value)

@@ -27,10 +27,10 @@ def _trials(results: Path) -> list[tuple[str, str, object, object]]:
 
 
 @pytest.mark.parametrize("settings", [
-    ['T.execution.strategy="gpu"'],
-    ['T.execution.strategy="gpu"', "T.execution.mixed_precision=true", "T.execution.xla=true",
+    ['T.execution.distribution="gpu"'],
+    ['T.execution.distribution="gpu"', "T.execution.mixed_precision=true", "T.execution.xla=true",
      "T.training.batch_size=16"],
-    ['T.execution.strategy="gpu"', 'T.execution.executor="local"'],
+    ['T.execution.distribution="gpu"', 'T.execution.executor="local"'],
 ])
 def test_a_trial_trains_on_a_gpu(write_config: ConfigWriter, tmp_path: Path, settings: list[str]) -> None:
     folder = write_config(TINY_EXPERIMENTS)
@@ -43,7 +43,7 @@ def test_a_trial_trains_on_a_gpu(write_config: ConfigWriter, tmp_path: Path, set
 @pytest.mark.skipif(GPUS < 2, reason="MirroredStrategy needs 2 GPUs")
 def test_mirrored_strategy_uses_every_gpu(write_config: ConfigWriter, tmp_path: Path) -> None:
     folder = write_config(TINY_EXPERIMENTS)
-    assert main(["run", "T", 'T.execution.strategy="multi-gpu"', "T.training.batch_size=8", "--config-dir",
+    assert main(["run", "T", 'T.execution.distribution="multi-gpu"', "T.training.batch_size=8", "--config-dir",
                  str(folder), "--results", str(tmp_path), *FLAGS]) == 0
     ((status, device, _, reason),) = _trials(tmp_path)
     assert status == TrialStatus.COMPLETED.value, reason

@@ -48,7 +48,7 @@ def _assert_same(a: dict[str, object], b: dict[str, object]) -> None:
 @pytest.mark.slow
 def test_local_and_inline_executors_record_the_same_trial(write_config: ConfigWriter, tmp_path: Path) -> None:
     folder = write_config()
-    common = ["T", "T.training.tensorboard=false", "T.execution.strategy=\"cpu\""]
+    common = ["T", "T.training.tensorboard=false", "T.execution.distribution=\"cpu\""]
     assert main(["run", *common, "--config-dir", str(folder), "--results", str(tmp_path / "inline"), *FLAGS]) == 0
     assert main(["run", *common, "T.execution.executor=\"local\"", "T.execution.threads_per_worker=1",
                  "--config-dir", str(folder), "--results", str(tmp_path / "local"), *FLAGS]) == 0
@@ -158,7 +158,7 @@ def test_shutdown_stops_workers_and_leaves_their_trials_running(started_run: Sta
 @pytest.mark.slow
 def test_mixed_precision_and_xla_train_in_a_worker(write_config: ConfigWriter, tmp_path: Path) -> None:
     folder = write_config()
-    assert main(["run", "T", "T.execution.strategy=\"cpu\"", "T.execution.executor=\"local\"",
+    assert main(["run", "T", "T.execution.distribution=\"cpu\"", "T.execution.executor=\"local\"",
                  "T.execution.mixed_precision=true", "T.execution.xla=true", "T.training.batch_size=16",
                  "--config-dir", str(folder), "--results", str(tmp_path / "r"), *FLAGS]) == 0
     facts = _facts(tmp_path / "r")

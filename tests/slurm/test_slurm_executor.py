@@ -29,7 +29,7 @@ FLAGS = ["--no-progress", "-q"]
 SLURM_SEARCH = (TINY_SEARCH.replace('strategy = "popnas"', 'strategy = "random"\nbudget = 3')
                 .replace("max_children = 2\nmax_exploration_children = 1\npredictor_epochs = 5\n"
                          "predictor_ensemble = 1\n", "")
-                + '\n[P.execution]\nexecutor = "slurm"\nstrategy = "cpu"\nparallel_trials = 2\n'
+                + '\n[P.execution]\nexecutor = "slurm"\ndistribution = "cpu"\nparallel_trials = 2\n'
                   "[P.execution.slurm]\npoll_seconds = 0.5\ntime_minutes = 10\n")
 
 
@@ -87,7 +87,7 @@ def test_a_search_runs_its_trials_as_slurm_jobs(slurm_cluster: SlurmCluster, wri
 
 def test_slurm_and_inline_record_the_same_trial(slurm_cluster: SlurmCluster, write_config: ConfigWriter,
                                                 tmp_path: Path) -> None:
-    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\nstrategy = "cpu"\n')
+    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\ndistribution = "cpu"\n')
     common = ["T", "T.training.tensorboard=false"]
     assert main(["run", *common, "--config-dir", str(folder), "--results", str(tmp_path / "i"), *FLAGS]) == 0
     assert main(["run", *common, 'T.execution.executor="slurm"', "T.execution.slurm.poll_seconds=0.5",
@@ -133,7 +133,7 @@ def test_a_cancelled_job_is_a_failed_trial_and_the_search_goes_on(slurm_cluster:
 
 def test_a_cancelled_job_is_resubmitted_when_retries_are_allowed(slurm_cluster: SlurmCluster,
                                                                  write_config: ConfigWriter, tmp_path: Path) -> None:
-    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\nstrategy = "cpu"\nexecutor = "slurm"\n'
+    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\ndistribution = "cpu"\nexecutor = "slurm"\n'
                                              "[T.execution.slurm]\nmax_retries = 1\npoll_seconds = 0.5\n")
     results = tmp_path / "results"
     process = _coordinator(["run", "T", "--config-dir", str(folder), "--results", str(results), *FLAGS])
@@ -156,7 +156,7 @@ def test_a_cancelled_job_is_resubmitted_when_retries_are_allowed(slurm_cluster: 
 
 def test_a_resumed_coordinator_reattaches_to_its_running_job(slurm_cluster: SlurmCluster,
                                                              write_config: ConfigWriter, tmp_path: Path) -> None:
-    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\nstrategy = "cpu"\nexecutor = "slurm"\n'
+    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\ndistribution = "cpu"\nexecutor = "slurm"\n'
                                              "[T.execution.slurm]\npoll_seconds = 0.5\n")
     results = tmp_path / "results"
     process = _coordinator(["run", "T", "T.training.epochs=3", "--config-dir", str(folder), "--results",

@@ -1,9 +1,10 @@
-"""``[X.execution]``: where trials run (executor) and how each one trains (tf.distribute strategy).
+"""``[X.execution]``: where trials run (executor) and how each one trains (its tf.distribute
+``distribution``).
 
 Example ``configurations.toml``::
 
     [A.execution]
-    strategy = "auto"          # auto | cpu | gpu | multi-gpu | tpu | multi-worker
+    distribution = "auto"      # auto | cpu | gpu | multi-gpu | tpu | multi-worker
     mixed_precision = false    # keras "mixed_float16" policy (float32 outputs, loss scaling)
     xla = false                # compile with jit_compile=True (the last partial batch is dropped)
     allow_fallback = false     # true: an absent device falls back to the CPU with a warning
@@ -28,20 +29,26 @@ sub-table is kept raw and read by the executor's registered class when the exper
 planned (:func:`scinas.execution.registry.resolve_executor`).  Whether the devices,
 the ``sbatch`` binary and submitit are there is checked when the experiment is planned
 (:func:`scinas.execution.check_execution`), still before any trial starts.
+
+``distribution`` was called ``strategy`` before 0.3 (a word the search uses for something else);
+the old key is still read, with a deprecation warning, and a table may not set both.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scinas.config.reader import Table
 
-__all__ = ["DEFAULT_EXECUTOR", "STRATEGY_NAMES", "ExecutionConfig", "parse_execution"]
+__all__ = ["DEFAULT_EXECUTOR", "DISTRIBUTION_NAMES", "ExecutionConfig", "parse_execution"]
 
-#: ``[X.execution] strategy`` values: how one trial trains.
-STRATEGY_NAMES: tuple[str, ...] = ("auto", "cpu", "gpu", "multi-gpu", "tpu", "multi-worker")
+logger = logging.getLogger(__name__)
+
+#: ``[X.execution] distribution`` values: how one trial trains.
+DISTRIBUTION_NAMES: tuple[str, ...] = ("auto", "cpu", "gpu", "multi-gpu", "tpu", "multi-worker")
 #: ``[X.execution] executor`` when absent: trials run in this process.
 DEFAULT_EXECUTOR = "inline"
 
@@ -50,14 +57,14 @@ DEFAULT_EXECUTOR = "inline"
 class ExecutionConfig:
     """``[X.execution]`` (see the module docstring); ``file``/``path`` locate it for later errors.
 
-    ``strategy = "auto"`` (the default) trains on TensorFlow's default device: the first GPU when
+    ``distribution = "auto"`` (the default) trains on TensorFlow's default device: the first GPU when
     one is visible, else the CPU, and never fails for a missing device.  ``scale_batch_size``
     makes ``[X.training] batch_size`` the size per replica under ``multi-gpu``, ``tpu`` and
     ``multi-worker`` (the global batch is multiplied by the number of replicas); false keeps it
     global.  ``executor_table`` is ``[X.execution.<executor>]``, raw (the executor reads it).
     """
 
-    strategy: str = "auto"
+    distribution: str = "auto"
     mixed_precision: bool = False
     xla: bool = False
     allow_fallback: bool = False
@@ -74,7 +81,7 @@ class ExecutionConfig:
     @property
     def distributed(self) -> bool:
         """True when one trial spans several replicas (its batch may be scaled)."""
-        return self.strategy in ("multi-gpu", "tpu", "multi-worker")
+        return self.distribution in ("multi-gpu", "tpu", "multi-worker")
 
 
 def parse_execution(top: Table) -> ExecutionConfig:
@@ -89,7 +96,7 @@ def parse_execution(top: Table) -> ExecutionConfig:
                               fix=f'set executor = "{name}", or remove the table')
     executor_table = dict(table.table(executor).raw) if executor in sub_tables else {}
     config = ExecutionConfig(
-        strategy=table.string("strategy", "auto", choices=STRATEGY_NAMES),
+        distribution=_distribution(table),
         mixed_precision=table.boolean("mixed_precision", False),
         xla=table.boolean("xla", False),
         allow_fallback=table.boolean("allow_fallback", False),
@@ -105,8 +112,20 @@ def parse_execution(top: Table) -> ExecutionConfig:
     )
     if config.tpu is not None and not isinstance(config.tpu, str):
         raise table.error("tpu", "expected a string (the TPU name or grpc:// address)")
-    if config.tpu is not None and config.strategy != "tpu":
-        raise table.error("tpu", 'only strategy = "tpu" uses a TPU address', value=config.tpu,
-                          fix='set strategy = "tpu" or remove tpu')
+    if config.tpu is not None and config.distribution != "tpu":
+        raise table.error("tpu", 'only distribution = "tpu" uses a TPU address', value=config.tpu,
+                          fix='set distribution = "tpu" or remove tpu')
     table.finish()
     return config
+
+
+def _distribution(table: Table) -> str:
+    """``distribution``, or the deprecated ``strategy`` it replaced (never both)."""
+    if table.has("strategy"):
+        if table.has("distribution"):
+            raise table.error("strategy", "set both strategy (the old name) and distribution",
+                              fix="remove strategy; distribution replaces it")
+        logger.warning("%s: [%s] strategy is deprecated: write distribution = %r instead (the same values)",
+                       table.file or "configuration", table.path, table.raw["strategy"])
+        return table.string("strategy", "auto", choices=DISTRIBUTION_NAMES)
+    return table.string("distribution", "auto", choices=DISTRIBUTION_NAMES)

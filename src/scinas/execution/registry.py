@@ -83,7 +83,7 @@ class LocalSlots:
 
 def local_slots(execution: ExecutionConfig, inventory: DeviceInventory) -> LocalSlots:
     """The devices a local pool spreads its workers over (see the module docstring)."""
-    strategy = execution.strategy
+    strategy = execution.distribution
     if strategy in ("multi-gpu", "tpu", "multi-worker"):
         return LocalSlots(None, False, 1, execution.threads_per_worker)  # a trial takes every device
     if strategy in ("gpu", "auto") and inventory.gpus:
@@ -141,7 +141,7 @@ def check_execution(experiment: ExperimentConfig) -> None:
                           fix="run the coordinator inside a job on such a node, or set allow_fallback = true") from None
     if execution.executor != "local":
         return
-    slots = local_slots(dataclasses.replace(execution, strategy=plan.strategy), inventory)
+    slots = local_slots(dataclasses.replace(execution, distribution=plan.strategy), inventory)
     if execution.parallel_trials > slots.devices and not execution.oversubscribe:
         what = "GPUs" if slots.gpus else "devices (a trial takes them all)" if slots.gpus is None else "CPUs"
         raise ConfigError(f"{execution.parallel_trials} local workers but only {slots.devices} {what} here",
@@ -183,7 +183,7 @@ class LocalKind(ExecutorKind):
         execution = context.experiment.execution
         inventory = DeviceInventory.detect(execution)
         plan = DistributionPlan.resolve(execution, inventory)
-        slots = local_slots(dataclasses.replace(execution, strategy=plan.strategy), inventory)
+        slots = local_slots(dataclasses.replace(execution, distribution=plan.strategy), inventory)
         return LocalExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root,
                              workers=execution.parallel_trials, gpus=slots.gpus, hide_gpus=slots.hide_gpus,
                              threads=slots.threads, verbose=2 if context.verbose is None else context.verbose)

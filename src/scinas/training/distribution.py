@@ -1,6 +1,6 @@
 """The tf.distribute strategy, precision policy and XLA switch one trial trains under.
 
-``[X.execution] strategy`` names how a trial trains:
+``[X.execution] distribution`` names how a trial trains:
 
 * ``auto``: TensorFlow's default strategy (the first visible GPU, else the CPU); never an error;
 * ``cpu``: ``OneDeviceStrategy("/cpu:0")``, even when GPUs are visible;
@@ -59,10 +59,10 @@ class DeviceInventory:
 
     @classmethod
     def detect(cls, config: ExecutionConfig | None = None) -> DeviceInventory:
-        """Look at the visible GPUs, a TPU (only when ``strategy = "tpu"``: probing is slow) and Slurm."""
+        """Look at the visible GPUs, a TPU (only when ``distribution = "tpu"``: probing is slow) and Slurm."""
         gpus = tuple(device.name for device in tf.config.list_physical_devices("GPU"))
         tpu = False
-        if config is not None and config.strategy == "tpu":
+        if config is not None and config.distribution == "tpu":
             tpu = _tpu_reachable(config.tpu)
         nodes = int(os.environ.get("SLURM_JOB_NUM_NODES") or os.environ.get("SLURM_NNODES") or 0)
         return cls(gpus, tpu, nodes)
@@ -91,23 +91,24 @@ class DistributionPlan:
 
     @classmethod
     def resolve(cls, config: ExecutionConfig, inventory: DeviceInventory | None = None) -> DistributionPlan:
-        """Check that ``config.strategy`` can run here; fall back to ``cpu`` only when allowed.
+        """Check that ``config.distribution`` can run here; fall back to ``cpu`` only when allowed.
 
         Raises:
             ConfigError: the strategy's devices are absent and ``allow_fallback`` is false.
         """
         inventory = inventory if inventory is not None else DeviceInventory.detect(config)
-        missing = _missing(config.strategy, inventory)
-        strategy = config.strategy
+        missing = _missing(config.distribution, inventory)
+        strategy = config.distribution
         if missing is not None:
             if not config.allow_fallback:
-                raise ConfigError(f"strategy {config.strategy!r} cannot run here: {missing}", file=config.file,
-                                  path=f"{config.path}.strategy" if config.path else "strategy",
-                                  value=config.strategy,
-                                  fix='use strategy = "cpu" (or "auto"), or set allow_fallback = true to train '
+                raise ConfigError(f"distribution {config.distribution!r} cannot run here: {missing}",
+                                  file=config.file,
+                                  path=f"{config.path}.distribution" if config.path else "distribution",
+                                  value=config.distribution,
+                                  fix='use distribution = "cpu" (or "auto"), or set allow_fallback = true to train '
                                       "on the CPU with a warning")
-            logger.warning("strategy %r cannot run here (%s): training on the CPU (allow_fallback = true)",
-                           config.strategy, missing)
+            logger.warning("distribution %r cannot run here (%s): training on the CPU (allow_fallback = true)",
+                           config.distribution, missing)
             strategy = "cpu"
         mixed = config.mixed_precision
         if mixed and strategy == "cpu":
@@ -180,7 +181,7 @@ def build_strategy(name: str, *, tpu: str | None = None) -> tf.distribute.Strate
     try:
         builder = _BUILDERS[name]
     except KeyError:
-        raise ConfigError(f"unknown training strategy {name!r}", path="execution.strategy", value=name,
+        raise ConfigError(f"unknown training strategy {name!r}", path="execution.distribution", value=name,
                           fix="known: " + ", ".join(_BUILDERS)) from None
     return builder(tpu)
 
