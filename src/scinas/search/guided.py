@@ -42,7 +42,7 @@ from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
-from scinas.search.ledger import LedgerStrategy, TrialRecord
+from scinas.search.ledger import LedgerStrategy, LedgerEntry
 from scinas.search.pareto import hypervolume, non_dominated
 from scinas.search.prediction import (
     Predictions,
@@ -228,7 +228,7 @@ class GuidedParetoStrategy(LedgerStrategy):
             self._vectors[key] = self.domain.features(architecture)
         return self._vectors[key]
 
-    def _pool(self, trained: Sequence[TrialRecord]) -> list[Architecture]:
+    def _pool(self, trained: Sequence[LedgerEntry]) -> list[Architecture]:
         size = self.domain.size
         if size is not None and size <= self.enumerate_limit:
             if self._everything is None:
@@ -248,15 +248,15 @@ class GuidedParetoStrategy(LedgerStrategy):
             found.setdefault(self.domain.key(sample), sample)
         return [a for key, a in sorted(found.items()) if key not in self.ledger.keys]
 
-    def _points(self, records: Sequence[TrialRecord]) -> np.ndarray:
+    def _points(self, records: Sequence[LedgerEntry]) -> np.ndarray:
         return np.array([[float(r.fitness or 0.0), *(-r.costs[c] for c in self.costs)] for r in records],
                         dtype=np.float64).reshape(len(records), 1 + len(self.costs))
 
-    def _observed_front(self, trained: Sequence[TrialRecord]) -> list[TrialRecord]:
+    def _observed_front(self, trained: Sequence[LedgerEntry]) -> list[LedgerEntry]:
         measured = [r for r in trained if all(c in r.costs for c in self.costs)]
         return [measured[i] for i in non_dominated(self._points(measured))] if measured else []
 
-    def _choose(self, pool: list[Architecture], predictions: Predictions, trained: Sequence[TrialRecord],
+    def _choose(self, pool: list[Architecture], predictions: Predictions, trained: Sequence[LedgerEntry],
                 size: int) -> list[int]:
         n_exploit = round(size * self.exploit_share)
         n_local = round(size * self.local_share)
@@ -292,7 +292,7 @@ class GuidedParetoStrategy(LedgerStrategy):
                 taken.add(index)
         return chosen[:size]
 
-    def _local_picks(self, pool: list[Architecture], predictions: Predictions, trained: Sequence[TrialRecord],
+    def _local_picks(self, pool: list[Architecture], predictions: Predictions, trained: Sequence[LedgerEntry],
                      taken: set[int], count: int) -> list[int]:
         """The best predicted untried neighbours of the ``local_parents`` best trials."""
         best = sorted(trained, key=lambda r: -float(r.fitness or 0.0))[:self.local_parents]
@@ -308,7 +308,7 @@ class GuidedParetoStrategy(LedgerStrategy):
         ordered = sorted(near, key=lambda i: (-predictions.score[i], i))
         return ordered[:count]
 
-    def _front_picks(self, predictions: Predictions, trained: Sequence[TrialRecord], taken: set[int],
+    def _front_picks(self, predictions: Predictions, trained: Sequence[LedgerEntry], taken: set[int],
                      count: int) -> list[int]:
         """Greedy hypervolume-gain picks against the observed front (predicted points join it)."""
         measured = [r for r in trained if all(c in r.costs for c in self.costs)]

@@ -34,7 +34,7 @@ from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
 from scinas.search_space.architecture import Architecture
 
-__all__ = ["LedgerStrategy", "TrialLedger", "TrialRecord", "check_budget"]
+__all__ = ["LedgerStrategy", "TrialLedger", "LedgerEntry", "check_budget"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _MAX_REJECTIONS = 2000
 
 
 @dataclass
-class TrialRecord:
+class LedgerEntry:
     """One asked trial: its architecture and, once told, its outcome (``completed`` is None while pending)."""
 
     name: str
@@ -69,7 +69,7 @@ class TrialLedger:
     def __init__(self, domain: SearchDomain, *, prefix: str = "t") -> None:
         self.domain = domain
         self.prefix = prefix
-        self.records: dict[str, TrialRecord] = {}
+        self.records: dict[str, LedgerEntry] = {}
         self.keys: dict[str, str] = {}
         self.told: list[str] = []
         self.reask: list[str] = []
@@ -91,7 +91,7 @@ class TrialLedger:
         name = self.next_name() if name is None else name
         if name in self.records:
             raise ValueError(f"trial name {name} is already used")
-        self.records[name] = TrialRecord(name, architecture, key)
+        self.records[name] = LedgerEntry(name, architecture, key)
         self.keys[key] = name
         return TrialRequest(name, architecture)
 
@@ -101,7 +101,7 @@ class TrialLedger:
         return [TrialRequest(name, self.records[name].architecture) for name in taken]
 
     # -- telling -------------------------------------------------------------------------------
-    def tell(self, outcomes: Sequence[TrialOutcome]) -> list[TrialRecord]:
+    def tell(self, outcomes: Sequence[TrialOutcome]) -> list[LedgerEntry]:
         """Record ``outcomes``; returns the records newly told (unknown or repeated names are ignored)."""
         updated = []
         for outcome in outcomes:
@@ -126,10 +126,10 @@ class TrialLedger:
 
     # -- views ---------------------------------------------------------------------------------
     @property
-    def pending(self) -> list[TrialRecord]:
+    def pending(self) -> list[LedgerEntry]:
         return [record for record in self.records.values() if record.pending]
 
-    def succeeded(self) -> list[TrialRecord]:
+    def succeeded(self) -> list[LedgerEntry]:
         """Completed trials with a fitness, in tell order."""
         return [self.records[name] for name in self.told if self.records[name].succeeded]
 
@@ -150,7 +150,7 @@ class TrialLedger:
         self.records, self.keys = {}, {}
         for item in state["records"]:
             architecture = self.domain.from_json(item["architecture"])
-            record = TrialRecord(str(item["name"]), architecture, self.domain.key(architecture),
+            record = LedgerEntry(str(item["name"]), architecture, self.domain.key(architecture),
                                  item["completed"], item["fitness"],
                                  {str(k): float(v) for k, v in item["costs"].items()})
             self.records[record.name] = record
@@ -243,7 +243,7 @@ class LedgerStrategy(SearchStrategy):
     def propose(self, n: int) -> list[TrialRequest]:
         """Up to ``n`` new trials (through :meth:`TrialLedger.add`); [] when nothing is left to ask."""
 
-    def on_told(self, records: list[TrialRecord]) -> None:
+    def on_told(self, records: list[LedgerEntry]) -> None:
         """Called with the records of each :meth:`tell` (after the ledger recorded them)."""
 
     def waiting(self) -> bool:

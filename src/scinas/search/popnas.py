@@ -47,7 +47,7 @@ from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, ProgressiveDomain, SearchDomain
-from scinas.search.ledger import LedgerStrategy, TrialRecord
+from scinas.search.ledger import LedgerStrategy, LedgerEntry
 from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
@@ -289,7 +289,7 @@ class PopnasStrategy(LedgerStrategy):
         return scores
 
     # -- telling ---------------------------------------------------------------------------------
-    def on_told(self, records: list[TrialRecord]) -> None:
+    def on_told(self, records: list[LedgerEntry]) -> None:
         left = self._budget_left()
         if not self.ledger.pending and (self._asked >= len(self._queue) or left == 0):
             self._close_step()

@@ -23,7 +23,7 @@ import numpy as np
 
 from scinas.atomic import write_text_atomic
 from scinas.search.domain import ProgressiveDomain, SearchDomain
-from scinas.search.ledger import TrialRecord
+from scinas.search.ledger import LedgerEntry
 from scinas.search.pareto import descending, scan_front
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
@@ -120,7 +120,7 @@ class TunedHyperparameters:
         self._entries = {str(t): {"n": int(e["n"]), "params": dict(e["params"])} for t, e in state.items()}
 
 
-def fit_and_predict(domain: SearchDomain, trained: Sequence[TrialRecord], pool: Sequence[Architecture],
+def fit_and_predict(domain: SearchDomain, trained: Sequence[LedgerEntry], pool: Sequence[Architecture],
                     costs: Sequence[str], factory: PredictorFactory, *, seed: int,
                     cost_features: Callable[[Architecture, str], np.ndarray],
                     graph: Callable[[Architecture], CellGraph] | None = None,
