@@ -42,7 +42,7 @@ from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
-from scinas.search.ledger import LedgerStrategy, LedgerEntry
+from scinas.search.ledger import LedgerEntry, LedgerStrategy
 from scinas.search.pareto import hypervolume, non_dominated
 from scinas.search.prediction import (
     Predictions,

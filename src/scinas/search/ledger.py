@@ -34,7 +34,7 @@ from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives, SearchDomain
 from scinas.search_space.architecture import Architecture
 
-__all__ = ["LedgerStrategy", "TrialLedger", "LedgerEntry", "check_budget"]
+__all__ = ["LedgerEntry", "LedgerStrategy", "TrialLedger", "check_budget"]
 
 logger = logging.getLogger(__name__)
 
