@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scinas.store import EpochRecord, RunStore, TrialStatus
-from scinas.store.sqlite import StoreEvent, StoreEventKind
+from scinas.store.events import StoreEvent, StoreEventKind
 
 
 def test_each_committed_write_is_announced_after_the_commit(store: RunStore) -> None:

@@ -176,7 +176,7 @@ def _final_trainings(data: RunData, out: Path) -> str:
               "<th>train time (s)</th><th>epochs</th><th>architecture</th></tr>")
     rows = []
     for trial in finals:
-        link = _href(data.run_dir / "trials" / trial.name, out)
+        link = _href(RunLayout(data.run_dir).trial(trial.name).root, out)
         others = ", ".join(f"{_text(k)} = {_number(v)}" for k, v in sorted(trial.test.items()) if k != score)
         rows.append(f'<tr><td><a href="{link}">{_text(trial.name)}</a></td>'
                     f'<td class="num">{_number(trial.test.get(score))}</td><td>{others or "–"}</td>'

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scinas.store import RunStore, TrialRecord, TrialStatus
-from scinas.store.sqlite import StoreEvent, StoreEventKind
+from scinas.store.events import StoreEvent, StoreEventKind
 
 if TYPE_CHECKING:
     from tqdm import tqdm

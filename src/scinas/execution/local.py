@@ -189,7 +189,7 @@ class LocalExecutor(Executor):
             worker.log.close()
         if not final and worker.process is not None and worker.process.returncode == EXIT_BUG:
             raise InternalError(f"the worker of trial {name} stopped on an unexpected error (a bug, not a failed "
-                                f"trial); its traceback is in {self.run_dir / 'trials' / name / 'worker.log'}")
+                                f"trial); its traceback is in {RunLayout(self.run_dir).trial(name).worker_log}")
         if not final and worker.process is not None:
             reason = exit_reason(worker.process.returncode, RunLayout(self.run_dir).trial(name).worker_log)
             record = self.store.trial(name)

@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 from scinas.store.records import (
-    SCHEMA_VERSION,
     EpochRecord,
     MetricRecord,
     RunRecord,
@@ -27,6 +26,7 @@ from scinas.store.records import (
     TrialRecord,
     TrialStatus,
 )
+from scinas.store.schema import SCHEMA_VERSION
 from scinas.store.sqlite import TRIAL_FIELDS, RunStore
 from scinas.store.tables import export_csv
 

@@ -43,19 +43,15 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from scinas.atomic import atomic_path
+from scinas.store.events import StoreEvent, StoreEventKind, StoreListener
 from scinas.store.lock import WriterLock
 from scinas.store.records import (
-    MIGRATIONS,
-    SCHEMA_SQL,
-    SCHEMA_VERSION,
     EpochRecord,
     MetricRecord,
     RunRecord,
@@ -73,6 +69,7 @@ from scinas.store.records import (
     parse_split,
     utc_now,
 )
+from scinas.store.schema import SCHEMA_SQL, SCHEMA_VERSION, check_schema
 from scinas.store.tables import export_csv
 
 __all__ = ["TRIAL_FIELDS", "RunStore", "StoreEvent", "StoreEventKind", "StoreListener"]
@@ -98,38 +95,6 @@ TRIAL_FIELDS: Mapping[str, type] = {
     "converged_epoch": int,
     "extra": dict,
 }
-
-
-class StoreEventKind(StrEnum):
-    """What a committed write did (see :class:`StoreEvent`)."""
-
-    TRIAL_STARTED = "trial_started"
-    EPOCH_RECORDED = "epoch_recorded"
-    METRICS_RECORDED = "metrics_recorded"
-    TRIAL_COMPLETED = "trial_completed"
-    TRIAL_FAILED = "trial_failed"
-
-
-@dataclass(frozen=True)
-class StoreEvent:
-    """One committed write, as listeners see it.
-
-    ``trial`` is the trial's record right after the write (for ``trial_completed`` and
-    ``trial_failed`` it holds the final fields).  ``epoch`` is the recorded epoch
-    (``epoch_recorded``); ``split``, ``values`` and ``metrics_epoch`` are the evaluation metrics
-    of ``metrics_recorded`` (``metrics_epoch`` ``None`` for the final evaluation).
-    """
-
-    kind: StoreEventKind
-    trial: TrialRecord
-    epoch: EpochRecord | None = None
-    split: Split | None = None
-    values: Mapping[str, float] = field(default_factory=dict)
-    metrics_epoch: int | None = None
-
-
-#: A callable notified of every :class:`StoreEvent` (see :meth:`RunStore.add_listener`).
-StoreListener = Callable[[StoreEvent], None]
 
 
 class RunStore:
@@ -208,7 +173,7 @@ class RunStore:
             connection = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
         try:
             connection.row_factory = sqlite3.Row
-            _check_schema(connection, path, readonly=readonly)
+            check_schema(connection, path, readonly=readonly)
             if readonly:
                 connection.execute("PRAGMA query_only = ON")
             else:
@@ -540,47 +505,6 @@ class RunStore:
             return
         assignments = ", ".join(f"{name} = ?" for name in values)
         db.execute(f"UPDATE trials SET {assignments} WHERE trial_id = ?", (*values.values(), int(trial_id)))
-
-
-def _check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
-    """Refuse a store that is not one or is too new; upgrade an older one (writers only).
-
-    A read-only reader of an older store reads it as it is: the records fill the columns it
-    lacks with ``None``.
-    """
-    try:
-        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a scinas run store ({exc}); point scinas at the run's "
-                         "store file or start a new run") from exc
-    if row is None:
-        raise StoreError(f"{path} is not a scinas run store (it has no schema version)")
-    version = int(row[0])
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"the run store {path} has schema version {version}, newer than version "
-                         f"{SCHEMA_VERSION} that this scinas understands; upgrade scinas to open it")
-    if version < SCHEMA_VERSION and not readonly:
-        _migrate(connection, path, version)
-
-
-def _migrate(connection: sqlite3.Connection, path: Path, version: int) -> None:
-    """Upgrade the store from ``version`` to :data:`SCHEMA_VERSION` in one transaction."""
-    missing = [v for v in range(version, SCHEMA_VERSION) if v not in MIGRATIONS]
-    if missing:
-        raise StoreError(f"the run store {path} has the old schema version {version}; no migration "
-                         f"to version {SCHEMA_VERSION} is known")
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        for step in range(version, SCHEMA_VERSION):
-            for statement in MIGRATIONS[step]:
-                connection.execute(statement)
-        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-    logger.info("upgraded the run store %s from schema version %d to %d", path, version, SCHEMA_VERSION)
 
 
 def _check_same_architecture(row: sqlite3.Row, architecture: str, path: Path) -> None:

@@ -29,8 +29,8 @@ from typing import Any
 from scinas.config.experiment import ExperimentConfig
 from scinas.config.tracking import TrackingConfig
 from scinas.store import EpochRecord, RunStatus, RunStore, TrialRecord, TrialStatus
+from scinas.store.events import StoreEvent, StoreEventKind
 from scinas.store.layout import RunLayout
-from scinas.store.sqlite import StoreEvent, StoreEventKind
 from scinas.tracking.base import TRACKERS, FinalMetrics, RunInfo, RunSummary, Tracker
 
 __all__ = ["RunTracking", "Trackers", "check_tracking", "resolve_tracker", "run_info", "run_summary",
