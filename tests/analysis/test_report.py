@@ -13,7 +13,7 @@ import pytest
 from scinas.analysis.report import ReportResult, write_report
 from scinas.analysis.report_data import RunData, RunSettings, device_of
 from scinas.errors import ConfigError
-from scinas.store import EpochRecord, RunStatus, RunStore
+from scinas.store import EpochRecord, RunStatus, RunStore, TrialPhase
 
 SEARCH_CONFIG = """
 default = ["S"]
@@ -246,8 +246,7 @@ def test_front_marks_only_trials_no_other_trial_dominates_on_every_objective(tmp
 def _add_final_training(run: Path) -> None:
     """The final training: trained on train + validation, so its validation accuracy is a perfect 1.0."""
     with RunStore.open(run / "store.sqlite") as store:
-        record = store.start_trial("final", architecture="[(-1, 7 conv, -1, identity)]")
-        store.update_trial(record.trial_id, extra={"phase": "final"})
+        record = store.start_trial("final", architecture="[(-1, 7 conv, -1, identity)]", phase=TrialPhase.FINAL)
         store.record_epoch(EpochRecord(record.trial_id, 1, metrics={"accuracy": 0.99, "loss": 0.01},
                                        loss=0.01, epoch_time_s=0.5))
         store.record_metrics(record.trial_id, "validation", {"accuracy": 1.0, "loss": 0.0})
