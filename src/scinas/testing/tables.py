@@ -17,19 +17,24 @@ before the test session collects::
     @pytest.mark.parametrize(("kind", "name", "cls"), registered())
     def test_tables(kind, name, cls):
         check_table(cls, name=f"{kind} {name}")
+
+Dataset generators need real parameters (a source, a range): :func:`check_generator_table`
+round-trips the ``[d.parameters]`` table each one gives as its example
+(:meth:`~scinas.data.base.DatasetGenerator.example_table`), over :func:`registered_generators`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
+from pathlib import Path
 from typing import Any
 
 from scinas.config.reader import Table
 from scinas.configurable import option_rows, options_table
 from scinas.errors import ConfigError
 
-__all__ = ["check_table", "registered"]
+__all__ = ["check_generator_table", "check_table", "registered", "registered_generators"]
 
 _FILE = "conformance.toml"
 
@@ -125,3 +130,36 @@ def registered() -> list[tuple[str, str, Any]]:
         found += [(registry.kind, name, item) for name, item in registry.items()]
     return found
 
+
+def check_generator_table(cls: Any, folder: Path, *, name: str = "") -> None:
+    """Raise ``AssertionError`` unless dataset generator ``cls`` round-trips its ``[d.parameters]``.
+
+    Its :meth:`example_table` (which may write example files under ``folder``) must be valid;
+    ``from_table(parameters_table(p)) == p`` and the table written back must be stable; an
+    unknown key is a :class:`ConfigError` naming the key.
+    """
+    what = name or getattr(cls, "__qualname__", repr(cls))
+    example = cls.example_table(folder)
+    try:
+        parameters = cls.from_table(_table(dict(example), "d.parameters"))
+    except ConfigError as exc:
+        raise AssertionError(f"{what}: its example_table() is not valid: {exc}") from exc
+    table = cls.parameters_table(parameters)
+    again = cls.from_table(_table(table, "d.parameters"))
+    assert again == parameters, \
+        f"{what}: the parameters do not round-trip through parameters_table/from_table: {again} != {parameters}"
+    assert cls.parameters_table(again) == table, f"{what}: the table written back changes on a second round trip"
+    try:
+        cls.from_table(_table({**example, "no_such_parameter": 1}, "d.parameters"))
+    except ConfigError as exc:
+        assert exc.path == "d.parameters.no_such_parameter", f"{what}: an unknown key is reported at {exc.path}"
+    else:
+        raise AssertionError(f"{what}: an unknown key was accepted")
+
+
+def registered_generators() -> list[tuple[str, Any]]:
+    """``(name, class)`` of every registered dataset generator."""
+    import scinas.data  # noqa: F401  (registers the shipped generators)
+    from scinas.data.base import GENERATORS
+
+    return GENERATORS.items()
