@@ -220,7 +220,8 @@ def option_rows(options_type: type) -> list[OptionRow]:
     rows = []
     for item, hint, meta in _fields(options_type):
         doc = meta.get("doc", "")
-        bounds = [f">= {meta['minimum']:g}" if meta.get("minimum") is not None else "",
+        above = ">" if meta.get("exclusive_minimum") else ">="
+        bounds = [f"{above} {meta['minimum']:g}" if meta.get("minimum") is not None else "",
                   f"<= {meta['maximum']:g}" if meta.get("maximum") is not None else ""]
         if meta.get("choices"):
             bounds.append("one of " + ", ".join(f'"{c}"' for c in meta["choices"]))
