@@ -105,6 +105,12 @@ class CountingKind(ExecutorKind):
         return InlineKind.create(context, None)
 
 
+class BrokenPredictor(MeanPredictor):
+    @classmethod
+    def from_table(cls, table: Table) -> Any:
+        raise IndexError("offset")
+
+
 class Broken(FirstUnseen):
     @classmethod
     def from_table(cls, table: Table) -> Any:
@@ -114,8 +120,8 @@ class Broken(FirstUnseen):
 @pytest.fixture
 def registered() -> Iterator[None]:
     additions = [(STRATEGIES, "first_unseen", FirstUnseen), (STRATEGIES, "broken", Broken),
-                 (PREDICTORS, "mean", MeanPredictor), (TRACKERS, "lines", LineTracker),
-                 (EXECUTORS, "counting", CountingKind)]
+                 (PREDICTORS, "mean", MeanPredictor), (PREDICTORS, "broken", BrokenPredictor),
+                 (TRACKERS, "lines", LineTracker), (EXECUTORS, "counting", CountingKind)]
     for registry, name, item in additions:
         registry.register(name)(item)
     CountingKind.made.clear()
@@ -189,8 +195,11 @@ def test_user_classes_pass_the_conformance_suite(registered: None) -> None:
 
 @pytest.mark.parametrize(("override", "message"), [
     ("P.search.predictor.ofset=1", r'\[P.search.predictor\] ofset = 1: unknown key \(fix: did you mean "offset"\?\)'),
-    ('P.search.predictor.name="maen"', r'\[P.search.predictor\] name = "maen": unknown predictor; known: gin, mean, '
-                                      r'svr \(fix: did you mean "mean"\?\)'),
+    ('P.search.predictor.name="maen"', r'\[P.search.predictor\] name = "maen": unknown predictor; known: broken, gin, '
+                                      r'mean, svr \(fix: did you mean "mean"\?\)'),
+    ('P.search.predictor.name="broken"', r"bug in predictor 'broken' \(tests.test_user_extensions.BrokenPredictor"
+                                        r".from_table\): it raised IndexError"),
+    ('P.search.cost_predictor="broken"', r"bug in predictor 'broken' .* it raised IndexError"),
 ])
 def test_bad_input_to_a_user_predictor(registered: None, write_config: ConfigWriter, tmp_path: Path, override: str,
                                        message: str, capsys: pytest.CaptureFixture[str]) -> None:

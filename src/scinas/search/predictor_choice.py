@@ -134,7 +134,7 @@ def check_choice(choice: PredictorChoice, shorthands: Mapping[str, int | None], 
                  key: str) -> None:
     """Validate the predictor ``choice`` with the shorthands applied (a strategy's ``check``)."""
     table = predictor_table(choice, shorthands, defaults)
-    choice.predictor_class().from_table(Table(table, file="", path=key))
+    _predictors().resolve(choice.name, Table(table, file="", path=key), path=key)
 
 
 def build_predictor(choice: PredictorChoice, settings: SearchSettings, shorthands: Mapping[str, int | None],
