@@ -22,6 +22,7 @@ from scinas.configurable import option
 from scinas.execution.base import Executor
 from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind, InlineKind
 from scinas.predictors import PREDICTORS, Predictor
+from scinas.registry import Registry
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives
 from scinas.search.guided import GuidedParetoStrategy
@@ -119,9 +120,10 @@ class Broken(FirstUnseen):
 
 @pytest.fixture
 def registered() -> Iterator[None]:
-    additions = [(STRATEGIES, "first_unseen", FirstUnseen), (STRATEGIES, "broken", Broken),
-                 (PREDICTORS, "mean", MeanPredictor), (PREDICTORS, "broken", BrokenPredictor),
-                 (TRACKERS, "lines", LineTracker), (EXECUTORS, "counting", CountingKind)]
+    additions: list[tuple[Registry[Any], str, Any]] = [
+        (STRATEGIES, "first_unseen", FirstUnseen), (STRATEGIES, "broken", Broken),
+        (PREDICTORS, "mean", MeanPredictor), (PREDICTORS, "broken", BrokenPredictor),
+        (TRACKERS, "lines", LineTracker), (EXECUTORS, "counting", CountingKind)]
     for registry, name, item in additions:
         registry.register(name)(item)
     CountingKind.made.clear()
