@@ -42,6 +42,15 @@ def test_the_suite_catches_an_undocumented_option() -> None:
         check_table(Quiet)
 
 
+def test_the_shipped_predictors_declare_their_hyperparameters() -> None:
+    import dataclasses
+
+    predictors = {name: cls for kind, name, cls in registered() if kind == "predictor"}
+    assert {"gin", "svr"} <= set(predictors)
+    assert {f.name for f in dataclasses.fields(predictors["gin"].Options)} >= {"epochs", "ensemble", "learning_rate"}
+    assert {f.name for f in dataclasses.fields(predictors["svr"].Options)} >= {"n_iter", "folds"}
+
+
 def test_every_registry_is_covered() -> None:
     kinds = {kind for kind, _, _ in registered()}
     assert kinds == {"strategy", "predictor", "tracker", "executor", "model generator", "operator family",

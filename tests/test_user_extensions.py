@@ -22,6 +22,7 @@ from scinas.configurable import option
 from scinas.execution.base import Executor
 from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind, InlineKind
 from scinas.predictors import PREDICTORS, Predictor
+from scinas.registry import Registry
 from scinas.search.base import TrialRequest
 from scinas.search.domain import Objectives
 from scinas.search.guided import GuidedParetoStrategy
@@ -49,18 +50,23 @@ class FirstUnseen(LedgerStrategy):
 
 
 class MeanPredictor(Predictor):
-    """Predicts the mean of what it was fitted on (feature vectors)."""
+    """Predicts the mean of what it was fitted on (feature vectors), plus ``offset``."""
 
     name = "mean"
 
-    def __init__(self, *, seed: int = 0) -> None:
+    @dataclass(frozen=True)
+    class Options:
+        offset: float = option(0.0, doc="added to every prediction")
+
+    def __init__(self, *, seed: int = 0, offset: float = 0.0) -> None:
         self.mean: float | None = None
+        self.offset = offset
 
     def fit(self, inputs: Sequence[Any], targets: np.ndarray) -> None:
         self.mean = float(np.mean(targets))
 
     def predict(self, inputs: Sequence[Any]) -> np.ndarray:
-        return np.full(len(inputs), self.mean if self.mean is not None else 0.0)
+        return np.full(len(inputs), (self.mean if self.mean is not None else 0.0) + self.offset)
 
     @property
     def fitted(self) -> bool:
@@ -100,6 +106,12 @@ class CountingKind(ExecutorKind):
         return InlineKind.create(context, None)
 
 
+class BrokenPredictor(MeanPredictor):
+    @classmethod
+    def from_table(cls, table: Table) -> Any:
+        raise IndexError("offset")
+
+
 class Broken(FirstUnseen):
     @classmethod
     def from_table(cls, table: Table) -> Any:
@@ -108,9 +120,10 @@ class Broken(FirstUnseen):
 
 @pytest.fixture
 def registered() -> Iterator[None]:
-    additions = [(STRATEGIES, "first_unseen", FirstUnseen), (STRATEGIES, "broken", Broken),
-                 (PREDICTORS, "mean", MeanPredictor), (TRACKERS, "lines", LineTracker),
-                 (EXECUTORS, "counting", CountingKind)]
+    additions: list[tuple[Registry[Any], str, Any]] = [
+        (STRATEGIES, "first_unseen", FirstUnseen), (STRATEGIES, "broken", Broken),
+        (PREDICTORS, "mean", MeanPredictor), (PREDICTORS, "broken", BrokenPredictor),
+        (TRACKERS, "lines", LineTracker), (EXECUTORS, "counting", CountingKind)]
     for registry, name, item in additions:
         registry.register(name)(item)
     CountingKind.made.clear()
@@ -149,6 +162,57 @@ def test_user_predictors_are_chosen_by_name(registered: None) -> None:
                                     predictor="mean", cost_predictor="mean")
     run = run_strategy(strategy, synthetic_evaluator(domain), batch=2)
     assert len(run.requests) == 8
+
+
+def test_user_predictor_options_are_set_from_toml(registered: None, write_config: ConfigWriter) -> None:
+    from scinas.config.loading import load_config
+    from scinas.experiment.plan import plan_experiments
+    from scinas.search.registry import strategy_from_config
+
+    experiments = USER_SEARCH.replace("width = 2\n", "") + """
+[P.search.predictor]
+name = "mean"
+offset = 0.5
+[P.search.cost_predictor]
+name = "mean"
+"""
+    experiments = experiments.replace('strategy = "first_unseen"', 'strategy = "pareto"')
+    plan = plan_experiments(load_config(write_config(experiments, SERIES_DATA)), ["P"])[0]
+    search = plan.config.search
+    assert search is not None
+    strategy = strategy_from_config(search, NB201Domain(), Objectives(costs=("time",)), seed=0)
+    score, cost = strategy.factory("score", 0), strategy.factory("time", 0)  # type: ignore[attr-defined]
+    assert isinstance(score, MeanPredictor) and (score.offset, cost.offset) == (0.5, 0.0)
+    assert PREDICTORS.get("mean").from_table(Table({"offset": 0.5}, file="", path="")) == MeanPredictor.Options(0.5)
+
+
+def test_user_classes_pass_the_conformance_suite(registered: None) -> None:
+    from scinas.testing.tables import check_table
+    from scinas.testing.tables import registered as registrations
+
+    found = {(kind, name): cls for kind, name, cls in registrations()}
+    for key in (("strategy", "first_unseen"), ("predictor", "mean"), ("tracker", "lines"), ("executor", "counting")):
+        check_table(found[key], name=" ".join(key))
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("P.search.predictor.ofset=1", r'\[P.search.predictor\] ofset = 1: unknown key \(fix: did you mean "offset"\?\)'),
+    ('P.search.predictor.name="maen"', r'\[P.search.predictor\] name = "maen": unknown predictor; known: broken, gin, '
+                                      r'mean, svr \(fix: did you mean "mean"\?\)'),
+    ('P.search.predictor.name="broken"', r"bug in predictor 'broken' \(tests.test_user_extensions.BrokenPredictor"
+                                        r".from_table\): it raised IndexError"),
+    ('P.search.cost_predictor="broken"', r"bug in predictor 'broken' .* it raised IndexError"),
+])
+def test_bad_input_to_a_user_predictor(registered: None, write_config: ConfigWriter, tmp_path: Path, override: str,
+                                       message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    experiments = USER_SEARCH.replace("width = 2\n", "").replace('strategy = "first_unseen"', 'strategy = "pareto"')
+    folder = write_config(experiments + '[P.search.predictor]\nname = "mean"\n', SERIES_DATA)
+    code = main(["run", "P", override, "--config-dir", str(folder), "--results", str(tmp_path / "r"), *FLAGS])
+    error = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in error and re.search(message, error), error
+    assert not (tmp_path / "r" / "P").exists()
 
 
 @pytest.mark.parametrize(("override", "message"), [

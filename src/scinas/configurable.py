@@ -25,6 +25,12 @@ Example::
 
 Python callers pass the same options as keywords; :func:`options_from_kwargs` validates them with
 the same rules (the TOML path of an error is then the keyword's name).
+
+Besides booleans, numbers, strings and arrays of them, an option may hold a value type of its own
+that reads itself from TOML (e.g. a registered name with that class's own sub-table, as a
+search's ``predictor``): such a type has a classmethod ``read_option(table, key, default)``, a
+method ``to_option()`` giving the TOML value back, and a class attribute ``toml_type`` (its type
+as the docs write it).
 """
 
 from __future__ import annotations
@@ -92,6 +98,9 @@ def _read(table: Table, name: str, hint: Any, default: Any, meta: dict[str, Any]
     if optional and not table.has(name):
         table.any(name, None)
         return default
+    reader = getattr(inner, "read_option", None)
+    if reader is not None:  # a value type that reads itself (see the module docstring)
+        return reader(table, name, default)
     if isinstance(default, tuple):
         default = list(default)  # the Table getters take TOML values: arrays are lists
     minimum, maximum = meta.get("minimum"), meta.get("maximum")
@@ -168,11 +177,20 @@ def options_table(options: Any) -> dict[str, Any]:
         value = getattr(options, item.name)
         if value is None:
             continue
-        table[item.name] = list(value) if isinstance(value, tuple) else value
+        table[item.name] = _toml_value(value)
     return table
 
 
+def _toml_value(value: Any) -> Any:
+    """An option's value as TOML holds it (tuples become arrays; value types write themselves)."""
+    if hasattr(value, "to_option"):
+        return value.to_option()
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _toml_text(value: Any) -> str:
+    if hasattr(value, "to_option"):
+        value = value.to_option()
     if value is None:
         return "(none)"
     if isinstance(value, bool):
@@ -181,12 +199,16 @@ def _toml_text(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key} = {_toml_text(v)}" for key, v in value.items()) + " }"
     return repr(value)
 
 
 def _type_text(hint: Any) -> str:
     inner, optional = _optional(hint)
-    if typing.get_origin(inner) is tuple:
+    if hasattr(inner, "toml_type"):
+        text = str(inner.toml_type)
+    elif typing.get_origin(inner) is tuple:
         text = f"array of {_type_text(typing.get_args(inner)[0])}s"
     else:
         text = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(inner, str(inner))
@@ -198,7 +220,8 @@ def option_rows(options_type: type) -> list[OptionRow]:
     rows = []
     for item, hint, meta in _fields(options_type):
         doc = meta.get("doc", "")
-        bounds = [f">= {meta['minimum']:g}" if meta.get("minimum") is not None else "",
+        above = ">" if meta.get("exclusive_minimum") else ">="
+        bounds = [f"{above} {meta['minimum']:g}" if meta.get("minimum") is not None else "",
                   f"<= {meta['maximum']:g}" if meta.get("maximum") is not None else ""]
         if meta.get("choices"):
             bounds.append("one of " + ", ".join(f'"{c}"' for c in meta["choices"]))

@@ -33,8 +33,10 @@ _SECTIONS = (
     ("Search strategies", "`[X.search] strategy = \"<name>\"`; the options sit in `[X.search]` beside "
      "`strategy`, `score`, `direction`, `costs` and `budget`."),
     ("Predictors", "`[X.search] predictor = \"<name>\"` (the score) and `cost_predictor = \"<name>\"` "
-     "(each cost) of the predictor-guided strategies; a search builds them with its `predictor_epochs`, "
-     "`predictor_ensemble` and `svr_iterations`."),
+     "(each cost) of the predictor-guided strategies; the options sit in `[X.search.predictor]` and "
+     "`[X.search.cost_predictor]` (with `name = \"<name>\"`, or inline: `predictor = { name = \"gin\", "
+     "epochs = 40 }`).  The strategies' `predictor_epochs`, `predictor_ensemble` and `svr_iterations` "
+     "are shorthands for GIN's `epochs`, `ensemble` and SVR's `n_iter`."),
     ("Trackers", "`[X.tracking] trackers = [\"<name>\", ...]`; the options sit in `[X.tracking.<name>]`."),
     ("Executors", "`[X.execution] executor = \"<name>\"`; the options sit in `[X.execution.<name>]`."),
 )

@@ -36,12 +36,47 @@ def test_a_search_parses_with_its_space_and_macro(write_config: ConfigWriter) ->
                                     "predictor_ensemble": 1}
     cls, options = resolve_strategy(search)
     assert cls is PopnasStrategy and (options.max_children, options.predictor_epochs) == (2, 5)
-    assert (options.exploration_share, options.predictor, options.cost_predictor) == (0.33, "gin", "svr")
+    assert (options.exploration_share, options.predictor.name, options.cost_predictor.name) == (0.33, "gin", "svr")
     structure = plan.config.structure
     assert isinstance(structure, SearchStructure) and structure.space is not None
     assert structure.space.operators == ("identity", "3 conv") and structure.space.max_blocks == 2
     assert structure.macro.filters == 4
     assert plan.config.selection is None and plan.config.final is None
+
+
+def test_predictor_sub_tables_are_read_by_the_predictor_classes(write_config: ConfigWriter) -> None:
+    experiments = SEARCH.replace("predictor_epochs = 5\npredictor_ensemble = 1\n", "") + textwrap.dedent("""
+        [P.search.predictor]
+        epochs = 5
+        ensemble = 1
+        learning_rate = 0.002
+        [P.search.cost_predictor]
+        n_iter = 10
+        """)
+    search = _plan(write_config, experiments).config.search
+    assert search is not None
+    _, options = resolve_strategy(search)
+    assert dict(options.predictor.settings) == {"epochs": 5, "ensemble": 1, "learning_rate": 0.002}
+    assert (options.cost_predictor.name, dict(options.cost_predictor.settings)) == ("svr", {"n_iter": 10})
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("P.search.predictor.learnin_rate=0.1", r'\[P.search.predictor\] learnin_rate = 0.1: unknown key \(fix: did you '
+                                            r'mean "learning_rate"\?\)'),
+    ('P.search.cost_predictor="svm"', r'\[P.search\] cost_predictor = "svm": unknown predictor; known: .*svr'),
+    ("P.search.predictor.epochs=3", r"\[P.search\] predictor_epochs = 5: sets the gin predictor's epochs a second "
+                                    r"time"),
+])
+def test_bad_predictor_tables_exit_2_at_plan_time(write_config: ConfigWriter, tmp_path: Path, override: str,
+                                                  message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    folder = write_config(SEARCH, SERIES_DATA)
+    code = main(["run", "P", override, "--config-dir", str(folder), "--results", str(tmp_path / "r"),
+                 "--no-progress"])
+    error = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in error and re.search(message, error), error
+    assert not (tmp_path / "r" / "P").exists()
 
 
 @pytest.mark.parametrize(("name", "maximize"), [

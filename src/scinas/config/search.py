@@ -11,6 +11,9 @@ Example ``configurations.toml``::
     max_children = 8               # every other key is an option of the chosen strategy
     max_exploration_children = 2   # (docs/options.md lists them all, generated from the classes)
 
+    [A.search.predictor]           # the score predictor's own options, read by its class (or a name:
+    epochs = 60                    # predictor = "gin"; cost_predictor likewise; docs/predictors.md)
+
     [A.search_space]               # what a cell may contain (see docs/search_space.md)
     blocks = 3
     operators = ["identity", "3x3 conv", "3x3 dconv", "2x2 maxpool"]

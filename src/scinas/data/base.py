@@ -29,6 +29,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -191,6 +192,17 @@ class DatasetGenerator(abc.ABC):
     def to_table(self) -> dict[str, Any]:
         """This generator's ``[d.parameters]`` table."""
         return self.parameters_table(self.parameters)
+
+    @classmethod
+    def example_table(cls, folder: Path) -> dict[str, Any]:
+        """A small valid ``[d.parameters]`` table, for the conformance suite
+        (:func:`scinas.testing.tables.check_generator_table`, run on every registered generator).
+
+        The default is the empty table (every parameter has a default); a generator with required
+        keys overrides it, and one that reads files may write small example files under
+        ``folder`` (a fresh empty folder) and name them.
+        """
+        return {}
 
     @abc.abstractmethod
     def info(self) -> DatasetInfo:

@@ -134,6 +134,11 @@ class ImagesGenerator(LoadedDataset):
     def parse_parameters(cls, table: Table) -> ImageParameters:
         return ImageParameters.parse(table)
 
+    @classmethod
+    def example_table(cls, folder: Path) -> dict[str, Any]:
+        """scikit-learn's digits (nothing to write)."""
+        return {"source": "digits"}
+
     def source_signature(self) -> Any:
         p = self.parameters
         if p.source == "folder":

@@ -74,6 +74,7 @@ Example ``data.toml`` (optional keys shown with their defaults)::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -372,6 +373,14 @@ class MichaelisMentenGenerator(DatasetGenerator):
     @classmethod
     def parse_parameters(cls, table: Table) -> MichaelisMentenParameters:
         return MichaelisMentenParameters.parse(table)
+
+    @classmethod
+    def example_table(cls, folder: Path) -> dict[str, Any]:
+        """Every range required, each between 0.01 and 0.8 (spectra: ±1)."""
+        ranges = {"k1": (0.01, 0.05), "k2": (0.01, 0.05), "k3": (0.01, 0.05), "E0": (0.1, 0.3), "S0": (0.1, 0.3),
+                  "spectra": (-1.0, 1.0), "amplitude": (0.2, 0.8)}
+        return {f"{stem}_{end}": value for stem, (low, high) in ranges.items()
+                for end, value in (("min", low), ("max", high))}
 
     @classmethod
     def parameters_table(cls, parameters: Any) -> dict[str, Any]:

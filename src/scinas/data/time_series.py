@@ -226,6 +226,13 @@ class TimeSeriesGenerator(LoadedDataset):
         return TimeSeriesParameters.parse(table)
 
     @classmethod
+    def example_table(cls, folder: Path) -> dict[str, Any]:
+        """Four series of eight steps in an ``.npz`` file written into ``folder``."""
+        path = folder / "series.npz"
+        np.savez(path, x=np.zeros((4, 8, 1), np.float32), y=np.array([0, 1, 0, 1]))
+        return {"source": "npz", "path": str(path)}
+
+    @classmethod
     def parameters_table(cls, parameters: Any) -> dict[str, Any]:
         """An aeon dataset is written by its name (its files' paths are derived from it)."""
         table = super().parameters_table(parameters)

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from scinas.configurable import Configurable
+from scinas.configurable import Configurable, options_table
 from scinas.predictors.quality import PredictorQuality, ranking_quality
 from scinas.registry import Registry
 
@@ -34,17 +34,13 @@ __all__ = ["PREDICTORS", "Predictor", "SearchSettings", "check_fit_inputs", "che
 class SearchSettings:
     """What a search tells the predictors it builds by name (:meth:`Predictor.for_search`).
 
-    ``target`` is ``"score"`` or a cost name; ``max_nodes`` bounds the cell graphs; ``epochs``,
-    ``ensemble`` and ``iterations`` are the strategy's ``predictor_epochs``,
-    ``predictor_ensemble`` and ``svr_iterations`` (a predictor uses those that apply to it).
+    ``target`` is ``"score"`` or a cost name; ``max_nodes`` bounds the cell graphs.  The
+    predictor's own options come from its table (``[X.search.predictor]``), not from here.
     """
 
     target: str
     seed: int
     max_nodes: int
-    epochs: int
-    ensemble: int
-    iterations: int
 
 
 class Predictor(Configurable, abc.ABC):
@@ -53,17 +49,24 @@ class Predictor(Configurable, abc.ABC):
     ``name`` is the name used in TOML and in file names (``gin``, ``svr``).  Implementations raise
     ``ValueError`` for empty input, inputs and targets of different lengths, non-finite targets and
     :meth:`predict` before :meth:`fit`.
+
+    The class's ``Options`` dataclass declares its hyperparameters: the keys of
+    ``[X.search.predictor]`` (or ``[X.search.cost_predictor]``) when a search names it.
     """
 
     name: ClassVar[str] = "predictor"
     #: What :meth:`fit` and :meth:`predict` take: cell ``graph``s or ``features`` vectors.
     encoding: ClassVar[Literal["graph", "features"]] = "features"
+    #: The strategies' shorthand keys this predictor takes, mapped to its option each one sets
+    #: (e.g. GIN: ``predictor_epochs`` → ``epochs``); see :mod:`scinas.search.predictor_choice`.
+    search_shorthands: ClassVar[dict[str, str]] = {}
 
     @classmethod
-    def for_search(cls, settings: SearchSettings) -> Predictor:
+    def for_search(cls, settings: SearchSettings, options: Any) -> Predictor:
         """The predictor a search builds when ``[X.search] predictor`` (or ``cost_predictor``) names
-        this class; by default the class called with ``seed`` alone."""
-        return cls(seed=settings.seed)  # type: ignore[call-arg]
+        this class, with ``options`` read from its table by :meth:`from_table`; by default the class
+        called with ``seed`` and its options as keywords."""
+        return cls(seed=settings.seed, **options_table(options))  # type: ignore[call-arg]
 
     @abc.abstractmethod
     def fit(self, inputs: Sequence[Any], targets: np.ndarray) -> None:

@@ -31,12 +31,15 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from scinas.configurable import option, options_table
+from scinas.errors import ConfigError
 from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings, check_fit_inputs
 from scinas.search_space.encoding import CellGraph, batch_graphs
 
@@ -104,22 +107,46 @@ class _StackedGIN(keras.layers.Layer):
         return (ops.einsum("ebf,efo->ebo", hidden, self.out_kernel) + self.out_bias)[..., 0]
 
 
+@dataclass(frozen=True)
+class GINOptions:
+    """``[X.search.predictor]`` of ``name = "gin"``: the hyperparameters of :class:`GINPredictor`."""
+
+    ensemble: int = option(5, minimum=1, doc="networks averaged (k-fold: each trained on all folds but one)")
+    epochs: int = option(80, minimum=1, doc="training epochs of every network")
+    batch_size: int = option(16, minimum=1, doc="graphs per training batch")
+    learning_rate: float = option(5e-3, minimum=0, exclusive_minimum=True, doc="initial learning rate of AdamW "
+                                  "(cosine-decayed to 0)")
+    weight_decay: float = option(5e-4, minimum=0, doc="AdamW weight decay (not on biases and epsilons)")
+    units: tuple[int, ...] = option((30, 60, 120), minimum=1, doc="widths of the GIN layers, one per layer")
+    hidden: int = option(100, minimum=1, doc="width of the dense layer after pooling")
+    aggregation: str = option("split", choices=AGGREGATIONS, doc="how a node gathers its neighbours: in "
+                              "(predecessors), out (successors), both, split (each through its own weights)")
+
+    def check(self) -> None:
+        if not self.units:
+            raise ConfigError("expected at least one GIN layer width", path="units", value=[],
+                              fix="write e.g. units = [30, 60, 120]")
+
+
 @PREDICTORS.register("gin")
 class GINPredictor(Predictor):
     """A k-fold ensemble of GIN regressors over cell graphs (see the module docstring).
 
     ``max_nodes`` pads every graph (a wider graph is a ValueError); ``units`` are the GIN layers'
-    widths, ``hidden`` the dense layer's; ``aggregation`` one of :data:`AGGREGATIONS`.
+    widths, ``hidden`` the dense layer's; ``aggregation`` one of :data:`AGGREGATIONS`.  The other
+    arguments are its TOML options (:class:`GINOptions`).
     """
 
     name = "gin"
 
     encoding = "graph"
+    Options: ClassVar[type[Any]] = GINOptions
+    search_shorthands: ClassVar[dict[str, str]] = {"predictor_epochs": "epochs", "predictor_ensemble": "ensemble"}
 
     @classmethod
-    def for_search(cls, settings: SearchSettings) -> GINPredictor:
-        """An ensemble of ``predictor_ensemble`` networks trained ``predictor_epochs`` epochs."""
-        return cls(settings.max_nodes, ensemble=settings.ensemble, epochs=settings.epochs, seed=settings.seed)
+    def for_search(cls, settings: SearchSettings, options: Any) -> GINPredictor:
+        """The ensemble ``options`` (a :class:`GINOptions`) describe, over graphs of ``max_nodes``."""
+        return cls(settings.max_nodes, seed=settings.seed, **options_table(options))
 
     def __init__(self, max_nodes: int, *, ensemble: int = 5, epochs: int = 80, batch_size: int = 16, seed: int = 0,
                  learning_rate: float = 5e-3, weight_decay: float = 5e-4, units: Sequence[int] = (30, 60, 120),
@@ -145,6 +172,10 @@ class GINPredictor(Predictor):
         self.units = tuple(units)
         self.hidden = hidden
         self.aggregation: Aggregation = aggregation
+        self.options = GINOptions(ensemble=ensemble, epochs=epochs, batch_size=batch_size,
+                                  learning_rate=learning_rate, weight_decay=weight_decay, units=self.units,
+                                  hidden=hidden, aggregation=aggregation)
+        """The TOML options of this predictor (:meth:`to_table` writes them)."""
         self._network: _StackedGIN | None = None
         self._forward: Callable[..., Any] | None = None
         self._n_features = 0

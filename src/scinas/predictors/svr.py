@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import loguniform
@@ -32,6 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
+from scinas.configurable import option
 from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings, check_fit_inputs
 
 __all__ = ["MIN_SEARCH_SAMPLES", "SVRPredictor"]
@@ -79,6 +81,17 @@ def _as_matrix(inputs: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
     return matrix
 
 
+@dataclass(frozen=True)
+class SVROptions:
+    """``[X.search.cost_predictor]`` of ``name = "svr"``: the hyperparameter search of :class:`SVRPredictor`."""
+
+    folds: int = option(5, minimum=2, doc="largest number of cross-validation folds (fewer with few samples: "
+                        "each fold keeps at least 3)")
+    n_iter: int = option(40, minimum=1, doc="hyperparameter sets the randomized search tries by cross-validation")
+    log_target: bool | None = option(None, doc="fit the logarithm of the target (unset: yes for a cost, no for "
+                                     "the score)")
+
+
 @PREDICTORS.register("svr")
 class SVRPredictor(Predictor):
     """Standardised features → SVR, with hyperparameters picked by seeded k-fold randomized search.
@@ -92,11 +105,15 @@ class SVRPredictor(Predictor):
     """
 
     name = "svr"
+    Options: ClassVar[type[Any]] = SVROptions
+    search_shorthands: ClassVar[dict[str, str]] = {"svr_iterations": "n_iter"}
 
     @classmethod
-    def for_search(cls, settings: SearchSettings) -> SVRPredictor:
-        """``svr_iterations`` cross-validated hyperparameter draws; a cost is fitted on its logarithm."""
-        return cls(seed=settings.seed, n_iter=settings.iterations, log_target=settings.target != "score")
+    def for_search(cls, settings: SearchSettings, options: Any) -> SVRPredictor:
+        """The predictor ``options`` (an :class:`SVROptions`) describe; unless ``log_target`` is set,
+        a cost is fitted on its logarithm and the score as it is."""
+        log_target = options.log_target if options.log_target is not None else settings.target != "score"
+        return cls(seed=settings.seed, folds=options.folds, n_iter=options.n_iter, log_target=log_target)
 
     def __init__(self, *, seed: int = 0, folds: int = 5, n_iter: int = 40, log_target: bool = False,
                  params: Mapping[str, Any] | None = None) -> None:
@@ -108,6 +125,8 @@ class SVRPredictor(Predictor):
         self.folds = folds
         self.n_iter = n_iter
         self.log_target = log_target
+        self.options = SVROptions(folds=folds, n_iter=n_iter, log_target=log_target)
+        """The TOML options of this predictor (:meth:`to_table` writes them)."""
         self.params: dict[str, Any] | None = None if params is None else dict(params)
         """Fixed hyperparameters to fit without a search (None: search them)."""
         self._model: Pipeline | None = None

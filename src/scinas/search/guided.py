@@ -34,7 +34,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -48,11 +48,16 @@ from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
     TunedHyperparameters,
-    check_predictor,
     exploration_scores,
     fit_and_predict,
     named_predictor_factory,
     select_front,
+)
+from scinas.search.predictor_choice import (
+    DEFAULT_COST_PREDICTOR,
+    DEFAULT_SCORE_PREDICTOR,
+    PredictorChoice,
+    check_choice,
 )
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
@@ -114,12 +119,19 @@ class GuidedOptions:
                              "too large to enumerate")
     enumerate_limit: int = option(20000, minimum=0, doc="domains of at most this many architectures are "
                                   "predicted in full")
-    predictor: str = option("gin", doc="the score predictor, by registered name")
-    cost_predictor: str = option("svr", doc="the predictor of each cost, by registered name")
-    predictor_epochs: int = option(80, minimum=1, doc="training epochs of the score predictor (gin)")
-    predictor_ensemble: int = option(3, minimum=1, doc="networks averaged by the score predictor (gin)")
-    svr_iterations: int = option(40, minimum=1, doc="hyperparameter sets the svr cost predictor tries by "
-                                 "cross-validation")
+    # PredictorChoice is a frozen dataclass: a shared default is safe.
+    predictor: PredictorChoice = option(DEFAULT_SCORE_PREDICTOR,  # noqa: RUF009
+                                        doc="the score predictor: a registered name, or a table of its options "
+                                        "with an optional name (docs/predictors.md)")
+    cost_predictor: PredictorChoice = option(DEFAULT_COST_PREDICTOR,  # noqa: RUF009
+                                             doc="the predictor of each cost: a registered name, or a table of its "
+                                             "options with an optional name")
+    predictor_epochs: int | None = option(None, minimum=1, doc="shorthand for the score predictor's epochs "
+                                          "(gin; default 80)")
+    predictor_ensemble: int | None = option(None, minimum=1, doc="shorthand for the score predictor's ensemble "
+                                            "(gin; default 3 here)")
+    svr_iterations: int | None = option(None, minimum=1, doc="shorthand for the cost predictor's n_iter (svr; "
+                                        "default 40)")
     svr_growth: float = option(1.5, minimum=1, doc="the cost predictors' hyperparameters are searched again once "
                                "the trials have grown by this factor, and reused in between")
 
@@ -127,8 +139,16 @@ class GuidedOptions:
         if self.exploit_share + self.local_share + self.exploration_share > 1:
             raise ConfigError("exploit_share + local_share + exploration_share must be at most 1",
                               path="exploration_share", value=self.exploration_share, fix="lower one of the shares")
-        check_predictor(self.predictor, "predictor")
-        check_predictor(self.cost_predictor, "cost_predictor")
+        check_choice(self.predictor, self.shorthands(), self.SHORTHAND_DEFAULTS, "predictor")
+        check_choice(self.cost_predictor, self.shorthands(), self.SHORTHAND_DEFAULTS, "cost_predictor")
+
+    #: The default of each shorthand key (:mod:`scinas.search.predictor_choice`).
+    SHORTHAND_DEFAULTS: ClassVar[dict[str, int]] = {"predictor_epochs": 80, "predictor_ensemble": 3,
+                                                    "svr_iterations": 40}
+
+    def shorthands(self) -> dict[str, int | None]:
+        """The shorthand keys' values (None: not set)."""
+        return {key: getattr(self, key) for key in self.SHORTHAND_DEFAULTS}
 
 
 class GuidedParetoStrategy(LedgerStrategy):
@@ -154,8 +174,8 @@ class GuidedParetoStrategy(LedgerStrategy):
         self.exploration_share = float(chosen.exploration_share)
         self.front_min_gain = float(chosen.front_min_gain)
         self.factory = predictor_factory or named_predictor_factory(
-            chosen.predictor, chosen.cost_predictor, domain.max_nodes, epochs=chosen.predictor_epochs,
-            ensemble=chosen.predictor_ensemble, iterations=chosen.svr_iterations)
+            chosen.predictor, chosen.cost_predictor, domain.max_nodes, shorthands=chosen.shorthands(),
+            defaults=chosen.SHORTHAND_DEFAULTS)
         svr_growth = chosen.svr_growth
         self.costs = tuple(objectives.costs)
         self._queue: list[Architecture] = []

@@ -51,12 +51,17 @@ from scinas.search.ledger import LedgerEntry, LedgerStrategy
 from scinas.search.prediction import (
     Predictions,
     PredictorFactory,
-    check_predictor,
     exploration_scores,
     fit_and_predict,
     named_predictor_factory,
     select_front,
     write_csv,
+)
+from scinas.search.predictor_choice import (
+    DEFAULT_COST_PREDICTOR,
+    DEFAULT_SCORE_PREDICTOR,
+    PredictorChoice,
+    check_choice,
 )
 from scinas.search_space.architecture import Architecture
 from scinas.store.layout import RunLayout
@@ -65,17 +70,34 @@ __all__ = ["PNASStrategy", "PopnasStrategy"]
 
 logger = logging.getLogger(__name__)
 
+_PREDICTOR_DOC = ("the score predictor: a registered name, or a table of its options with an optional name "
+                  "(docs/predictors.md)")
+_COST_PREDICTOR_DOC = ("the predictor of each cost: a registered name, or a table of its options with an optional "
+                       "name (docs/predictors.md)")
+
+
 @dataclass(frozen=True)
 class PNASOptions:
     """``[X.search]`` options of ``strategy = "pnas"``."""
 
     max_children: int = option(128, minimum=1, doc="cells trained per step (block count)")
-    predictor: str = option("gin", doc="the score predictor, by registered name")
-    predictor_epochs: int = option(80, minimum=1, doc="training epochs of the score predictor (gin)")
-    predictor_ensemble: int = option(5, minimum=1, doc="networks averaged by the score predictor (gin)")
+    # PredictorChoice is a frozen dataclass: a shared default is safe.
+    predictor: PredictorChoice = option(DEFAULT_SCORE_PREDICTOR, doc=_PREDICTOR_DOC)  # noqa: RUF009
+    predictor_epochs: int | None = option(None, minimum=1, doc="shorthand for the score predictor's epochs "
+                                          "(gin; default 80)")
+    predictor_ensemble: int | None = option(None, minimum=1, doc="shorthand for the score predictor's ensemble "
+                                            "(gin; default 5)")
+
+    #: The default of each shorthand key (:mod:`scinas.search.predictor_choice`).
+    SHORTHAND_DEFAULTS: ClassVar[dict[str, int]] = {"predictor_epochs": 80, "predictor_ensemble": 5,
+                                                    "svr_iterations": 40}
+
+    def shorthands(self) -> dict[str, int | None]:
+        """The shorthand keys' values (None: not set)."""
+        return {key: getattr(self, key, None) for key in self.SHORTHAND_DEFAULTS}
 
     def check(self) -> None:
-        check_predictor(self.predictor, "predictor")
+        check_choice(self.predictor, self.shorthands(), self.SHORTHAND_DEFAULTS, "predictor")
 
 
 @dataclass(frozen=True)
@@ -86,13 +108,14 @@ class PopnasOptions(PNASOptions):
                                            "operators and inputs (the exploration front)")
     exploration_share: float = option(0.33, minimum=0, maximum=1, doc="an operator or input is under-represented "
                                       "below this share of the uniform share in the Pareto front")
-    cost_predictor: str = option("svr", doc="the predictor of each cost, by registered name")
-    svr_iterations: int = option(40, minimum=1, doc="hyperparameter sets the svr cost predictor tries by "
-                                 "cross-validation")
+    # PredictorChoice is a frozen dataclass: a shared default is safe.
+    cost_predictor: PredictorChoice = option(DEFAULT_COST_PREDICTOR, doc=_COST_PREDICTOR_DOC)  # noqa: RUF009
+    svr_iterations: int | None = option(None, minimum=1, doc="shorthand for the cost predictor's n_iter (svr; "
+                                        "default 40)")
 
     def check(self) -> None:
         super().check()
-        check_predictor(self.cost_predictor, "cost_predictor")
+        check_choice(self.cost_predictor, self.shorthands(), self.SHORTHAND_DEFAULTS, "cost_predictor")
 
 
 class PopnasStrategy(LedgerStrategy):
@@ -120,8 +143,7 @@ class PopnasStrategy(LedgerStrategy):
         self.exploration_share = float(getattr(chosen, "exploration_share", PopnasOptions.exploration_share))
         self.factory = predictor_factory or named_predictor_factory(
             chosen.predictor, getattr(chosen, "cost_predictor", PopnasOptions.cost_predictor), domain.max_nodes,
-            epochs=chosen.predictor_epochs, ensemble=chosen.predictor_ensemble,
-            iterations=getattr(chosen, "svr_iterations", PopnasOptions.svr_iterations))
+            shorthands=chosen.shorthands(), defaults=chosen.SHORTHAND_DEFAULTS)
         self.costs = () if self.mode == "pnas" else tuple(objectives.costs)
         self._step = -1
         self._queue: list[tuple[str, Architecture]] = []

@@ -14,7 +14,7 @@ import csv
 import io
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from scinas.atomic import write_text_atomic
 from scinas.search.domain import ProgressiveDomain, SearchDomain
 from scinas.search.ledger import LedgerEntry
 from scinas.search.pareto import descending, scan_front
+from scinas.search.predictor_choice import PredictorChoice, build_predictor
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
 
@@ -35,7 +36,6 @@ __all__ = [
     "Predictions",
     "PredictorFactory",
     "TunedHyperparameters",
-    "check_predictor",
     "exploration_scores",
     "fit_and_predict",
     "named_predictor_factory",
@@ -49,24 +49,22 @@ logger = logging.getLogger(__name__)
 PredictorFactory = Callable[[str, int], "Predictor"]
 
 
-def named_predictor_factory(predictor: str, cost_predictor: str, max_nodes: int, *, epochs: int, ensemble: int,
-                            iterations: int) -> PredictorFactory:
+def named_predictor_factory(predictor: PredictorChoice | str, cost_predictor: PredictorChoice | str, max_nodes: int,
+                            *, shorthands: Mapping[str, int | None] | None = None,
+                            defaults: Mapping[str, int] | None = None) -> PredictorFactory:
     """The registered predictors ``predictor`` (for the score) and ``cost_predictor`` (per cost),
-    each built by its :meth:`~scinas.predictors.Predictor.for_search`."""
-    def build(target: str, seed: int) -> Predictor:
-        from scinas.predictors import PREDICTORS, SearchSettings  # deferred: Keras starts slowly
+    each built by its class's :meth:`~scinas.predictors.Predictor.for_search` with the options of
+    its table and the strategy's ``shorthands`` (see :mod:`scinas.search.predictor_choice`)."""
+    score = predictor if isinstance(predictor, PredictorChoice) else PredictorChoice(predictor)
+    cost = cost_predictor if isinstance(cost_predictor, PredictorChoice) else PredictorChoice(cost_predictor)
 
-        cls = PREDICTORS.get(predictor if target == "score" else cost_predictor)
-        return cls.for_search(SearchSettings(target, seed, max_nodes, epochs, ensemble, iterations))
+    def build(target: str, seed: int) -> Predictor:
+        from scinas.predictors import SearchSettings  # deferred: Keras starts slowly
+
+        return build_predictor(score if target == "score" else cost, SearchSettings(target, seed, max_nodes),
+                               shorthands or {}, defaults or {})
 
     return build
-
-
-def check_predictor(name: str, key: str) -> None:
-    """A ConfigError at option ``key`` unless ``name`` is a registered predictor."""
-    from scinas.predictors import PREDICTORS  # deferred: Keras starts slowly
-
-    PREDICTORS.get(name, path=key)
 
 
 @dataclass(frozen=True)

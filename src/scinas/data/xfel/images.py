@@ -163,6 +163,19 @@ class XfelImagesGenerator(LoadedDataset):
     def parse_parameters(cls, table: Table) -> XfelImagesParameters:
         return XfelImagesParameters.parse(table)
 
+    @classmethod
+    def parameters_table(cls, parameters: Any) -> dict[str, Any]:
+        """The intensity folder is written back as ``path`` (its parent) and ``intensity`` (its name)."""
+        table = super().parameters_table(parameters)
+        folder = Path(table.pop("folder"))
+        return {"path": str(folder.parent), "intensity": folder.name, **table}
+
+    @classmethod
+    def example_table(cls, folder: Path) -> dict[str, Any]:
+        """An intensity folder with the seed's layout (no images needed to read the table)."""
+        (folder / "1e15" / "images" / "trainset" / "adk_open").mkdir(parents=True)
+        return {"path": str(folder), "intensity": "1e15"}
+
     def _splits(self) -> list[list[tuple[Path, str]]]:
         images = Path(self.parameters.folder) / "images"
         parts = [_class_files(images / "trainset")]
