@@ -117,7 +117,7 @@ class SearchTally:
     """Counts of a search's trials and the best validation score so far (``maximize``: larger is better).
 
     ``done`` counts finished trials (completed or failed), ``done_before`` those finished before
-    this session (a resumed run); the time left is estimated from this session's pace.
+    this process (a resumed run); the time left is estimated from this process's pace.
     """
 
     budget: int | None
@@ -139,7 +139,7 @@ class SearchTally:
             self.best = (score, name)
 
     def left_s(self, now: float) -> float | None:
-        """Seconds the rest of the budget will take at this session's pace; ``None`` if unknown."""
+        """Seconds the rest of the budget will take at this process's pace; ``None`` if unknown."""
         done_now = self.done - self.done_before
         if self.budget is None or done_now <= 0:
             return None
