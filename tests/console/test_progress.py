@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scinas.console.progress import LiveView, PlainView, RunConsole, RunOutline, format_duration, logs_above_bars
-from scinas.store import EpochRecord, RunStore
+from scinas.store import EpochRecord, RunStore, TrialPhase
 
 
 @pytest.fixture
@@ -35,10 +35,7 @@ class Clock:
 def _trial(store: RunStore, name: str, *, score: float | None, epochs: int = 2, phase: str | None = None,
            fail: str | None = None) -> None:
     """Write what a trainer writes for one trial: start, epochs, final metrics, completion or failure."""
-    if phase is not None:
-        added = store.add_trial(name, architecture=name)
-        store.update_trial(added.trial_id, extra={"phase": phase})
-    record = store.start_trial(name, architecture=name)
+    record = store.start_trial(name, architecture=name, phase=TrialPhase(phase or "search"))
     for epoch in range(1, epochs + 1):
         store.record_epoch(EpochRecord(record.trial_id, epoch, metrics={"loss": 1.0 / epoch, "val_loss": 2.0 / epoch,
                                                                        "accuracy": 0.5, "val_accuracy": 0.4}))

@@ -70,7 +70,7 @@ def _number(value: float) -> str:
 
 
 def _phase(trial: TrialRecord) -> str:
-    return str(trial.extra.get("phase", "search"))
+    return trial.phase.value
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class RunOutline:
     """What the console knows of a run before it starts: its name, folder, search and epochs.
 
     ``strategy`` is ``None`` for a fixed experiment; ``epochs`` maps a trial's phase (``search``,
-    ``selection``, ``final``) to the epochs it trains.
+    ``fixed``, ``selection``, ``final``: the store's ``phase`` column) to the epochs it trains.
     """
 
     experiment: str
@@ -95,7 +95,8 @@ class RunOutline:
         training = config.training.epochs
         selection = config.selection.epochs if config.selection is not None and config.selection.epochs else None
         final = config.final.epochs if config.final is not None and config.final.epochs else None
-        epochs = {"search": training, "selection": selection or training, "final": final or selection or training}
+        epochs = {"search": training, "fixed": training, "selection": selection or training,
+                  "final": final or selection or training}
         search = config.search
         if search is None:
             return cls(config.name, run_dir, epochs=epochs)
@@ -352,7 +353,7 @@ class RunConsole:
 
     def _training_title(self, trial: TrialRecord) -> str:
         phase = _phase(trial)
-        label = "" if phase in ("search", trial.name) else f" ({phase})"
+        label = "" if phase in ("search", "fixed", trial.name) else f" ({phase})"
         return f"{self.outline.experiment} {trial.name}{label}"
 
     def _finished(self, trial: TrialRecord, *, failed: bool) -> None:
