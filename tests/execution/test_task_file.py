@@ -17,6 +17,7 @@ from scinas.search.base import TrialRequest
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.cell import Cell
 from scinas.search_space.macro import MacroConfig
+from scinas.store import TrialPhase
 from tests.execution.conftest import StartedRun
 
 
@@ -102,3 +103,16 @@ def test_the_local_executor_hands_its_worker_a_json_task(started_run: StartedRun
     assert sorted(p.name for p in trial_dir.glob("task.*")) == [TASK_FILE]
     assert _mode(trial_dir / TASK_FILE) == 0o600
     assert WorkerTask.load(trial_dir / TASK_FILE).request.name == "trial-0001"
+
+
+def test_a_task_keeps_the_phase_of_its_trial(started_run: StartedRun) -> None:
+    architecture = started_run.plan.architecture
+    record = started_run.store.add_trial("select-00", architecture=architecture.to_text(),
+                                         phase=TrialPhase.SELECTION)
+    task = WorkerTask(started_run.run_dir, "T", started_run.cache_root, TrialRequest("select-00", architecture),
+                      record, "local", threads=1, verbose=0)
+    path = started_run.run_dir / "trials" / "select-00" / TASK_FILE
+    path.parent.mkdir(parents=True)
+    task.save(path)
+    assert json.loads(path.read_text())["record"]["phase"] == "selection"
+    assert WorkerTask.load(path).record.phase is TrialPhase.SELECTION
