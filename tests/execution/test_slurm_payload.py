@@ -81,7 +81,7 @@ class _FakeSubmitit:
 
 def test_a_job_gets_the_path_of_a_json_task_and_an_owner_only_log_folder(started_run: StartedRun,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import submitit
+    submitit = pytest.importorskip("submitit", reason="the slurm extra (make install EXTRAS=slurm)")
 
     monkeypatch.setattr(submitit, "SlurmExecutor", _FakeSubmitit)
     executor = SlurmExecutor(started_run.store, started_run.run_dir, "T", started_run.cache_root,
