@@ -10,24 +10,9 @@ Example::
     store.complete_trial(trial.trial_id, best_epoch=1, epochs_completed=1)
     store.close()
 
-Design choices (why):
+Opening, the single-writer lock, pragmas (WAL, synchronous=FULL) and transactions live in
+:mod:`scinas.store.connection`: every public method that writes runs in exactly one transaction.
 
-* **One writer.**  Only the coordinating process writes.  It holds an exclusive, non-blocking
-  ``flock`` on the sibling file ``<store>.lock`` while open, so a second scinas process pointed
-  at the same run folder fails at once with the holder's pid instead of interleaving trials.
-  The operating system drops the lock when the holder dies (even by ``kill -9``), so a crashed
-  run never blocks its own resume.  ``RunStore.open(path, readonly=True)`` takes no lock and
-  opens SQLite with ``mode=ro``: reports and notebooks can read a live run.  flock locks belong
-  to an open file description: a second writer in the same process is refused too, but a child
-  made by ``fork`` shares the parent's lock (and must not use the parent's store anyway).
-* **Atomic writes.**  Every public method that writes runs in exactly one ``BEGIN IMMEDIATE``
-  ... ``COMMIT`` transaction and rolls back on any exception, so a crash or a bad value never
-  leaves half a trial behind.  ``create`` builds the schema in a temporary file and renames it
-  into place, so a store either exists complete or not at all.
-* **WAL journal, synchronous=FULL.**  WAL lets readers run beside the writer.  FULL makes every
-  commit durable across a power cut, not only across a process crash (NORMAL may lose the last
-  commits).  The store writes a few rows per epoch, so the extra fsync costs nothing
-  measurable, while losing a "completed" mark could make a resumed run train a trial twice.
 * **Listeners.**  ``store.add_listener(listener)`` registers a callable that receives a
   :class:`StoreEvent` after each committed write of a trial start, an epoch, evaluation
   metrics, a completion or a failure (whoever made the write: a trainer in this process or a
@@ -42,15 +27,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from scinas.atomic import atomic_path
+from scinas.store.connection import StoreConnection
 from scinas.store.events import StoreEvent, StoreEventKind, StoreListener
-from scinas.store.lock import WriterLock
 from scinas.store.records import (
     EpochRecord,
     MetricRecord,
@@ -69,7 +52,6 @@ from scinas.store.records import (
     parse_split,
     utc_now,
 )
-from scinas.store.schema import SCHEMA_SQL, SCHEMA_VERSION, check_schema
 from scinas.store.tables import export_csv
 
 __all__ = ["TRIAL_FIELDS", "RunStore", "StoreEvent", "StoreEventKind", "StoreListener"]
@@ -104,14 +86,12 @@ class RunStore:
     ``readonly=True``); use it as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, *, readonly: bool,
-                 lock: WriterLock | None) -> None:
+    def __init__(self, connection: StoreConnection) -> None:
         """Internal: use :meth:`create` or :meth:`open`."""
-        self.path = path
-        self.readonly = readonly
-        self._connection: sqlite3.Connection | None = connection
-        self._lock = lock
-        self._mutex = threading.RLock()
+        self.path = connection.path
+        self.readonly = connection.readonly
+        self._connection = connection
+        self._mutex = connection.mutex
         self._listeners: list[StoreListener] = []
 
     # ------------------------------------------------------------------ opening and closing
@@ -120,80 +100,24 @@ class RunStore:
     def create(cls, path: Path, *, run_id: str, experiment: str, seed: int | None, config_text: str,
                manifest: Mapping[str, object]) -> RunStore:
         """A new store at ``path`` (which must not exist) holding one run in status ``running``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = WriterLock(path)
-        lock.acquire()
-        try:
-            if path.exists():
-                raise StoreError(f"a run store already exists at {path}; open it with RunStore.open to "
-                                 "resume, or choose another run folder")
-            with atomic_path(path) as temporary:
-                build = sqlite3.connect(temporary, isolation_level=None)
-                try:
-                    build.executescript(SCHEMA_SQL)
-                    build.execute("BEGIN IMMEDIATE")
-                    build.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                                  (str(SCHEMA_VERSION),))
-                    build.execute(
-                        "INSERT INTO runs (run_id, experiment, status, created_at, seed, config, manifest) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, experiment, RunStatus.RUNNING.value, format_time(utc_now()), seed,
-                         config_text, dumps_json(dict(manifest))))
-                    build.execute("COMMIT")
-                finally:
-                    build.close()
-            return cls._connect(path, readonly=False, lock=lock)
-        except BaseException:
-            lock.release()
-            raise
+
+        def insert_run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO runs (run_id, experiment, status, created_at, seed, config, manifest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, experiment, RunStatus.RUNNING.value, format_time(utc_now()), seed, config_text,
+                 dumps_json(dict(manifest))))
+
+        return cls(StoreConnection.create(Path(path), insert_run))
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> RunStore:
         """The existing store at ``path``: for writing (resume) unless ``readonly``."""
-        path = Path(path)
-        if not path.is_file():
-            raise StoreError(f"no run store at {path}; check the run folder, or start a new run")
-        if readonly:
-            return cls._connect(path, readonly=True, lock=None)
-        lock = WriterLock(path)
-        lock.acquire()
-        try:
-            return cls._connect(path, readonly=False, lock=lock)
-        except BaseException:
-            lock.release()
-            raise
-
-    @classmethod
-    def _connect(cls, path: Path, *, readonly: bool, lock: WriterLock | None) -> RunStore:
-        if readonly:
-            connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True,
-                                         isolation_level=None, timeout=30.0, check_same_thread=False)
-        else:
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
-        try:
-            connection.row_factory = sqlite3.Row
-            check_schema(connection, path, readonly=readonly)
-            if readonly:
-                connection.execute("PRAGMA query_only = ON")
-            else:
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("PRAGMA synchronous = FULL")
-                connection.execute("PRAGMA foreign_keys = ON")
-        except BaseException:
-            connection.close()
-            raise
-        return cls(path, connection, readonly=readonly, lock=lock)
+        return cls(StoreConnection.open(Path(path), readonly=readonly))
 
     def close(self) -> None:
         """Close the database and give up the writer lock; safe to call twice."""
-        with self._mutex:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-            if self._lock is not None:
-                self._lock.release()
-                self._lock = None
+        self._connection.close()
 
     def __enter__(self) -> RunStore:
         return self
@@ -203,31 +127,18 @@ class RunStore:
         self.close()
 
     def __repr__(self) -> str:
-        mode = "closed" if self._connection is None else "read-only" if self.readonly else "writer"
+        mode = "closed" if self._connection.closed else "read-only" if self.readonly else "writer"
         return f"RunStore({str(self.path)!r}, {mode})"
 
     @property
     def _db(self) -> sqlite3.Connection:
-        if self._connection is None:
-            raise StoreError(f"the run store {self.path} is closed")
-        return self._connection
+        return self._connection.db
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
-        if self.readonly:
-            raise StoreError(f"the run store {self.path} was opened read-only; open it without "
-                             "readonly=True (as the only writer) to change it")
-        with self._mutex:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        """One atomic write (see :meth:`StoreConnection.transaction`)."""
+        with self._connection.transaction() as db:
+            yield db
 
     # ------------------------------------------------------------------ listeners
 
