@@ -1,4 +1,4 @@
-"""The ``scinas`` command line: ``run``, ``list``, ``predict``, ``report``, ``export`` and ``xfel preview``.
+"""The ``scinas`` command line: ``run``, ``list``, ``predict``, ``report``, ``export``, ``serve``, ``xfel preview``.
 
 Output: ``run`` shows one progress display per search and one line per finished trial (whole
 lines when the output is not a terminal or with ``--no-progress``); its full log is ``run.log`` in
@@ -21,12 +21,14 @@ Examples::
     scinas xfel preview --out xfel.png --seed 3                      # diffraction patterns, 3 intensities
     scinas report results/A/<run>                  # report.html + figures (also written after every run)
     scinas export results/A/<run> --format parquet # the store's tables as Parquet (or CSV) files
+    scinas serve --results results                 # the live dashboard on http://127.0.0.1:8765
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scinas import __version__
+from scinas.config.arguments import split_arguments
 from scinas.errors import ConfigError, ScinasError
 
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "split_arguments"]
 
 logger = logging.getLogger("scinas.cli")
-_COMMANDS = ("run", "list", "predict", "xfel", "report", "export")
+_COMMANDS = ("run", "list", "predict", "xfel", "report", "export", "serve")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -78,7 +81,26 @@ def _parser() -> _Parser:
     _predict_parser(commands)
     _xfel_parser(commands)
     _report_parsers(commands)
+    _serve_parser(commands)
     return parser
+
+
+def _serve_parser(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve", help="a live web dashboard over a results folder (starts, stops and resumes runs)",
+        description="Serve a dashboard of the runs under --results: trials, Pareto fronts, hypervolume, "
+                    "predicted vs measured, learning curves, updated live; and a queue to start, stop and resume "
+                    "runs. Loopback only unless --token or a token is generated for another --host. Needs the "
+                    "serve extra. See docs/dashboard.md.")
+    serve.add_argument("--results", type=Path, default=Path(os.environ.get("SCINAS_RESULTS", "results")),
+                       help="results root (default: results, or $SCINAS_RESULTS)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    serve.add_argument("--read-only", action="store_true", help="no control actions (start, stop, resume)")
+    serve.add_argument("--token", default=os.environ.get("SCINAS_SERVE_TOKEN"),
+                       help="access token (default: $SCINAS_SERVE_TOKEN; generated and shown once when --host is "
+                            "not loopback)")
+    _common(serve)
 
 
 def _report_parsers(commands: Any) -> None:
@@ -154,32 +176,6 @@ def _verbosity(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="only warnings, errors and the results")
     group.add_argument("-v", "--verbose", action="store_true",
                        help="also the full log, Keras' per-epoch lines and TensorFlow's start-up lines")
-
-
-def split_arguments(items: Sequence[str], environ: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
-    """Separate experiment names from ``KEY=VALUE`` overrides.
-
-    ``CONFIGS='E A'`` adds names; ``E.training.epochs=2`` is an override; with no names at all,
-    the ``CONFIGS`` environment variable supplies them (containers).
-    """
-    names: list[str] = []
-    overrides: list[str] = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            names.append(item)
-        elif key.strip().upper() == "CONFIGS":
-            names.extend(value.replace(",", " ").split())
-        elif "." in key:
-            overrides.append(item)
-        else:
-            raise ConfigError(f"unknown setting {item!r}", file="command line",
-                              fix="use CONFIGS='E A' for experiment names or a dotted override such as "
-                                  "E.training.epochs=2")
-    if not names:
-        environ = dict(os.environ) if environ is None else environ
-        names = environ.get("CONFIGS", "").replace(",", " ").split()
-    return names, overrides
 
 
 def _command_list(args: argparse.Namespace) -> int:
@@ -346,6 +342,25 @@ def _command_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_serve(args: argparse.Namespace) -> int:
+    from scinas.serve import server
+
+    server.check_installed()
+    settings, generated = server.settings_for(args.results, args.config_dir, args.host, args.port,
+                                              read_only=args.read_only, token=args.token)
+    sock = server.bind(args.host, args.port)
+    from scinas.serve.app import create_app
+
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    app = create_app(settings)
+    if not settings.results.is_dir():
+        print(f"note: {settings.results} does not exist yet; the dashboard shows it empty", file=sys.stderr)
+    shown = " (the generated token is shown only now)" if generated else ""
+    print(f"scinas dashboard: {server.address(settings)}{shown}", flush=True)
+    server.run(app, sock, log_level="info" if args.verbose else "warning")
+    return EXIT_OK
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     """Log to standard error: warnings and errors with ``-q``; for ``run`` also without ``-v``, since
     its progress display says what the info records said (they all go to the run's ``run.log``)."""
@@ -377,6 +392,8 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
             return _command_report(args)
         if args.command == "export":
             return _command_export(args)
+        if args.command == "serve":
+            return _command_serve(args)
         return _command_run(args, argv)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
