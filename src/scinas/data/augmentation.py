@@ -10,14 +10,18 @@ Example ``data.toml``::
     flip = "horizontal"     # none | horizontal | vertical | both
     crop_padding = 4        # pad by 4 pixels (zeros after normalisation: the mean), crop back at random
     cutout = 8              # zero a random 8x8 square of each image
+
+Diffraction patterns add ``rotation`` and ``friedel`` (about the beam axis and through the
+pattern's centre; see :mod:`scinas.data.diffraction_augmentation`, applied before normalisation).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scinas.config.reader import Table
+from scinas.data.diffraction_augmentation import DiffractionAugmentation
 
 if TYPE_CHECKING:  # TensorFlow is imported when batches are augmented, not when a config is read
     import tensorflow as tf
@@ -34,17 +38,24 @@ class AugmentationConfig:
     flip: str = "none"
     crop_padding: int = 0
     cutout: int = 0
+    diffraction: DiffractionAugmentation = field(default_factory=DiffractionAugmentation)
 
     @classmethod
     def parse(cls, table: Table) -> AugmentationConfig | None:
         config = cls(flip=table.string("flip", "none", choices=FLIPS),
                      crop_padding=table.integer("crop_padding", 0, minimum=0),
-                     cutout=table.integer("cutout", 0, minimum=0))
+                     cutout=table.integer("cutout", 0, minimum=0),
+                     diffraction=DiffractionAugmentation.parse(table))
         table.finish()
         return config if config.active else None
 
     @property
     def active(self) -> bool:
+        return self.image_active or self.diffraction.active
+
+    @property
+    def image_active(self) -> bool:
+        """Whether a flip, crop or cutout is asked for (applied after normalisation)."""
         return self.flip != "none" or self.crop_padding > 0 or self.cutout > 0
 
 

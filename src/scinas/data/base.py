@@ -54,7 +54,13 @@ Task = Literal["regression", "classification"]
 
 @dataclass(frozen=True)
 class ShapeConfig:
-    """``[d.shape]``: how many samples, how they are sharded, batched, shuffled and split."""
+    """``[d.shape]``: how many samples, how they are sharded, batched, shuffled and split.
+
+    ``fresh_training = true`` (simulated datasets only) draws new training samples every epoch
+    from the generator instead of reading the cached training split, ``fresh_training_samples``
+    per epoch (0, the default: as many as the training split holds); validation and test stay
+    fixed (see :mod:`scinas.data.fresh`).
+    """
 
     seed: int
     n_samples: int
@@ -62,11 +68,14 @@ class ShapeConfig:
     batch_size: int
     shuffle_buffer_size: int
     splits: tuple[float, float, float]
+    fresh_training: bool = False
+    fresh_training_samples: int = 0
 
     @classmethod
-    def parse(cls, table: Table, *, n_samples_required: bool = True) -> ShapeConfig:
+    def parse(cls, table: Table, *, n_samples_required: bool = True, fresh_allowed: bool = True) -> ShapeConfig:
         """Read ``[d.shape]``.  With ``n_samples_required = False`` (datasets read from files,
-        whose size the files give) ``n_samples`` may be left out: it is then 0, meaning "all"."""
+        whose size the files give) ``n_samples`` may be left out: it is then 0, meaning "all".
+        ``fresh_allowed = False`` (datasets read from files) rejects ``fresh_training``."""
         seed = table.integer("seed", 0, minimum=0)
         needed = n_samples_required or table.has("n_samples")
         n_samples = table.integer("n_samples", minimum=3) if needed else 0
@@ -83,7 +92,17 @@ class ShapeConfig:
         if splits[0] <= 0:
             raise table.error("splits", "the training split is empty",
                               fix="give the training split a fraction > 0")
-        shape = cls(seed, n_samples, n_shards, batch_size, shuffle, (splits[0], splits[1], splits[2]))
+        fresh = table.boolean("fresh_training", False)
+        if fresh and not fresh_allowed:
+            raise table.error("fresh_training", "this dataset is read from files: there is no generator to draw "
+                              "fresh training samples from", fix="remove fresh_training (it applies to simulated "
+                              "datasets such as generator = \"xfel\")")
+        fresh_samples = table.integer("fresh_training_samples", 0, minimum=0)
+        if fresh_samples and not fresh:
+            raise table.error("fresh_training_samples", "fresh_training is off, so no fresh sample is drawn",
+                              fix="add fresh_training = true, or remove fresh_training_samples")
+        shape = cls(seed, n_samples, n_shards, batch_size, shuffle, (splits[0], splits[1], splits[2]), fresh,
+                    fresh_samples)
         if n_samples:
             sizes = split_sizes(n_samples, shape.splits)
             for name, size, frac in zip(SPLITS, sizes, splits, strict=True):

@@ -39,6 +39,8 @@ import tensorflow as tf
 from scinas.data.augmentation import AugmentationConfig, augment_batches
 from scinas.data.base import SPLITS, DatasetGenerator, DatasetInfo, split_sizes
 from scinas.data.cache import ShardCache, ensure_cache
+from scinas.data.diffraction_augmentation import augment_diffraction, mask_batches, mask_outside_support
+from scinas.data.fresh import fresh_samples_per_epoch, fresh_training_batches
 from scinas.data.statistics import NormalizationStatistics, load_or_compute_statistics
 from scinas.errors import DataError
 
@@ -87,7 +89,8 @@ class PreparedDataset:
         else:
             n_stats = stats_samples
         cache = ensure_cache(generator, Path(cache_root), progress=progress)
-        generator.release()  # from now on the samples come from the cache
+        if not generator.shape.fresh_training:
+            generator.release()  # from now on the samples come from the cache
         # targets = "auto": regression targets standardised, class labels left as they are
         normalization = generator.normalization.resolved(generator.info().task)
         statistics = load_or_compute_statistics(cache, n_stats, normalization)
@@ -102,6 +105,9 @@ class PreparedDataset:
     def arrays(self, name: str, *, normalize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The whole split ``name`` as ``(x, y)`` float32 arrays in global order (small data only)."""
         x, y = self.cache.read_range(*self._range(name))
+        augmentation = self.generator.augmentation
+        if isinstance(augmentation, AugmentationConfig) and augmentation.diffraction.rotation:
+            x = mask_outside_support(x)
         if normalize:
             return self.statistics.normalize_input_array(x), self.statistics.normalize_target_array(y)
         return x, y
@@ -116,6 +122,8 @@ class PreparedDataset:
         the dataset's seed.  ``repeat`` repeats forever (each pass reshuffled); ``normalize``
         applies the training statistics; ``drop_remainder`` gives every batch the same size;
         ``augment`` (default: ``name == "train"``) applies the dataset's ``[d.augmentation]``.
+        With ``[d.shape] fresh_training`` the training split is new samples every epoch
+        (:mod:`scinas.data.fresh`); with ``rotation`` every split keeps the detector's circle.
         """
         start, stop = self._range(name)
         batch = self.generator.shape.batch_size if batch_size is None else batch_size
@@ -123,6 +131,11 @@ class PreparedDataset:
             raise DataError(f"batch_size = {batch}: expected an integer >= 1")
         shuffle = name == "train" if shuffle is None else shuffle
         seed = self.generator.shape.seed if seed is None else seed
+        if name == "train" and self.fresh:
+            n_fresh = fresh_samples_per_epoch(self.generator, stop - start)
+            batches = fresh_training_batches(self.generator, n_fresh, batch_size=batch, seed=_derived(seed + 2),
+                                             drop_remainder=drop_remainder, repeat=repeat)
+            return self._finish(batches, name, normalize=normalize, seed=seed, augment=augment)
         pieces = self.cache.pieces(start, stop)
         source = tf.data.Dataset.from_tensor_slices((
             tf.constant([str(self.cache.x_path(p.shard)) for p in pieces], tf.string),
@@ -151,12 +164,29 @@ class PreparedDataset:
         n_batches = (stop - start) // batch if drop_remainder else -(-(stop - start) // batch)
         batches = batches.apply(tf.data.experimental.assert_cardinality(
             tf.data.INFINITE_CARDINALITY if repeat and pieces else n_batches))
+        return self._finish(batches, name, normalize=normalize, seed=seed, augment=augment)
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the training split is drawn anew every epoch (``[d.shape] fresh_training``)."""
+        return bool(getattr(self.generator.shape, "fresh_training", False))
+
+    def _finish(self, batches: tf.data.Dataset, name: str, *, normalize: bool, seed: int,
+                augment: bool | None) -> tf.data.Dataset:
+        """Raw batches made ready: circular support, diffraction augmentation, normalisation,
+        image augmentation, prefetch."""
+        augmentation = self.generator.augmentation
+        augmenting = (name == "train" if augment is None else augment) and isinstance(augmentation,
+                                                                                      AugmentationConfig)
+        if isinstance(augmentation, AugmentationConfig) and augmentation.diffraction.rotation:
+            batches = mask_batches(batches, self.info.input_shape[0])  # every split: the detector's circle
+        if augmenting and isinstance(augmentation, AugmentationConfig) and augmentation.diffraction.active:
+            batches = augment_diffraction(batches, augmentation.diffraction, _derived(seed + 3))
         stats = self.statistics
         if normalize and (stats.inputs != "none" or stats.targets != "none"):
             batches = batches.map(lambda x, y: (stats.normalize_inputs(x), stats.normalize_targets(y)),
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        augmentation = self.generator.augmentation
-        if (name == "train" if augment is None else augment) and isinstance(augmentation, AugmentationConfig):
+        if augmenting and isinstance(augmentation, AugmentationConfig) and augmentation.image_active:
             batches = augment_batches(batches, augmentation, _derived(seed + 1))
         options = tf.data.Options()
         # The source is a list of pieces, not files: shard across workers by element.

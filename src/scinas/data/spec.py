@@ -36,18 +36,24 @@ def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
         cls = GENERATORS.get(generator_name, file=raw.data_file, path=f"{name}.generator")
         table.string("description", "")
         parameters = cls.parse_parameters(table.table("parameters"))
-        shape = ShapeConfig.parse(table.table("shape", required=cls.generated), n_samples_required=cls.generated)
+        shape = ShapeConfig.parse(table.table("shape", required=cls.generated), n_samples_required=cls.generated,
+                                  fresh_allowed=cls.generated)
         normalization = NormalizationConfig.parse(table.table("normalization"))
         augmentation = None
+        augmentation_table = table.table("augmentation")
         if cls.augmentable:
-            augmentation = AugmentationConfig.parse(table.table("augmentation"))
-        elif table.has("augmentation"):
-            raise table.error("augmentation", f"the {generator_name} generator does not augment its data",
-                              fix="remove the table (augmentation applies to image datasets)")
+            augmentation = AugmentationConfig.parse(augmentation_table)
+        elif augmentation_table.raw:
+            key = next(iter(augmentation_table.raw))
+            raise augmentation_table.error(key, f"the {generator_name} generator does not augment its data",
+                                           fix="remove the table (augmentation applies to image datasets)")
         table.finish()
         generator = (cls(name, parameters, shape, normalization, augmentation=augmentation) if cls.augmentable
                      else cls(name, parameters, shape, normalization))
-        task = generator.info().task
+        info = generator.info()
+        if augmentation is not None:
+            augmentation.diffraction.check(augmentation_table, info.input_shape)
+        task = info.task
         if task == "classification" and normalization.targets == "feature":
             raise ConfigError("class labels cannot be standardised", file=raw.data_file,
                               path=f"{name}.normalization.targets", value=normalization.targets,

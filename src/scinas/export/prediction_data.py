@@ -48,7 +48,9 @@ def read_dataset(name: str, *, config_dir: Path, cache_dir: Path) -> PredictionD
     """The test split of dataset ``name`` of ``config_dir/data.toml`` (built into the cache if needed)."""
     from scinas.config.loading import load_config
     from scinas.config.reader import suggest
+    from scinas.data.augmentation import AugmentationConfig
     from scinas.data.cache import ensure_cache
+    from scinas.data.diffraction_augmentation import mask_outside_support
     from scinas.data.spec import build_generator
 
     raw = load_config(Path(config_dir))
@@ -65,6 +67,9 @@ def read_dataset(name: str, *, config_dir: Path, cache_dir: Path) -> PredictionD
     generator.release()
     start = sizes["train"] + sizes["validation"]
     x, y = cache.read_range(start, start + sizes["test"])
+    augmentation = generator.augmentation
+    if isinstance(augmentation, AugmentationConfig) and augmentation.diffraction.rotation:
+        x = mask_outside_support(x)  # what the model was trained on: the detector's inscribed circle
     return PredictionData(x, y, name, f"dataset {name!r} (test split)", info.task, "test", info.target_names)
 
 

@@ -189,6 +189,7 @@ class XfelGenerator(DatasetGenerator):
 
     name = "xfel"
     version = 1
+    augmentable = True  # [d.augmentation] rotation and friedel respect the physics of a pattern
     description = "XFEL single-particle diffraction patterns (127x127, Poisson photons), one class per conformation"
     parameters: XfelParameters
 

@@ -155,6 +155,7 @@ class XfelImagesGenerator(LoadedDataset):
     """Diffraction images in the seed's ``<intensity>/images/{trainset,testset}/<class>/`` layout."""
 
     name = "xfel_images"
+    augmentable = True  # [d.augmentation] rotation and friedel respect the physics of a pattern
     description = "diffraction images in the seed's layout (<intensity>/images/{trainset,testset}/<class>/)"
     version = 1
     parameters: XfelImagesParameters
