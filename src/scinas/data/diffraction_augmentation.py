@@ -10,8 +10,10 @@ them without changing what the classes mean:
   square detector is not rotation-invariant, so the patterns keep the detector's *circular
   support*: pixels outside the circle inscribed in the square are dark (0 photons) in **every**
   split (training, validation, test and the inputs of the saved model's example), and each
-  training pattern is turned by a uniform random angle (bilinear interpolation of the photon
-  counts, dark outside).  The polarisation factor is the one term that is not rotation-invariant;
+  training pattern is turned by a uniform random angle, each pixel taking the value of the
+  nearest pixel of the original (no interpolation: a blend of neighbouring photon counts is a
+  value no detector records, and a network trained on blended patterns fails on real ones).
+  The polarisation factor is the one term that is not rotation-invariant;
   at the shipped geometry it varies by at most a few percent across the detector.
 - **Friedel symmetry** (``friedel = true``): without anomalous scattering ``I(q) = I(−q)``.  A
   point reflection of the pattern through its centre (a half turn about the beam) is always a
@@ -126,7 +128,7 @@ def mask_batches(batches: tf.data.Dataset, side: int) -> tf.data.Dataset:
 
 
 def _rotate(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Each image turned about its centre by its own uniform angle (bilinear, dark outside)."""
+    """Each image turned about its centre by its own uniform angle (nearest pixel, dark outside)."""
     import tensorflow as tf
 
     shape = tf.shape(images)
@@ -145,7 +147,7 @@ def _rotate(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         transforms=transforms,
         output_shape=shape[1:3],
         fill_value=0.0,
-        interpolation="BILINEAR",
+        interpolation="NEAREST",
         fill_mode="CONSTANT",
     )
 
@@ -176,7 +178,7 @@ def augment_diffraction(batches: tf.data.Dataset, config: DiffractionAugmentatio
         split = tf.random.experimental.stateless_split(tf.cast(pair, tf.int64), num=2)
         if config.friedel:
             x = _reflect(x, split[0])
-        if config.rotation:  # interpolation spreads the rim a little: the circle is kept again after the turn
+        if config.rotation:  # the rim's pixels may land just outside: the circle is kept again after the turn
             x = _rotate(x, split[1]) * tf.cast(mask, x.dtype)
         return x, y
 
