@@ -14,9 +14,10 @@ from scinas.config.reader import Table
 from scinas.data.base import GENERATORS
 from scinas.data.cache import ensure_cache
 from scinas.data.spec import build_generator
-from scinas.data.xfel import XfelGenerator
+from scinas.data.xfel import XfelGenerator, XfelParameters
 from scinas.data.xfel.geometry import quaternion_matrices, random_quaternions
 from scinas.data.xfel.pdb import format_pdb
+from scinas.data.xfel.volume import particle_diameter
 from scinas.data.xfel.simulator import PatternSimulator, load_conformations, shipped_conformations
 from scinas.errors import ConfigError
 from scinas.testing.generators import check_generator
@@ -191,3 +192,15 @@ def test_built_from_data_toml(write_config: ConfigWriter, tmp_path: Path) -> Non
     bad = load_config(write_config(data=textwrap.dedent(data).replace("1e15", "-1.0"), name="bad"))
     with pytest.raises(ConfigError, match=r"data\.toml: \[x15\.parameters\] beam_intensity = -1\.0"):
         build_generator(bad, "x15")
+
+
+def test_a_shipped_protein_is_selected_by_name(tmp_path: Path) -> None:
+    table = Table({"conformations": ["villin_folded", "villin_unfolded"]}, file="data.toml", path="v.parameters")
+    p = XfelParameters.parse(table)
+    assert [Path(c).name for c in p.conformations] == ["villin_folded.pdb", "villin_unfolded.pdb"]
+    assert p.class_names == ("villin_folded", "villin_unfolded")
+    folded, unfolded = load_conformations(p.conformations)
+    assert len(folded.elements) == len(unfolded.elements) == 287 and set(folded.elements) == {"C", "N", "O", "S"}
+    assert 15.0 < particle_diameter(folded.coordinates) < 45.0
+    with pytest.raises(ConfigError, match=r"\[v.parameters\] conformations.*villin_folded"):
+        XfelParameters.parse(Table({"conformations": ["villin", "adk_open"]}, file="data.toml", path="v.parameters"))

@@ -13,7 +13,8 @@ Example ``data.toml`` (optional keys shown with their defaults)::
     generator = "xfel"
     [xfel15.parameters]
     beam_intensity = 1e15              # photons per µm² per pulse (the seed's 1e14, 1e15, 1e16)
-    conformations = []                 # PDB files, one class each; [] = the shipped adk_open, adk_closed
+    conformations = []                 # PDB files, one class each; [] = the shipped adk_open, adk_closed;
+                                       # a shipped protein by name: ["villin_folded", "villin_unfolded"]
     class_names = []                   # default: the file names without .pdb
     photon_energy = 4.6                # keV (or wavelength = 2.695, Å)
     pixel_size = 6e-4                  # m
@@ -48,7 +49,14 @@ import numpy as np
 from scinas.config.reader import Table
 from scinas.data.base import GENERATORS, SPLITS, DatasetGenerator, DatasetInfo, split_sizes
 from scinas.data.xfel.geometry import HC_KEV_ANGSTROM, POLARIZATIONS, Detector
-from scinas.data.xfel.simulator import FLUENCE_CALIBRATION, PatternSimulator, load_conformations, shipped_conformations
+from scinas.data.xfel.simulator import (
+    FLUENCE_CALIBRATION,
+    SHIPPED_PROTEINS,
+    PatternSimulator,
+    load_conformations,
+    shipped_conformations,
+    shipped_protein,
+)
 from scinas.data.xfel.volume import grid_half_size, grid_spacing, particle_diameter
 from scinas.errors import DataError
 
@@ -176,9 +184,12 @@ def _conformation_paths(table: Table) -> tuple[str, ...]:
     paths = []
     for i, text in enumerate(given):
         path = Path(text).expanduser()
+        if not path.is_file() and text in SHIPPED_PROTEINS:
+            path = shipped_protein(text)
         if not path.is_file():
             raise table.error("conformations", f"entry {i + 1}: no such PDB file {text!r} (from {Path.cwd()})",
-                              fix="give absolute paths or paths relative to the folder scinas is started from")
+                              fix="give absolute paths or paths relative to the folder scinas is started from, or "
+                                  f"a shipped protein: {', '.join(SHIPPED_PROTEINS)}")
         paths.append(str(path.resolve()))
     return tuple(paths)
 

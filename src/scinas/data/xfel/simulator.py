@@ -53,10 +53,12 @@ __all__ = [
     "CLASSICAL_ELECTRON_RADIUS",
     "FLUENCE_CALIBRATION",
     "SHIPPED_CONFORMATIONS",
+    "SHIPPED_PROTEINS",
     "PatternSimulator",
     "SimulatedPatterns",
     "load_conformations",
     "shipped_conformations",
+    "shipped_protein",
 ]
 
 CLASSICAL_ELECTRON_RADIUS = 2.8179403262e-15
@@ -70,10 +72,20 @@ logger = logging.getLogger(__name__)
 _IMAGES_PER_BLOCK = 64  # orientations sliced together (bounds the work arrays to ~10 MB)
 
 
-def shipped_conformations() -> list[Path]:
-    """Paths of the PDB files shipped inside scinas (:data:`SHIPPED_CONFORMATIONS`)."""
+SHIPPED_PROTEINS = ("adk_open", "adk_closed", "villin_folded", "villin_unfolded")
+"""Every PDB file in ``proteins/`` by name (``conformations = ["villin_folded", ...]`` selects them):
+adenylate kinase open and closed, and the villin headpiece folded and unfolded (``proteins/README.md``)."""
+
+
+def shipped_protein(name: str) -> Path:
+    """The path of shipped PDB file ``name`` (one of :data:`SHIPPED_PROTEINS`, without ``.pdb``)."""
     root = importlib.resources.files("scinas.data.xfel").joinpath("proteins")
-    return [Path(str(root.joinpath(name))) for name in SHIPPED_CONFORMATIONS]
+    return Path(str(root.joinpath(f"{name}.pdb")))
+
+
+def shipped_conformations() -> list[Path]:
+    """Paths of the default pair shipped inside scinas (:data:`SHIPPED_CONFORMATIONS`)."""
+    return [shipped_protein(Path(name).stem) for name in SHIPPED_CONFORMATIONS]
 
 
 def load_conformations(paths: Sequence[Path | str], *, hydrogens: bool = False, waters: bool = False,
