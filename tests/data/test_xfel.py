@@ -17,8 +17,8 @@ from scinas.data.spec import build_generator
 from scinas.data.xfel import XfelGenerator, XfelParameters
 from scinas.data.xfel.geometry import quaternion_matrices, random_quaternions
 from scinas.data.xfel.pdb import format_pdb
-from scinas.data.xfel.volume import particle_diameter
 from scinas.data.xfel.simulator import PatternSimulator, load_conformations, shipped_conformations
+from scinas.data.xfel.volume import particle_diameter
 from scinas.errors import ConfigError
 from scinas.testing.generators import check_generator
 from tests.conftest import ConfigWriter
