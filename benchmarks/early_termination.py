@@ -254,10 +254,10 @@ def replay(curves: list[dict[str, Any]], settings: EarlyTerminationConfig) -> di
         full_time += sum(times)
         final.append(values[-1])
         at_stop.append(values[stop - 1])
-        fitness.append(summary.fitness if summary.fitness is not None else values[stop - 1])
-        if rule.converged and summary.fitness is not None:
+        fitness.append(summary.estimate if summary.estimate is not None else values[stop - 1])
+        if rule.converged and summary.estimate is not None:
             stops.append(stop)
-            errors.append(abs(summary.fitness - values[-1]) * rule.space().factor)
+            errors.append(abs(summary.estimate - values[-1]) * rule.space().factor)
     total_epochs = budget * len(curves)
     return {
         "epochs_saved_fraction": round(1.0 - used_epochs / total_epochs, 4),

@@ -78,7 +78,7 @@ def make_search_run(run_dir: Path, *, trials: int = 8) -> Path:
             fitness = asymptote / 100.0 if converge else values[-1]
             store.complete_trial(record.trial_id, best_epoch=epochs, epochs_completed=epochs,
                                  train_time_s=epochs * (0.5 + 0.01 * index), params=1000 * (index + 1) ** 2,
-                                 flops=2.0e4 * (index + 1) ** 2, fitness=fitness, measured=values[-1],
+                                 flops=2.0e4 * (index + 1) ** 2, estimate=fitness, measured=values[-1],
                                  monitor="val_accuracy", curve="shifted_exponential", curve_parameters=parameters,
                                  converged_epoch=converge)
             (run_dir / "trials" / name).mkdir(parents=True)
@@ -156,9 +156,9 @@ def test_best_models_table_ranks_by_the_search_score_with_relative_links(tmp_pat
     ranked = data.ranked()
     scores = [t.score for t in ranked]
     assert scores == sorted(scores, reverse=True) and len(ranked) == 8  # the failed trial has no score
-    # the converged trials rank by their prediction (fitness), the others by the measured score
+    # the converged trials rank by their prediction (estimate), the others by the measured score
     best = ranked[0]
-    assert best.record.converged_epoch is not None and best.score == pytest.approx(best.record.fitness)
+    assert best.record.converged_epoch is not None and best.score == pytest.approx(best.record.estimate)
     out = tmp_path / "elsewhere"
     page = write_report(run, out).html.read_text(encoding="utf-8")
     assert (out / "report.html").exists() and (out / "report" / "pareto.png").exists()

@@ -116,3 +116,15 @@ def test_a_task_keeps_the_phase_of_its_trial(started_run: StartedRun) -> None:
     task.save(path)
     assert json.loads(path.read_text())["record"]["phase"] == "selection"
     assert WorkerTask.load(path).record.phase is TrialPhase.SELECTION
+
+
+def test_a_task_written_before_the_estimate_was_named_is_read(started_run: StartedRun) -> None:
+    task = _task(started_run)
+    path = started_run.run_dir / "trials" / "trial-0007" / TASK_FILE
+    path.parent.mkdir(parents=True)
+    task.save(path)
+    data = json.loads(path.read_text())
+    data["record"]["fitness"] = data["record"].pop("estimate")  # the record's key before schema 4
+    data["record"]["fitness"] = 0.42
+    path.write_text(json.dumps(data))
+    assert WorkerTask.load(path).record.estimate == 0.42

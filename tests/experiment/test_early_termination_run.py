@@ -72,7 +72,7 @@ def _check_trial(trial: TrialRecord, epochs: list[EpochRecord], validation: Mapp
     assert [e.prediction_time_s is not None and e.prediction_time_s > 0 for e in epochs] == [False, False, True, True]
     assert [e.prediction for e in epochs] == _replayed(epochs)
     assert trial.monitor == "val_loss" and trial.curve == "shifted_exponential"
-    assert trial.fitness == epochs[-1].prediction  # converged: the prediction stands in
+    assert trial.estimate == epochs[-1].prediction  # converged: the prediction stands in
     assert trial.measured == pytest.approx(validation["loss"])
     assert trial.curve_parameters is not None and set(trial.curve_parameters) == {"a", "b", "c"}
 
@@ -127,11 +127,11 @@ def _check_outcomes(store: RunStore) -> None:
     objectives = Objectives(score="accuracy", maximize=True, costs=("time",))
     predicted = store.start_trial("trial-0000", architecture="a").trial_id
     store.record_metrics(predicted, "validation", {"accuracy": 0.70})
-    store.complete_trial(predicted, train_time_s=2.0, fitness=0.83, measured=0.70, monitor="val_accuracy",
+    store.complete_trial(predicted, train_time_s=2.0, estimate=0.83, measured=0.70, monitor="val_accuracy",
                          converged_epoch=6)
     other = store.start_trial("trial-0001", architecture="b").trial_id
     store.record_metrics(other, "validation", {"accuracy": 0.75})
-    store.complete_trial(other, train_time_s=2.0, fitness=0.4, measured=0.4, monitor="val_loss")
+    store.complete_trial(other, train_time_s=2.0, estimate=0.4, measured=0.4, monitor="val_loss")
     plain = store.start_trial("trial-0002", architecture="c").trial_id
     store.record_metrics(plain, "validation", {"accuracy": 0.6})
     store.complete_trial(plain, train_time_s=2.0)
@@ -196,17 +196,17 @@ def test_a_search_stops_its_trials_early_and_ranks_them_by_fitness(write_config:
             assert trial.converged_epoch == trial.epochs_completed == len(epochs) == 4 < SEARCH_BUDGET
             assert trial.monitor == "val_r_squared" and trial.curve == DEFAULT_CURVE
             assert [e.converged for e in epochs] == [False, False, False, True]
-            assert trial.fitness is not None and trial.fitness == epochs[-1].prediction
+            assert trial.estimate is not None and trial.estimate == epochs[-1].prediction
             validation = {m.name: m.value for m in store.metrics(trial.trial_id, split="validation", epoch="final")}
             assert trial.measured == pytest.approx(validation["r_squared"])
         # the strategy was told every search trial's fitness (R² is maximised: signed = the value)
         search = {t.name: t for t in early if t.phase == "search"}
         assert set(told) == set(search)
         for name, outcome in told.items():
-            assert outcome.completed and outcome.fitness == search[name].fitness
-            assert outcome.metrics == {"r_squared": search[name].fitness}
+            assert outcome.completed and outcome.fitness == search[name].estimate
+            assert outcome.metrics == {"r_squared": search[name].estimate}
         # selection chose the candidate with the best fitness; the final training never stops early
-        selected = max((t for t in early if t.phase == "selection"), key=lambda t: t.fitness or -math.inf)
+        selected = max((t for t in early if t.phase == "selection"), key=lambda t: t.estimate or -math.inf)
         final = store.trial("final")
         assert final is not None and final.architecture == selected.architecture
         assert final.converged_epoch is None and final.epochs_completed == SEARCH_BUDGET
@@ -235,7 +235,7 @@ def test_selection_ranks_its_retrainings_by_fitness(write_config: ConfigWriter, 
                                       architecture_json=json.dumps(cell.to_json())).trial_id
             store.record_metrics(trial, "validation", {"r_squared": measured})
             store.complete_trial(trial, train_time_s=1.0, measured=measured, monitor="val_r_squared",
-                                 fitness=fitness if fitness is not None else measured,
+                                 estimate=fitness if fitness is not None else measured,
                                  converged_epoch=4 if fitness is not None else None)
         post = PostSearch(plan.config, dataset, store, tmp_path, Objectives(score="r_squared", maximize=True,
                                                                             costs=("time",)))

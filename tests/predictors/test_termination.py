@@ -40,7 +40,7 @@ def test_a_saturating_curve_converges_on_a_good_prediction() -> None:
     assert last.converged and last.prediction is not None and last.fit is not None and last.fit.success
     assert last.prediction == pytest.approx(ACCURACY[-1], abs=0.01)  # within one point
     summary = rule.summary(measured=float(ACCURACY[len(verdicts) - 1]))
-    assert summary.fitness == last.prediction and summary.converged_epoch == rule.converged_epoch
+    assert summary.estimate == last.prediction and summary.converged_epoch == rule.converged_epoch
     assert set(summary.curve_parameters) == {"a", "b", "c"} and summary.curve == "shifted_exponential"
     fields = summary.as_fields()
     assert fields["monitor"] == "val_accuracy" and fields["measured"] == pytest.approx(ACCURACY[len(verdicts) - 1])
@@ -76,7 +76,7 @@ def test_diverging_fits_never_stop_a_trial() -> None:
     verdicts = [rule.observe(float(v)) for v in line]
     assert not rule.converged and all(v.prediction is None for v in verdicts)
     assert all(v.fit is not None and "plausible range" in (v.fit.reason or "") for v in verdicts[3:])
-    assert rule.summary(measured=0.97).fitness == 0.97  # not converged: the measured value
+    assert rule.summary(measured=0.97).estimate == 0.97  # not converged: the measured value
 
 
 def test_a_curve_that_keeps_moving_does_not_converge() -> None:
@@ -84,7 +84,7 @@ def test_a_curve_that_keeps_moving_does_not_converge() -> None:
     rule, _ = _run(DEFAULT, zigzag)
     assert not rule.converged
     summary = rule.summary(measured=0.8)
-    assert summary.fitness == summary.measured == 0.8 and summary.converged_epoch is None
+    assert summary.estimate == summary.measured == 0.8 and summary.converged_epoch is None
 
 
 def test_percent_and_fraction_give_the_same_decisions() -> None:

@@ -23,12 +23,12 @@ def test_curve_fields_round_trip(store: RunStore, store_path: Path, tmp_path: Pa
     store.record_epoch(EpochRecord(trial, epoch=1, metrics={"val_accuracy": 0.5}, curve="shifted_exponential"))
     store.record_epoch(EpochRecord(trial, epoch=4, metrics={"val_accuracy": 0.8}, prediction=0.91,
                                    converged=True, curve="shifted_exponential", prediction_time_s=0.0125))
-    store.complete_trial(trial, fitness=0.91, measured=0.8, monitor="val_accuracy", curve="shifted_exponential",
+    store.complete_trial(trial, estimate=0.91, measured=0.8, monitor="val_accuracy", curve="shifted_exponential",
                          curve_parameters={"a": 91.0, "b": 1.4, "c": 6.5}, converged_epoch=4)
     with RunStore.open(store_path, readonly=True) as reader:
         record = reader.trial("trial-0000")
         assert record is not None
-        assert (record.fitness, record.measured, record.monitor, record.curve, record.converged_epoch) == (
+        assert (record.estimate, record.measured, record.monitor, record.curve, record.converged_epoch) == (
             0.91, 0.8, "val_accuracy", "shifted_exponential", 4)
         assert record.curve_parameters == {"a": 91.0, "b": 1.4, "c": 6.5}
         first, last = reader.epochs(trial)
@@ -65,6 +65,9 @@ def test_converged_epoch_is_checked(store: RunStore) -> None:
 def _downgrade_to_version_1(path: Path) -> None:
     """Make ``path`` look like a store written before the learning-curve columns existed."""
     with sqlite3.connect(path) as raw:
+        raw.execute("DROP INDEX trials_by_estimate")  # schema 4
+        raw.execute("ALTER TABLE trials RENAME COLUMN estimate TO fitness")
+        raw.execute("CREATE INDEX trials_by_fitness ON trials (fitness)")
         raw.execute("DROP INDEX trials_by_phase")  # schema 3
         raw.execute("ALTER TABLE trials DROP COLUMN phase")
         for column in _NEW_TRIAL_COLUMNS:
@@ -87,13 +90,13 @@ def test_a_version_1_store_is_read_as_is_and_upgraded_by_its_writer(store_path: 
     with make_store(store_path) as store:
         trial = store.start_trial("trial-0000", architecture="dense(8)").trial_id
         store.record_epoch(EpochRecord(trial, epoch=1, metrics={"loss": 0.5}, loss=0.5, prediction=0.4))
-        store.complete_trial(trial, fitness=0.5)
+        store.complete_trial(trial, estimate=0.5)
     _downgrade_to_version_1(store_path)
     assert not set(_NEW_TRIAL_COLUMNS) & _columns(store_path, "trials")
 
     with RunStore.open(store_path, readonly=True) as reader:  # no upgrade without a writer
         record = reader.trial("trial-0000")
-        assert record is not None and record.fitness == 0.5 and record.monitor is None
+        assert record is not None and record.estimate == 0.5 and record.monitor is None
         assert record.curve_parameters is None and record.converged_epoch is None
         (epoch,) = reader.epochs(trial)
         assert epoch.prediction == 0.4 and epoch.curve is None and epoch.prediction_time_s is None
@@ -102,7 +105,7 @@ def test_a_version_1_store_is_read_as_is_and_upgraded_by_its_writer(store_path: 
     with RunStore.open(store_path) as writer:  # resume: upgraded in place, old rows kept
         writer.update_trial(trial, monitor="val_loss", curve_parameters={"a": 1.0}, converged_epoch=1)
         record = writer.trial(trial)
-        assert record is not None and record.fitness == 0.5 and record.monitor == "val_loss"
+        assert record is not None and record.estimate == 0.5 and record.monitor == "val_loss"
         assert record.phase == "fixed"  # a trial without a phase in extra: a fixed experiment's
         writer.record_epoch(EpochRecord(trial, epoch=2, curve="mmf", prediction_time_s=0.1))
         assert [e.curve for e in writer.epochs(trial)] == [None, "mmf"]

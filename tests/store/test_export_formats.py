@@ -26,7 +26,7 @@ def _fill(store: RunStore) -> None:
     store.record_metrics(first.trial_id, "validation", {"accuracy": 0.71, "loss": float("inf")})
     store.record_metrics(first.trial_id, "train", {"accuracy": 0.75}, epoch=2)
     store.complete_trial(first.trial_id, best_epoch=2, epochs_completed=3, train_time_s=1.5, params=1234,
-                         flops=5.5e6, fitness=0.8, measured=0.71, monitor="val_accuracy",
+                         flops=5.5e6, estimate=0.8, measured=0.71, monitor="val_accuracy",
                          curve="shifted_exponential", curve_parameters={"a": 80.0, "b": 2.0, "c": 4.0},
                          converged_epoch=3, extra={"phase": "search", "device": "GPU:0"})
     second = store.start_trial("t1", architecture="a1")

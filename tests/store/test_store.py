@@ -120,14 +120,14 @@ def test_trial_lifecycle(store: RunStore) -> None:
 
     store.update_trial(first.trial_id, epochs_completed=2, train_time_s=1.5, extra={"a": 1})
     store.update_trial(first.trial_id, extra={"b": 2})
-    store.complete_trial(first.trial_id, best_epoch=2, params=1234, flops=5e6, latency_s=0.01, fitness=0.25)
+    store.complete_trial(first.trial_id, best_epoch=2, params=1234, flops=5e6, latency_s=0.01, estimate=0.25)
     store.fail_trial(second.trial_id, "loss became nan at epoch 1, batch 3", epochs_completed=1)
 
     done = store.trial("trial-0000")
     assert done is not None
     assert done.status is TrialStatus.COMPLETED and done.finished_at is not None
     assert (done.best_epoch, done.epochs_completed, done.params) == (2, 2, 1234)
-    assert (done.train_time_s, done.flops, done.latency_s, done.fitness) == (1.5, 5e6, 0.01, 0.25)
+    assert (done.train_time_s, done.flops, done.latency_s, done.estimate) == (1.5, 5e6, 0.01, 0.25)
     assert done.extra == {"a": 1, "b": 2}
     failed = store.trial(second.trial_id)
     assert failed is not None and failed.status is TrialStatus.FAILED
@@ -146,7 +146,7 @@ def test_update_trial_rejects_unknown_and_lifecycle_columns(store: RunStore) -> 
     with pytest.raises(ValueError, match="status"):
         store.update_trial(trial.trial_id, status="completed")
     with pytest.raises(StoreError, match="no trial with id 42"):
-        store.update_trial(42, fitness=1.0)
+        store.update_trial(42, estimate=1.0)
     record = store.trial(trial.trial_id)
     assert record is not None and record.status is TrialStatus.RUNNING
 
@@ -242,7 +242,7 @@ def test_non_finite_values_store_as_null_and_keep_json_valid(store: RunStore, st
     store.record_epoch(EpochRecord(trial_id, epoch=1, metrics={"loss": nan, "mae": inf, "mse": 2.0},
                                    loss=nan, val_loss=inf))
     store.record_metrics(trial_id, "test", {"loss": nan, "mae": -inf})
-    store.update_trial(trial_id, fitness=nan, latency_s=inf, extra={"curve": [1.0, nan]})
+    store.update_trial(trial_id, estimate=nan, latency_s=inf, extra={"curve": [1.0, nan]})
 
     epoch = store.epochs(trial_id)[0]
     assert epoch.loss is None and epoch.val_loss == inf
@@ -251,7 +251,7 @@ def test_non_finite_values_store_as_null_and_keep_json_valid(store: RunStore, st
     values = {m.name: m.value for m in store.metrics(trial_id)}
     assert math.isnan(values["loss"]) and values["mae"] == -inf
     trial = store.trial(trial_id)
-    assert trial is not None and trial.fitness is None and trial.latency_s == inf
+    assert trial is not None and trial.estimate is None and trial.latency_s == inf
     assert trial.extra == {"curve": [1.0, None]}
 
     def refuse(constant: str) -> None:
@@ -273,9 +273,9 @@ def test_an_interrupted_write_leaves_the_store_unchanged(store: RunStore) -> Non
         store.record_metrics(trial_id, "test", {"loss": 0.1, "mae": "not a number"})  # type: ignore[dict-item]
     assert store.metrics(trial_id) == []
     with pytest.raises(ValueError):
-        store.complete_trial(trial_id, fitness=0.5, params="many")
+        store.complete_trial(trial_id, estimate=0.5, params="many")
     record = store.trial(trial_id)
-    assert record is not None and record.status is TrialStatus.RUNNING and record.fitness is None
+    assert record is not None and record.status is TrialStatus.RUNNING and record.estimate is None
 
     with pytest.raises(RuntimeError, match="killed"), store._transaction() as db:
         db.execute("UPDATE trials SET status = 'completed' WHERE trial_id = ?", (trial_id,))
@@ -305,7 +305,7 @@ def test_export_csv(store: RunStore, tmp_path: Path) -> None:
     store.record_epoch(EpochRecord(b, epoch=1, metrics={"loss": 0.7, "r2": 0.1}, loss=0.7))
     store.record_metrics(a, "test", {"loss": 0.45})
     store.record_metrics(a, "validation", {"loss": 0.5}, epoch=1)
-    store.complete_trial(a, fitness=0.5, extra={"note": "ok"})
+    store.complete_trial(a, estimate=0.5, extra={"note": "ok"})
     store.fail_trial(b, 'a "quoted", reason\nover two lines')
 
     paths = store.export_csv(tmp_path / "export")
@@ -315,7 +315,7 @@ def test_export_csv(store: RunStore, tmp_path: Path) -> None:
     trials = _read_csv(paths[0])
     assert [(t["name"], t["status"], t["architecture"]) for t in trials] == [
         ("trial-0000", "completed", "dense(8)"), ("trial-0001", "failed", "dense(16)")]
-    assert trials[0]["fitness"] == "0.5" and trials[1]["fitness"] == ""
+    assert trials[0]["estimate"] == "0.5" and trials[1]["estimate"] == ""
     assert json.loads(trials[0]["extra"]) == {"note": "ok"}
     assert trials[1]["failure_reason"] == 'a "quoted", reason\nover two lines'
 

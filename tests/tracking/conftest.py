@@ -67,7 +67,7 @@ class FedRun:
         for split, value in (("train", 0.7), ("validation", 0.6), ("test", 0.55)):
             self.store.record_metrics(trial.trial_id, split, {"loss": 1 - value, "r_squared": value})
         self.store.complete_trial(trial.trial_id, epochs_completed=epochs, best_epoch=epochs, train_time_s=1.5,
-                                  params=1234, flops=5.0e4, fitness=0.6)
+                                  params=1234, flops=5.0e4, estimate=0.6)
         return trial.trial_id
 
     def write_outputs(self) -> None:

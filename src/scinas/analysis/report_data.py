@@ -216,9 +216,9 @@ def _trial_data(store: RunStore, record: TrialRecord, settings: RunSettings, hos
     score: float | None = None
     if record.status == TrialStatus.COMPLETED and phase != "final":
         # as the search ranks: the converged prediction of the validation score, else the measured score
-        if (record.fitness is not None and record.monitor == f"val_{settings.score}"
-                and math.isfinite(record.fitness)):
-            score = float(record.fitness)
+        if (record.estimate is not None and record.monitor == f"val_{settings.score}"
+                and math.isfinite(record.estimate)):
+            score = float(record.estimate)
         elif settings.score in validation and math.isfinite(validation[settings.score]):
             score = float(validation[settings.score])
     return TrialData(record, tuple(store.epochs(record.trial_id)), validation, score, phase,

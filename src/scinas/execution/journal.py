@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scinas.store import EpochRecord, RunStore, TrialRecord, TrialStatus
+from scinas.store.records import current_trial_fields
 
 __all__ = ["JOURNAL_FILE", "JournalReader", "TrialJournal"]
 
@@ -152,7 +153,7 @@ class JournalReader:
         if record is None:
             raise ValueError(f"the journal {self.path} writes to trial {self.name}, which is not in the store")
         trial_id = record.trial_id
-        fields = dict(entry.get("fields") or {})
+        fields = current_trial_fields(entry.get("fields") or {})  # lines written before a field was renamed
         if op == "truncate":
             store.truncate_epochs(trial_id, after=int(entry["after"]))
         elif op == "epoch":

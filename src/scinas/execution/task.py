@@ -33,7 +33,7 @@ from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.store import TrialPhase, TrialRecord, TrialStatus
 from scinas.store.layout import RunLayout, TrialLayout
-from scinas.store.records import format_time, parse_time
+from scinas.store.records import current_trial_fields, format_time, parse_time
 from scinas.training.callbacks import TrialStore
 from scinas.training.trainer import Trainer
 
@@ -123,7 +123,7 @@ class WorkerTask:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("format") != _FORMAT:
                 raise TaskFileError(f"{path} is not a scinas worker task (format {_FORMAT})")
-            fields = dict(data["record"])
+            fields = current_trial_fields(data["record"])  # a task written before a field was renamed
             record = TrialRecord(**{**fields, "status": TrialStatus(fields["status"]),
                                     "phase": TrialPhase(fields["phase"]),
                                     "started_at": parse_time(fields["started_at"]),

@@ -20,7 +20,7 @@ Example::
         verdict = rule.observe(value)
         if verdict.converged:
             break
-    rule.summary(measured=curve[-1]).fitness      # the prediction, since it converged
+    rule.summary(measured=curve[-1]).estimate     # the prediction, since it converged
 """
 
 from __future__ import annotations
@@ -60,18 +60,22 @@ class EpochVerdict:
 
 @dataclass(frozen=True)
 class TerminationSummary:
-    """A trial's result under the rule: ``fitness`` is the prediction if it converged, else ``measured``."""
+    """A trial's result under the rule: ``estimate`` is the prediction if it converged, else ``measured``.
+
+    It is an estimate of the monitored metric at the budget's last epoch, unsigned and in the metric's
+    units; a search turns it into a fitness (signed, larger is better) when it watches the score.
+    """
 
     monitor: str
     curve: str
-    fitness: float | None
+    estimate: float | None
     measured: float | None
     converged_epoch: int | None
     curve_parameters: Mapping[str, float] = field(default_factory=dict)
 
     def as_fields(self) -> dict[str, Any]:
         """The run store's trial fields (see :data:`scinas.store.TRIAL_FIELDS`)."""
-        return {"monitor": self.monitor, "curve": self.curve, "fitness": self.fitness, "measured": self.measured,
+        return {"monitor": self.monitor, "curve": self.curve, "estimate": self.estimate, "measured": self.measured,
                 "converged_epoch": self.converged_epoch,
                 "curve_parameters": dict(self.curve_parameters) if self.curve_parameters else None}
 
@@ -93,7 +97,7 @@ class CurveTermination:
         self.predictions: list[float | None] = []
         self.last_fit: CurveFit | None = None
         self.converged_epoch: int | None = None
-        self._fitness: float | None = None
+        self._estimate: float | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -120,12 +124,12 @@ class CurveTermination:
             raise ValueError(f"{len(values)} values but {len(predictions)} predictions")
         self.values = [float(v) for v in values]
         self.predictions = [None if p is None or not math.isfinite(p) else float(p) for p in predictions]
-        self.converged_epoch, self._fitness, self.last_fit = None, None, None
+        self.converged_epoch, self._estimate, self.last_fit = None, None, None
         if self.epoch >= self.settings.min_epochs:
             self.last_fit = self._fit()
         if self._agrees():
             self.converged_epoch = self.epoch
-            self._fitness = self.predictions[-1]
+            self._estimate = self.predictions[-1]
 
     def observe(self, value: float) -> EpochVerdict:
         """Record the monitored ``value`` of the next epoch and decide."""
@@ -142,16 +146,16 @@ class CurveTermination:
         converged = self._agrees()
         if converged and self.converged_epoch is None:
             self.converged_epoch = epoch
-            self._fitness = prediction
+            self._estimate = prediction
         return EpochVerdict(epoch, float(value), prediction, converged, fit)
 
     def summary(self, measured: float | None) -> TerminationSummary:
-        """The trial's fitness, given the ``measured`` value of the monitored metric."""
+        """The trial's estimate and curve fields, given the ``measured`` value of the monitored metric."""
         if measured is not None and not math.isfinite(measured):
             measured = None
-        fitness = self._fitness if self.converged else measured
+        estimate = self._estimate if self.converged else measured
         parameters = dict(self.last_fit.parameters) if self.last_fit is not None and self.last_fit.success else {}
-        return TerminationSummary(self.settings.monitor, self.family.name, fitness, measured, self.converged_epoch,
+        return TerminationSummary(self.settings.monitor, self.family.name, estimate, measured, self.converged_epoch,
                                   parameters)
 
     # ------------------------------------------------------------------ internals

@@ -20,12 +20,12 @@ __all__ = ["outcome_from_record", "score_of"]
 
 def score_of(store: RunStore, record: TrialRecord, objectives: Objectives) -> float | None:
     """The score of a completed trial, unsigned: the learning-curve value of the record's
-    ``fitness`` column when early termination watched the score on the validation split
+    ``estimate`` column when early termination watched the score on the validation split
     (``monitor`` is ``val_<score>``), else the score metric measured on the validation split,
     else None."""
-    if (record.fitness is not None and record.monitor == f"val_{objectives.score}"
-            and math.isfinite(record.fitness)):
-        return float(record.fitness)
+    if (record.estimate is not None and record.monitor == f"val_{objectives.score}"
+            and math.isfinite(record.estimate)):
+        return float(record.estimate)
     for metric in store.metrics(record.trial_id, split="validation", epoch="final"):
         if metric.name == objectives.score:
             return None if math.isnan(metric.value) else float(metric.value)
@@ -34,9 +34,9 @@ def score_of(store: RunStore, record: TrialRecord, objectives: Objectives) -> fl
 
 def _prediction(record: TrialRecord) -> float | None:
     """The converged learning-curve prediction the record holds, if any."""
-    if record.converged_epoch is None or record.fitness is None or not math.isfinite(record.fitness):
+    if record.converged_epoch is None or record.estimate is None or not math.isfinite(record.estimate):
         return None
-    return float(record.fitness)
+    return float(record.estimate)
 
 
 def outcome_from_record(store: RunStore, record: TrialRecord | None, objectives: Objectives | None = None,

@@ -1,6 +1,6 @@
 """The run store: scinas's data commons, one SQLite database per run folder.
 
-It records the run, every trial (architecture, phase, status, failure reason, costs, fitness), every
+It records the run, every trial (architecture, phase, status, failure reason, costs, learning-curve estimate), every
 epoch of every trial (metrics, time, learning rate, learning-curve prediction) and evaluation
 metrics in long format, so that a killed run resumes without losing or repeating a trial and a
 finished one can be queried with SQL or exported to CSV for pandas.
@@ -10,7 +10,7 @@ Example::
     from scinas.store import EpochRecord, RunStore
 
     with RunStore.open(run_dir / "store.sqlite", readonly=True) as store:
-        best = min(store.trials("completed"), key=lambda t: t.fitness or float("inf"))
+        fastest = min(store.trials("completed"), key=lambda t: t.train_time_s or float("inf"))
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from typing import Any
 from scinas.errors import ScinasError
 
 __all__ = [
+    "LEGACY_TRIAL_FIELDS",
     "EpochRecord",
     "MetricRecord",
     "RunRecord",
@@ -44,6 +45,7 @@ __all__ = [
     "TrialRecord",
     "TrialStatus",
     "check_epoch",
+    "current_trial_fields",
     "dumps_json",
     "finite_or_none",
     "format_time",
@@ -138,9 +140,11 @@ class TrialRecord:
 
     With learning-curve early termination, ``monitor`` names the metric the curve was fitted to,
     ``measured`` is its value measured after training (the final evaluation of that metric on its
-    split), ``fitness`` the curve's prediction for the budget's last epoch if the trial converged
-    (at ``converged_epoch``), else ``measured``; ``curve`` and ``curve_parameters`` are the family
-    and the parameters of its last successful fit.  All are ``None`` without early termination.
+    split), ``estimate`` the curve's prediction for the budget's last epoch if the trial converged
+    (at ``converged_epoch``), else ``measured``: unsigned and in the metric's units, it is not a
+    fitness (a search signs it, see ``TrialOutcome``).  ``curve`` and ``curve_parameters`` are the
+    family and the parameters of its last successful fit.  All are ``None`` without early
+    termination.
     ``phase`` says which part of the run trained it (:class:`TrialPhase`).
     """
 
@@ -160,7 +164,7 @@ class TrialRecord:
     params: int | None
     flops: float | None
     latency_s: float | None
-    fitness: float | None
+    estimate: float | None
     extra: dict[str, Any]
     measured: float | None = None
     monitor: str | None = None
@@ -180,10 +184,39 @@ class TrialRecord:
             started_at=parse_time(row["started_at"]), finished_at=parse_time(row["finished_at"]),
             attempts=row["attempts"], best_epoch=row["best_epoch"], epochs_completed=row["epochs_completed"],
             train_time_s=row["train_time_s"], params=row["params"], flops=row["flops"],
-            latency_s=row["latency_s"], fitness=row["fitness"], extra=extra,
+            latency_s=row["latency_s"], estimate=_estimate(row), extra=extra,
             measured=_column(row, "measured"), monitor=_column(row, "monitor"), curve=_column(row, "curve"),
             curve_parameters=loads_json(_column(row, "curve_parameters")),
             converged_epoch=_column(row, "converged_epoch"), phase=_phase(row, extra))
+
+
+def _estimate(row: sqlite3.Row) -> float | None:
+    """The trial's estimate; in a read-only, unmigrated store (schema < 4) its column was ``fitness``."""
+    value: float | None = row["estimate"] if "estimate" in row.keys() else _column(row, "fitness")  # noqa: SIM118
+    return value
+
+
+#: Trial field names of older scinas versions and their current names, for files written before
+#: a rename (a worker's journal, a task file) that are read by a newer scinas.
+LEGACY_TRIAL_FIELDS: Mapping[str, str] = {"fitness": "estimate"}
+
+
+def current_trial_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` (trial field names to values) with every old name of :data:`LEGACY_TRIAL_FIELDS`
+    replaced by its current one; a current name present beside its old one wins.
+
+    Example::
+
+        current_trial_fields({"fitness": 0.9, "params": 12})   # {"estimate": 0.9, "params": 12}
+    """
+    renamed: dict[str, Any] = {}
+    for name, value in fields.items():
+        current = LEGACY_TRIAL_FIELDS.get(name)
+        if current is None:
+            renamed[name] = value
+        elif current not in fields:
+            renamed[current] = value
+    return renamed
 
 
 def _phase(row: sqlite3.Row, extra: dict[str, Any]) -> TrialPhase:

@@ -24,7 +24,9 @@ logger = logging.getLogger(__name__)
 #: 2: learning-curve early termination (trials: measured, monitor, curve, curve_parameters,
 #: converged_epoch; epochs: curve, prediction_time_s).
 #: 3: the phase of a trial is the column ``trials.phase`` (it was ``extra["phase"]``).
-SCHEMA_VERSION = 3
+#: 4: ``trials.fitness`` is renamed ``trials.estimate``: it holds the learning curve's estimate of
+#: the monitored metric (unsigned), while a fitness is the signed value a search maximises.
+SCHEMA_VERSION = 4
 
 #: The tables behind the records (one row per run, trial, epoch and metric) and their indices.
 #: CHECK constraints mirror the status enums; epochs and metrics go with their trial.
@@ -60,7 +62,7 @@ CREATE TABLE trials (
     params INTEGER,
     flops REAL,
     latency_s REAL,
-    fitness REAL,
+    estimate REAL,
     measured REAL,
     monitor TEXT,
     curve TEXT,
@@ -72,7 +74,7 @@ CREATE TABLE trials (
 CREATE INDEX trials_by_status ON trials (status);
 CREATE INDEX trials_by_phase ON trials (phase);
 CREATE INDEX trials_by_number ON trials (number);
-CREATE INDEX trials_by_fitness ON trials (fitness);
+CREATE INDEX trials_by_estimate ON trials (estimate);
 CREATE INDEX trials_by_architecture ON trials (architecture);
 CREATE TABLE epochs (
     trial_id INTEGER NOT NULL REFERENCES trials (trial_id) ON DELETE CASCADE,
@@ -122,6 +124,12 @@ MIGRATIONS: Mapping[int, tuple[str, ...]] = {
         "'fixed') THEN json_extract(extra, '$.phase') ELSE 'fixed' END",
         "UPDATE trials SET extra = json_remove(extra, '$.phase') WHERE json_type(extra, '$.phase') IS NOT NULL",
         "CREATE INDEX trials_by_phase ON trials (phase)",
+    ),
+    # What the column holds is unchanged; only its name (and its index's) says what it is.
+    3: (
+        "ALTER TABLE trials RENAME COLUMN fitness TO estimate",
+        "DROP INDEX IF EXISTS trials_by_fitness",
+        "CREATE INDEX trials_by_estimate ON trials (estimate)",
     ),
 }
 

@@ -69,7 +69,7 @@ TRIAL_FIELDS: Mapping[str, type] = {
     "params": int,
     "flops": float,
     "latency_s": float,
-    "fitness": float,
+    "estimate": float,
     "measured": float,
     "monitor": str,
     "curve": str,

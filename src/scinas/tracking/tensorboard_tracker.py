@@ -77,7 +77,7 @@ class TensorBoardTracker(Tracker):
         values: dict[str, float | None] = {f"final/{split}/{name}": value
                                            for split, named in metrics.items() for name, value in named.items()}
         values.update({f"cost/{name}": getattr(trial, name) for name in _COSTS})
-        values["fitness"] = trial.fitness
+        values["estimate"] = trial.estimate
         self._write(trial.name, _scalars(values), step=step)
         self._write(trial.name, _session_end(trial.status), step=step)
         self._close_writer(trial.name)

@@ -15,7 +15,7 @@ Example::
     termination = LearningCurveTermination(experiment.training.early_termination, target_epoch=25)
     recorder = EpochRecorder(store, trial_id, annotate=termination.epoch_fields)
     model.fit(..., callbacks=[termination, recorder])
-    termination.summary(measured=final_val_accuracy).fitness
+    termination.summary(measured=final_val_accuracy).estimate
 """
 
 from __future__ import annotations
@@ -101,5 +101,5 @@ class LearningCurveTermination(keras.callbacks.Callback):
                 "prediction_time_s": verdict.fit_time_s}
 
     def summary(self, measured: float | None) -> TerminationSummary:
-        """The trial's fitness and curve fields (see :meth:`CurveTermination.summary`)."""
+        """The trial's estimate and curve fields (see :meth:`CurveTermination.summary`)."""
         return self.rule.summary(measured)
