@@ -69,7 +69,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("flops", "t.flops"),
     ("latency_s", "t.latency_s"),
     ("train_time_s", "t.train_time_s"),
-    ("fitness", "t.fitness"),
+    ("estimate", "{estimate}"),
     ("monitor", "{monitor}"),
     ("converged_epoch", "{converged_epoch}"),
     (
@@ -99,6 +99,7 @@ _OPTIONAL = {
     "phase": "COALESCE(json_extract(t.extra, '$.phase'), 'fixed')",
     "monitor": "NULL",
     "converged_epoch": "NULL",
+    "estimate": "t.fitness",  # its name before schema version 4
 }
 
 
@@ -330,13 +331,13 @@ def _scores(columns: Mapping[str, list[Any]], settings: RunSettings) -> list[flo
     unfinished trials and the final training (it trained on the validation split)."""
     monitor = f"val_{settings.score}"
     scores: list[float | None] = []
-    for status, phase, fitness, followed, measured in zip(
-        columns["status"], columns["phase"], columns["fitness"], columns["monitor"], columns["validation"], strict=True
+    for status, phase, estimate, followed, measured in zip(
+        columns["status"], columns["phase"], columns["estimate"], columns["monitor"], columns["validation"], strict=True
     ):
         if status != "completed" or phase == "final":
             scores.append(None)
-        elif fitness is not None and followed == monitor:
-            scores.append(float(fitness))
+        elif estimate is not None and followed == monitor:
+            scores.append(float(estimate))
         else:
             scores.append(None if measured is None else float(measured))
     return scores
