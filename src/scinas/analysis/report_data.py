@@ -34,7 +34,8 @@ from scinas.errors import ConfigError
 from scinas.store import EpochRecord, RunRecord, RunStore, StoreError, TrialRecord, TrialStatus
 from scinas.store.layout import BestModelLayout, RunLayout
 
-__all__ = ["STORE_FILE", "RunData", "RunSettings", "TrialData", "device_of", "read_search_summary"]
+__all__ = ["STORE_FILE", "RunData", "RunSettings", "TrialData", "device_of", "read_predictor_quality",
+           "read_search_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class RunData:
                 trials = tuple(_trial_data(store, record, settings, host) for record in store.trials())
         except StoreError as exc:
             raise ConfigError(str(exc), file="command line", fix="pass a scinas run folder") from exc
-        return cls(run_dir, run, settings, trials, _predictor_quality(RunLayout(run_dir).predictors),
+        return cls(run_dir, run, settings, trials, read_predictor_quality(RunLayout(run_dir).predictors),
                    _read_json(BestModelLayout(RunLayout(run_dir).best_model).summary_json),
                    read_search_summary(run_dir))
 
@@ -247,7 +248,7 @@ def read_search_summary(run_dir: Path) -> dict[str, Any] | None:
     return summary
 
 
-def _predictor_quality(directory: Path) -> dict[str, dict[str, dict[str, float]]]:
+def read_predictor_quality(directory: Path) -> dict[str, dict[str, dict[str, float]]]:
     """``{predictor: {step: quality}}`` from the ``<predictor>_<step>.json`` files a search writes."""
     quality: dict[str, dict[str, dict[str, float]]] = {}
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
