@@ -125,3 +125,21 @@ def test_corrupt_and_locked_stores_are_marked_unreadable_and_the_others_shown(se
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_running_trial_that_completes_is_sent_when_nothing_had_finished_before(tmp_path: Path) -> None:
+    from scinas.serve.runs import RunReader
+    from scinas.store import RunStore
+
+    run = build_run(tmp_path / "results", trials=0)
+    with RunStore.open(run / "store.sqlite") as store:
+        trial = store.start_trial("first", architecture="cell")
+        reader = RunReader(run)
+        seen = reader.trials()
+        assert seen["columns"]["status"] == ["running"] and Cursor.parse(seen["cursor"]).finished_at == ""
+        store.complete_trial(trial.trial_id, epochs_completed=1)
+        later = reader.trials(Cursor.parse(seen["cursor"]))
+    assert later["columns"]["name"] == ["first"] and later["columns"]["status"] == ["completed"]
+    # a trial finished at the cursor's very time is sent again (the page replaces it by id): two trials
+    # finishing in the same millisecond must not hide one another
+    assert reader.trials(Cursor.parse(later["cursor"]))["columns"]["name"] == ["first"]

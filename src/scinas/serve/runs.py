@@ -250,7 +250,7 @@ class RunReader:
             return answer
         run_row, columns = self._query(
             "t.trial_id > :last OR t.status IN ('pending', 'running') OR t.finished_at >= :finished",
-            {"last": since.trial_id, "finished": since.finished_at or "~"},
+            {"last": since.trial_id, "finished": since.finished_at},
         )
         return self._answer(version, run_row, columns, since, full=False)
 
