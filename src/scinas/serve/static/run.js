@@ -67,19 +67,22 @@
 
   function renderPareto() {
     const costs = state.info.costs.length ? state.info.costs : ["time"];
-    const sets = [], series = [];
+    const box = document.getElementById("pareto");
     costs.forEach((cost, c) => {
+      let element = document.getElementById(`pareto-${cost}`);
+      if (!element) {
+        element = Object.assign(document.createElement("div"), {id: `pareto-${cost}`});
+        box.appendChild(element);
+      }
       const column = COST_COLUMN[cost] || cost;
       const done = scoredSearch().filter((r) => r[column] !== null);
       const x = done.map((r) => r[column]), y = done.map((r) => r.score);
       const keep = CHARTS.front(x, y.map(signed));
-      sets.push({x, y});
-      sets.push({x: keep.map((i) => x[i]), y: keep.map((i) => y[i])});
-      series.push(CHARTS.points(`${cost}: trials`, CHARTS.COLOURS[c], 4));
-      series.push(CHARTS.line(`${cost}: front`, CHARTS.COLOURS[c], {points: {show: true, size: 8}}));
+      CHARTS.draw(state.charts, `pareto-${cost}`, element,
+        [CHARTS.points("trials", CHARTS.COLOURS[c], 4), CHARTS.line("front", "#222222", {points: {show: true, size: 8}})],
+        CHARTS.align([{x, y}, {x: keep.map((i) => x[i]), y: keep.map((i) => y[i])}]),
+        {xLabel: cost, yLabel: state.info.score});
     });
-    CHARTS.draw(state.charts, "pareto", document.getElementById("pareto"), series, CHARTS.align(sets),
-      {xLabel: costs.length === 1 ? costs[0] : "cost", yLabel: state.info.score});
     const done = scoredSearch();
     const data = [done.map((_, i) => i + 1)];
     const hvSeries = costs.map((cost, c) => {
