@@ -61,8 +61,10 @@ def build_run(
     failed: int = 0,
     seed: int = 0,
     status: RunStatus = RunStatus.RUNNING,
+    predictions: bool = False,
 ) -> Path:
-    """A run folder with ``trials`` trials (the last ``running`` still running, ``failed`` of them failed)."""
+    """A run folder with ``trials`` trials (the last ``running`` still running, ``failed`` of them failed);
+    with ``predictions``, also the search's ``csv/predictions_B<step>.csv`` (noisy predicted score and time)."""
     run_dir = results / experiment / run_id
     layout = RunLayout(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +129,26 @@ def build_run(
                         (trial_id, "test", "accuracy", values[-1] * 0.95),
                     ],
                 )
+    if predictions:
+        _write_predictions(layout, rng)
     return run_dir
+
+
+def _write_predictions(layout: RunLayout, rng: random.Random) -> None:
+    rows: dict[int, list[str]] = {}
+    query = (
+        "SELECT t.name, json_extract(t.extra, '$.blocks'), m.value, t.train_time_s FROM trials t "
+        "JOIN metrics m USING (trial_id) WHERE m.split = 'validation' AND m.epoch IS NULL"
+    )
+    with contextlib.closing(sqlite3.connect(layout.store)) as db:
+        for name, blocks, score, time_s in db.execute(query):
+            if blocks:
+                predicted = f"{score * rng.uniform(0.9, 1.1):.4f},{time_s * rng.uniform(0.8, 1.2):.3f}"
+                rows.setdefault(blocks, []).append(f"{name},cell,{predicted},pareto")
+    layout.csv.mkdir(parents=True, exist_ok=True)
+    for blocks, lines in rows.items():
+        text = "name,architecture,predicted_score,predicted_time,selected\n" + "\n".join(lines) + "\n"
+        (layout.csv / f"predictions_B{blocks}.csv").write_text(text, encoding="utf-8")
 
 
 def finish_trial(
