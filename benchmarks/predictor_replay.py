@@ -130,17 +130,30 @@ def _tau(actual: Sequence[float], predicted: np.ndarray) -> float | None:
     return None if not np.isfinite(value) else round(float(value), 4)
 
 
-def replay_score(replay: Replay, spec: str) -> dict[str, float | None]:
+def _seeds(replay: Replay, step: int, repeats: int) -> list[int]:
+    """The search's seed for the step first (what it used), then others (``repeats`` in all)."""
+    return [replay.strategy.seed + step + 1000 * r for r in range(repeats)]
+
+
+def _mean_tau(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return round(float(np.mean(kept)), 4) if kept else None
+
+
+def replay_score(replay: Replay, spec: str, repeats: int = 1) -> dict[str, float | None]:
     build = _builder(spec, "score", replay)
     domain = replay.strategy.domain
     taus: dict[str, float | None] = {}
     for step, trained, tested in replay.steps():
-        model = build(replay.strategy.seed + step)
-        encode = domain.graph if model.encoding == "graph" else domain.features
-        model.fit([encode(r.architecture) for r in trained], np.array([r.fitness for r in trained], dtype=float))
-        taus[f"B{step}"] = _tau(
-            [float(r.fitness or 0.0) for r in tested], model.predict([encode(r.architecture) for r in tested])
-        )
+        values = []
+        for seed in _seeds(replay, step, repeats):
+            model = build(seed)
+            encode = domain.graph if model.encoding == "graph" else domain.features
+            model.fit([encode(r.architecture) for r in trained], np.array([r.fitness for r in trained], dtype=float))
+            values.append(
+                _tau([float(r.fitness or 0.0) for r in tested], model.predict([encode(r.architecture) for r in tested]))
+            )
+        taus[f"B{step}"] = _mean_tau(values)
     return taus
 
 
@@ -150,7 +163,7 @@ def _cost_encoder(strategy: PopnasStrategy, cost: str, graph: bool) -> Callable[
     return lambda entry: strategy.progressive.cost_features(entry.architecture, strategy.operator_scores[cost])
 
 
-def replay_cost(replay: Replay, spec: str) -> dict[str, float | None]:
+def replay_cost(replay: Replay, spec: str, repeats: int = 1) -> dict[str, float | None]:
     strategy = replay.strategy
     taus: dict[str, float | None] = {}
     for cost in strategy.costs:
@@ -158,12 +171,13 @@ def replay_cost(replay: Replay, spec: str) -> dict[str, float | None]:
         for step, trained, at_step in replay.steps():
             rows = [r for r in trained if r.costs.get(cost, 0.0) > 0]
             tested = [r for r in at_step if cost in r.costs]
-            model = build(strategy.seed + step)
-            features = _cost_encoder(strategy, cost, model.encoding == "graph")
-            model.fit([features(r) for r in rows], np.array([r.costs[cost] for r in rows]))
-            taus[f"B{step}" if len(strategy.costs) == 1 else f"{cost}_B{step}"] = _tau(
-                [r.costs[cost] for r in tested], model.predict([features(r) for r in tested])
-            )
+            values = []
+            for seed in _seeds(replay, step, repeats):
+                model = build(seed)
+                features = _cost_encoder(strategy, cost, model.encoding == "graph")
+                model.fit([features(r) for r in rows], np.array([r.costs[cost] for r in rows]))
+                values.append(_tau([r.costs[cost] for r in tested], model.predict([features(r) for r in tested])))
+            taus[f"B{step}" if len(strategy.costs) == 1 else f"{cost}_B{step}"] = _mean_tau(values)
     return taus
 
 
@@ -183,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--score", default="search", help="score predictor variants (semicolon list)")
     parser.add_argument("--cost", default="search", help="cost predictor variants (semicolon list)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="predictor seeds per step, τ averaged (the first is the search's own)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="scinas-replay-") as scratch:
         if not args.runs:
@@ -192,17 +209,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 real_search_predictors.main(["--quick", "--keep", scratch])
             args.runs = sorted(p.parent for p in Path(scratch).glob("*/*/manifest.json"))
         replays = [Replay.load(run) for run in args.runs]
-        report = _replay_all(replays, args.score, args.cost)
+        report = _replay_all(replays, args.score, args.cost, args.repeats)
     print(json.dumps(report, indent=2))
     return 0
 
 
-def _replay_all(replays: Sequence[Replay], score: str, cost: str) -> dict[str, Any]:
+def _replay_all(replays: Sequence[Replay], score: str, cost: str, repeats: int = 1) -> dict[str, Any]:
     report: dict[str, Any] = {"runs": [str(r.run_dir) for r in replays], "score": {}, "cost": {}}
     for kind, specs, replay_one in (("score", score, replay_score), ("cost", cost, replay_cost)):
         for spec in [s for s in specs.split(";") if s]:
             started = time.perf_counter()
-            runs = {f"{r.run_dir.parent.name}/{r.run_dir.name}": replay_one(r, spec) for r in replays}
+            runs = {f"{r.run_dir.parent.name}/{r.run_dir.name}": replay_one(r, spec, repeats) for r in replays}
             key = "gin_kendall_mean" if kind == "score" else "cost_kendall_mean"
             report[kind][spec] = {key: _mean(runs), "seconds": round(time.perf_counter() - started, 1), "runs": runs}
             print(f"{kind} {spec}: {report[kind][spec][key]}", file=sys.stderr)

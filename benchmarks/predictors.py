@@ -57,7 +57,7 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     for n in args.train_sizes:
         train = pool[:n]
         gin = GINPredictor(domain.max_nodes, ensemble=args.ensemble, epochs=args.epochs, seed=args.seed,
-                           aggregation=args.aggregation)
+                           aggregation=args.aggregation, **({"loss": args.loss} if args.loss else {}))
         started = time.perf_counter()
         gin.fit([graphs[i] for i in train], accuracy[train])
         gin_fit = time.perf_counter() - started
@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ensemble", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--aggregation", default="split", choices=["in", "out", "both", "split"])
+    parser.add_argument("--loss", default=None, choices=["mse", "ranking", "mse+ranking"],
+                        help="the GIN's training loss (default: the predictor's default)")
     args = parser.parse_args(argv)
     print(json.dumps(measure(args), indent=2))
     return 0

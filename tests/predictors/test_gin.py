@@ -33,6 +33,26 @@ def test_learns_a_known_function_of_the_operators() -> None:
     assert ranking_quality(y[80:], predicted).kendall > 0.7
 
 
+@pytest.mark.parametrize("loss", ["ranking", "mse+ranking"])
+def test_a_ranking_loss_learns_the_order(loss: str) -> None:
+    graphs, y = synthetic(130, seed=0)
+    predictor = GINPredictor(DOMAIN.max_nodes, ensemble=2, epochs=30, seed=0, loss=loss)
+    predictor.fit(graphs[:80], y[:80])
+    assert ranking_quality(y[80:], predictor.predict(graphs[80:])).kendall > 0.7
+
+
+def test_the_ranking_loss_counts_only_ordered_pairs_of_real_entries() -> None:
+    from scinas.predictors.gin import _batch_loss
+
+    predicted = np.array([[2.0, 1.0, 5.0]], np.float32)
+    target = np.array([[1.0, 0.0, 9.0]], np.float32)
+    weight = np.array([[1.0, 1.0, 0.0]], np.float32)  # the third entry is padding
+    assert float(_batch_loss(predicted, target, weight, "ranking")) == pytest.approx(np.log1p(np.exp(-1.0)), rel=1e-5)
+    assert float(_batch_loss(predicted, target, weight, "mse")) == pytest.approx(1.0)
+    assert float(_batch_loss(predicted, target, weight, "mse+ranking")) == pytest.approx(1.0 + np.log1p(np.exp(-1.0)),
+                                                                                         rel=1e-5)
+
+
 def test_same_seed_same_predictions_without_touching_global_random_state() -> None:
     graphs, y = synthetic(40, seed=1)
     np.random.seed(11)
@@ -103,6 +123,8 @@ def test_errors_are_clear_value_errors() -> None:
         GINPredictor(DOMAIN.max_nodes, ensemble=0)
     with pytest.raises(ValueError, match="aggregation"):
         GINPredictor(DOMAIN.max_nodes, aggregation="sideways")
+    with pytest.raises(ValueError, match="loss must be one of mse, ranking, mse"):
+        GINPredictor(DOMAIN.max_nodes, loss="hinge")
     predictor = GINPredictor(DOMAIN.max_nodes, ensemble=1, epochs=1)
     predictor.fit(graphs, y)
     space = SearchSpace(("identity",), max_blocks=1, lookback_depth=1)

@@ -43,7 +43,7 @@ from scinas.errors import ConfigError
 from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings, check_fit_inputs
 from scinas.search_space.encoding import CellGraph, batch_graphs
 
-__all__ = ["AGGREGATIONS", "GINPredictor"]
+__all__ = ["AGGREGATIONS", "LOSSES", "GINPredictor"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,28 @@ class _StackedGIN(keras.layers.Layer):
         return (ops.einsum("ebf,efo->ebo", hidden, self.out_kernel) + self.out_bias)[..., 0]
 
 
+def _batch_loss(predicted: tf.Tensor, target: tf.Tensor, weight: tf.Tensor, kind: str) -> tf.Tensor:
+    """The summed loss of every member over its batch (``[E, B]`` each; padding has weight 0).
+
+    ``mse``: the weighted mean squared error; ``ranking``: the pairwise logistic loss over the
+    ordered pairs of the batch, ``log(1 + exp(-(p_i - p_j)))`` for every pair with ``y_i > y_j``
+    (only the order is learnt); ``mse+ranking``: their sum (the order, anchored to the scale).
+    """
+    total = tf.constant(0.0)
+    if kind in ("mse", "mse+ranking"):
+        error = tf.square(predicted - target) * weight
+        total += tf.reduce_sum(tf.reduce_sum(error, axis=1) / tf.maximum(tf.reduce_sum(weight, axis=1), 1.0))
+    if kind in ("ranking", "mse+ranking"):
+        ordered = tf.cast(target[:, :, None] > target[:, None, :], tf.float32) * weight[:, :, None] * weight[:, None, :]
+        pairs = tf.nn.softplus(-(predicted[:, :, None] - predicted[:, None, :])) * ordered
+        total += tf.reduce_sum(tf.reduce_sum(pairs, axis=[1, 2]) / tf.maximum(tf.reduce_sum(ordered, axis=[1, 2]), 1.0))
+    return total
+
+
+#: The training losses of the GIN (see :func:`_batch_loss`).
+LOSSES: tuple[str, ...] = ("mse", "ranking", "mse+ranking")
+
+
 @dataclass(frozen=True)
 class GINOptions:
     """``[X.search.predictor]`` of ``name = "gin"``: the hyperparameters of :class:`GINPredictor`."""
@@ -121,6 +143,8 @@ class GINOptions:
     hidden: int = option(100, minimum=1, doc="width of the dense layer after pooling")
     aggregation: str = option("split", choices=AGGREGATIONS, doc="how a node gathers its neighbours: in "
                               "(predecessors), out (successors), both, split (each through its own weights)")
+    loss: str = option("mse", choices=LOSSES, doc="training loss: mse, ranking (pairwise logistic: only the order "
+                       "of the scores is learnt) or mse+ranking")
 
     def check(self) -> None:
         if not self.units:
@@ -150,13 +174,15 @@ class GINPredictor(Predictor):
 
     def __init__(self, max_nodes: int, *, ensemble: int = 5, epochs: int = 80, batch_size: int = 16, seed: int = 0,
                  learning_rate: float = 5e-3, weight_decay: float = 5e-4, units: Sequence[int] = (30, 60, 120),
-                 hidden: int = 100, aggregation: Aggregation = "split") -> None:
+                 hidden: int = 100, aggregation: Aggregation = "split", loss: str = "mse") -> None:
         for what, value in (("max_nodes", max_nodes), ("ensemble", ensemble), ("epochs", epochs),
                             ("batch_size", batch_size), ("hidden", hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"GINPredictor {what} must be an integer >= 1, got {value!r}")
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"GINPredictor aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"GINPredictor loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if not units or any(size < 1 for size in units):
             raise ValueError(f"GINPredictor units must be positive layer widths, got {tuple(units)}")
         if not (learning_rate > 0 and weight_decay >= 0):
@@ -172,9 +198,10 @@ class GINPredictor(Predictor):
         self.units = tuple(units)
         self.hidden = hidden
         self.aggregation: Aggregation = aggregation
+        self.loss = loss
         self.options = GINOptions(ensemble=ensemble, epochs=epochs, batch_size=batch_size,
                                   learning_rate=learning_rate, weight_decay=weight_decay, units=self.units,
-                                  hidden=hidden, aggregation=aggregation)
+                                  hidden=hidden, aggregation=aggregation, loss=loss)
         """The TOML options of this predictor (:meth:`to_table` writes them)."""
         self._network: _StackedGIN | None = None
         self._forward: Callable[..., Any] | None = None
@@ -253,9 +280,7 @@ class GINPredictor(Predictor):
                 with tf.GradientTape() as tape:
                     predicted = network(tf.gather(all_features, batch), tf.gather(all_propagation, batch),
                                         tf.gather(all_mask, batch))
-                    error = tf.square(predicted - tf.gather(all_targets, batch)) * batch_weight
-                    loss = tf.reduce_sum(tf.reduce_sum(error, axis=1) /
-                                         tf.maximum(tf.reduce_sum(batch_weight, axis=1), 1.0))
+                    loss = _batch_loss(predicted, tf.gather(all_targets, batch), batch_weight, self.loss)
                 gradients = tape.gradient(loss, variables)
                 optimizer.apply_gradients(zip(gradients, variables, strict=True))
                 total += loss
