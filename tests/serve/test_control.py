@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scinas.serve.control import validate_start, writer_pid
+from scinas.serve.control import validate_start
 from scinas.serve.jobs import Job, JobBook
-from scinas.serve.keeper import Keeper, job_command
+from scinas.serve.keeper import Keeper, job_command, writer_pid
 from scinas.testing.run_stores import build_run
 from tests.conftest import TINY_DATA, TINY_SEARCH, ConfigWriter
 from tests.serve.conftest import Serve

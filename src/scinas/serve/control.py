@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +34,11 @@ from scinas.config.loading import load_config
 from scinas.errors import ConfigError
 from scinas.serve.api import json_response
 from scinas.serve.jobs import Job, JobBook
-from scinas.serve.keeper import ensure_keeper
+from scinas.serve.keeper import ensure_keeper, writer_pid
 from scinas.serve.security import PathRefused, check_control_request, run_folder
 from scinas.serve.state import Dashboard
-from scinas.store.layout import RunLayout
 
-if sys.platform != "win32":
-    import fcntl
-
-__all__ = ["routes", "validate_start", "writer_pid"]
+__all__ = ["routes", "validate_start"]
 
 
 def validate_start(config_dir: Path, experiment: str, overrides: str) -> tuple[str, list[str]]:
@@ -59,24 +54,6 @@ def validate_start(config_dir: Path, experiment: str, overrides: str) -> tuple[s
     raw = load_config(config_dir, parsed)
     raw.experiment_table(names[0])  # an unknown name: the command line's message, with a suggestion
     return names[0], parsed
-
-
-def writer_pid(run_dir: Path) -> int | None:
-    """The pid of the process writing the run (it holds the store's writer lock), or ``None``."""
-    path = RunLayout(run_dir).store_lock
-    if sys.platform == "win32" or not path.is_file():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.read(fd, 32).decode("ascii", "replace").strip()
-            return int(text) if text.isdigit() else None
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 def _run_dir(dashboard: Dashboard, run: object) -> Path:
@@ -102,11 +79,14 @@ def _act(dashboard: Dashboard, action: str, body: dict[str, Any]) -> dict[str, A
         job = Job(book.new_id(), "start", str(settings.config_dir), experiment=experiment, overrides=tuple(overrides))
     elif action == "resume":
         run_dir = _run_dir(dashboard, body.get("run"))
-        if writer_pid(run_dir) is not None:
+        if (
+            writer_pid(run_dir) is not None
+            and dashboard.reader(run_dir.parent.name, run_dir.name).summary()["status"] == "running"
+        ):
             return {"error": "the run is running; stop it before resuming it"}
         relative = f"{run_dir.parent.name}/{run_dir.name}"
-        if any(j.run == relative and j.state in ("queued", "running") for j in book.all()):
-            return {"error": "this run is already queued or running"}
+        if any(j.run == relative and j.kind == "resume" and j.state == "queued" for j in book.all()):
+            return {"error": "the resume of this run is already queued"}
         job = Job(book.new_id(), "resume", str(settings.config_dir), experiment=run_dir.parent.name, run=relative)
     elif action == "stop":
         return _stop(dashboard, book, body)

@@ -23,12 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scinas.serve.jobs import Job, JobBook
+from scinas.store.layout import RunLayout
 from scinas.store.records import format_time, utc_now
 
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["ensure_keeper", "job_command", "keeper_running", "main"]
+__all__ = ["ensure_keeper", "job_command", "keeper_running", "main", "writer_pid"]
 
 #: How often the keeper looks at its jobs, and how long it stays with nothing to do.
 POLL_S = 0.3
@@ -53,6 +54,24 @@ def keeper_running(results: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def writer_pid(run_dir: Path) -> int | None:
+    """The pid of the process writing the run (it holds the store's writer lock), or ``None``."""
+    path = RunLayout(run_dir).store_lock
+    if sys.platform == "win32" or not path.is_file():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def ensure_keeper(results: Path) -> None:
@@ -129,7 +148,13 @@ class Keeper:
                             finished_at=format_time(utc_now()),
                             message="the keeper that ran this job stopped",
                         )
-                queued = [job for job in jobs.values() if job.state == "queued"]
+                # a resume waits until the process that last wrote its run has let go of the store
+                queued = [
+                    job
+                    for job in jobs.values()
+                    if job.state == "queued"
+                    and not (job.kind == "resume" and writer_pid(self.results / str(job.run)) is not None)
+                ]
                 if queued:
                     self._start(queued[0])
         return self.process is not None
