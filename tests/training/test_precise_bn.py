@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from scinas.training.precise_bn import PreciseBatchNorm, batch_norm_layers, recompute_batch_norm
+from scinas.training.precise_bn import BatchNormStatistics, PreciseBatchNorm, batch_norm_layers, recompute_batch_norm
 
 
 def _data(n: int = 37, features: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +44,15 @@ def test_the_first_layer_gets_the_exact_statistics_of_the_split_whatever_the_bat
         np.testing.assert_allclose(bn.moving_mean.numpy(), hidden.mean(axis=0), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(bn.moving_variance.numpy(), hidden.var(axis=0), rtol=1e-4)
         assert bn.momentum == 0.99  # the momentum option is left as it was
+
+
+def test_the_forward_pass_is_traced_once_per_model_whatever_the_batch_sizes() -> None:
+    x, y = _data(n=37)
+    statistics = BatchNormStatistics(_dense_bn())
+    assert statistics.tracing_count == 0
+    for size in (16, 5, 37):  # 16, 16, 5 then 5 x 7, 2 then 37: the last batches are smaller
+        assert statistics.recompute(_batches(x, y, size)) == len(x)
+    assert statistics.tracing_count == 1
 
 
 def test_with_the_split_in_one_batch_inference_reproduces_training_mode() -> None:
@@ -96,7 +105,7 @@ class _Spy(keras.callbacks.Callback):
 
 def _split_mean(model: keras.Model, x: np.ndarray) -> np.ndarray:
     kernel, bias = model.get_layer("dense").get_weights()
-    return (x.astype(np.float64) @ kernel + bias).mean(axis=0)
+    return np.asarray((x.astype(np.float64) @ kernel + bias).mean(axis=0))
 
 
 @pytest.mark.parametrize("validation", [True, False])

@@ -99,7 +99,10 @@ class BatchNormStatistics:
         self.layers = batch_norm_layers(model)
         self._forward: Any = None
 
-    def _trace(self) -> Any:
+    def _trace(self, example: Any) -> Any:
+        """The forward function, traced once for any batch size: its signature is that of
+        ``example`` with the batch dimension left open (an epoch's last, smaller batch would
+        otherwise trace the whole network a second time)."""
         layers, model = self.layers, self.model
 
         def forward(x: Any) -> tuple[tf.Tensor, list[tf.Tensor], list[tf.Tensor]]:
@@ -109,7 +112,16 @@ class BatchNormStatistics:
             return (_batch_size(x), [tf.identity(layer.moving_mean.value) for layer in layers],
                     [tf.identity(layer.moving_variance.value) for layer in layers])
 
-        return tf.function(forward, reduce_retracing=True)
+        def open_batch(value: Any) -> tf.TensorSpec:
+            tensor = tf.convert_to_tensor(value)
+            return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+
+        return tf.function(forward, input_signature=[tf.nest.map_structure(open_batch, example)])
+
+    @property
+    def tracing_count(self) -> int:
+        """How often the forward function was traced (0 before the first recomputation)."""
+        return 0 if self._forward is None else int(self._forward.experimental_get_tracing_count())
 
     def recompute(self, batches: Iterable[Any], *, max_batches: int | None = None) -> int:
         """Set the moving statistics to those of ``batches``; return the number of samples used.
@@ -120,8 +132,6 @@ class BatchNormStatistics:
         """
         if not self.layers:
             return 0
-        if self._forward is None:
-            self._forward = self._trace()
         moments = [_Moments() for _ in self.layers]
         saved = [layer.momentum for layer in self.layers]
         used = 0
@@ -132,6 +142,8 @@ class BatchNormStatistics:
                 if max_batches is not None and index >= max_batches:
                     break
                 x = batch[0] if isinstance(batch, tuple) else batch
+                if self._forward is None:
+                    self._forward = self._trace(x)
                 size, means, variances = self._forward(x)
                 count = int(size)
                 used += count
