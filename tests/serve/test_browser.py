@@ -3,6 +3,7 @@ from the page, watch its trials appear, stop it, resume it, and check that the c
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -96,6 +97,10 @@ def _stop(driver: Any, tries: int = 4) -> None:
                 raise
 
 
+def _painted(driver: Any, selector: str) -> bool:
+    return bool(driver.execute_script(PAINTED, selector) > 200)
+
+
 def _status(driver: Any) -> str:
     """The run's status, the first word of the page's summary."""
     return _text(driver, "#summary").split("·")[0].strip()
@@ -146,6 +151,6 @@ def test_start_watch_stop_and_resume_a_search_from_the_browser(
     )
     # the charts were drawn
     for selector in ("#pareto", "#hypervolume", "#curve"):
-        assert wait_for(lambda s=selector: browser.execute_script(PAINTED, s) > 200, f"pixels in {selector}", 30)
+        assert wait_for(functools.partial(_painted, browser, selector), f"pixels in {selector}", 30)
     _stop(browser)  # leave no run behind
     wait_for(lambda: _status(browser) != "running", "the final stop", 120)
