@@ -65,6 +65,7 @@ def test_converged_epoch_is_checked(store: RunStore) -> None:
 def _downgrade_to_version_1(path: Path) -> None:
     """Make ``path`` look like a store written before the learning-curve columns existed."""
     with sqlite3.connect(path) as raw:
+        raw.execute("ALTER TABLE trials DROP COLUMN time_cost_s")  # schema 5
         raw.execute("DROP INDEX trials_by_estimate")  # schema 4
         raw.execute("ALTER TABLE trials RENAME COLUMN estimate TO fitness")
         raw.execute("CREATE INDEX trials_by_fitness ON trials (fitness)")

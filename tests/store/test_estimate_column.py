@@ -75,7 +75,10 @@ def test_a_schema_3_store_is_read_as_is_and_renamed_in_place_by_its_writer(tmp_p
     assert "estimate" in _columns(path) and "fitness" not in _columns(path)
     assert "trials_by_estimate" in _indices(path) and "trials_by_fitness" not in _indices(path)
     assert _raw(path, "SELECT name FROM trials WHERE estimate IS NOT NULL ORDER BY estimate DESC") == [
-        ("t0000",), ("t0001",), ("t0003",)]
+        ("t0000",),
+        ("t0001",),
+        ("t0003",),
+    ]
 
 
 def test_old_field_names_are_renamed_and_the_current_name_wins() -> None:
@@ -87,8 +90,10 @@ def test_old_field_names_are_renamed_and_the_current_name_wins() -> None:
 def test_a_journal_written_before_the_rename_is_replayed(store: RunStore, tmp_path: Path) -> None:
     store.add_trial("t0000", architecture="cell")
     journal = tmp_path / "journal.jsonl"
-    lines = [{"op": "start", "name": "t0000", "architecture": "cell", "architecture_json": None},
-             {"op": "complete", "fields": {"fitness": 0.83, "measured": 0.7, "train_time_s": 1.5}}]
+    lines = [
+        {"op": "start", "name": "t0000", "architecture": "cell", "architecture_json": None},
+        {"op": "complete", "fields": {"fitness": 0.83, "measured": 0.7, "train_time_s": 1.5}},
+    ]
     journal.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     assert JournalReader(journal, "t0000").ingest(store)
     record = store.trial("t0000")

@@ -159,7 +159,8 @@ def _best_models(data: RunData, out: Path) -> str:
         return "".join(parts)
     front = _front_names(data)
     header = ("<tr><th>#</th><th>trial</th><th>phase</th><th>score</th><th>params</th><th>FLOPs</th>"
-              "<th>train time (s)</th><th>epochs</th><th>converged</th><th>front</th><th>architecture</th></tr>")
+              "<th>train time (s)</th><th>time cost (s)</th><th>epochs</th><th>converged</th><th>front</th>"
+              "<th>architecture</th></tr>")
     rows = [_best_row(rank, trial, front, data, out) for rank, trial in enumerate(ranked, 1)]
     parts.append(f"<table>{header}{''.join(rows)}</table></section>")
     return "".join(parts)
@@ -198,6 +199,7 @@ def _best_row(rank: int, trial: TrialData, front: set[str], data: RunData, out: 
              f"<td>{_text(trial.phase)}</td>", f'<td class="num">{_number(trial.score)}</td>',
              f'<td class="num">{_number(record.params)}</td>', f'<td class="num">{_number(record.flops)}</td>',
              f'<td class="num">{_number(record.train_time_s, 3)}</td>',
+             f'<td class="num">{_number(record.time_cost, 3)}</td>',
              f'<td class="num">{_number(record.epochs_completed)}</td>', f"<td>{converged}</td>",
              "<td>" + ('<span class="ok">✓</span>' if trial.name in front else "") + "</td>",
              f"<td><code>{_text(record.architecture)}</code></td>"]
@@ -206,7 +208,7 @@ def _best_row(rank: int, trial: TrialData, front: set[str], data: RunData, out: 
 
 def _front_names(data: RunData) -> set[str]:
     """Search trials on the Pareto front of the search's objectives: score and every cost at once."""
-    attributes = [{"time": "train_time_s", "params": "params", "flops": "flops", "latency": "latency_s"}[c]
+    attributes = [{"time": "time_cost", "params": "params", "flops": "flops", "latency": "latency_s"}[c]
                   for c in data.settings.costs]
     sign = 1.0 if data.settings.maximize else -1.0
     points = {t.name: (sign * t.score, *(-float(getattr(t.record, a)) for a in attributes))

@@ -31,7 +31,7 @@ __all__ = ["COST_AXES", "FIGURES", "plot_convergence_epochs", "plot_epochs_saved
 
 #: The costs a Pareto panel can show: (label, the trial record's attribute).
 COST_AXES: tuple[tuple[str, str], ...] = (("params", "params"), ("FLOPs", "flops"),
-                                          ("training time (s)", "train_time_s"), ("latency (s)", "latency_s"))
+                                          ("time cost (s)", "time_cost"), ("latency (s)", "latency_s"))
 _FRONT, _OTHER, _SAVED = "tab:red", "0.55", "tab:green"
 
 

@@ -30,8 +30,9 @@ from scinas.search_space.encoding import CellGraph
 
 __all__ = ["COSTS", "Objectives", "ProgressiveDomain", "SearchDomain"]
 
-#: The costs a search may minimise, with the trial record field each one reads.
-COSTS: Mapping[str, str] = {"time": "train_time_s", "params": "params", "flops": "flops",
+#: The costs a search may minimise, with the trial record attribute each one reads (``time_cost``:
+#: the median step time after warm-up scaled to the epoch budget, else the wall training time).
+COSTS: Mapping[str, str] = {"time": "time_cost", "params": "params", "flops": "flops",
                             "latency": "latency_s"}
 
 

@@ -146,6 +146,8 @@ class TrialRecord:
     family and the parameters of its last successful fit.  All are ``None`` without early
     termination.
     ``phase`` says which part of the run trained it (:class:`TrialPhase`).
+    ``train_time_s`` is the wall time of its training epochs; ``time_cost_s`` the time its epoch
+    budget takes at its median step time after warm-up (:mod:`scinas.training.step_time`).
     """
 
     trial_id: int
@@ -172,6 +174,13 @@ class TrialRecord:
     curve_parameters: dict[str, float] | None = None
     converged_epoch: int | None = None
     phase: TrialPhase = TrialPhase.SEARCH
+    time_cost_s: float | None = None
+
+    @property
+    def time_cost(self) -> float | None:
+        """The time a search minimises: ``time_cost_s``, or ``train_time_s`` for a trial recorded
+        without one (before schema version 5, or with no step timed after the warm-up)."""
+        return self.time_cost_s if self.time_cost_s is not None else self.train_time_s
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
@@ -187,7 +196,8 @@ class TrialRecord:
             latency_s=row["latency_s"], estimate=_estimate(row), extra=extra,
             measured=_column(row, "measured"), monitor=_column(row, "monitor"), curve=_column(row, "curve"),
             curve_parameters=loads_json(_column(row, "curve_parameters")),
-            converged_epoch=_column(row, "converged_epoch"), phase=_phase(row, extra))
+            converged_epoch=_column(row, "converged_epoch"), phase=_phase(row, extra),
+            time_cost_s=_column(row, "time_cost_s"))
 
 
 def _estimate(row: sqlite3.Row) -> float | None:

@@ -26,7 +26,9 @@ logger = logging.getLogger(__name__)
 #: 3: the phase of a trial is the column ``trials.phase`` (it was ``extra["phase"]``).
 #: 4: ``trials.fitness`` is renamed ``trials.estimate``: it holds the learning curve's estimate of
 #: the monitored metric (unsigned), while a fitness is the signed value a search maximises.
-SCHEMA_VERSION = 4
+#: 5: ``trials.time_cost_s``, the time cost a search minimises (median step time after warm-up
+#: scaled to the epoch budget, see :mod:`scinas.training.step_time`).
+SCHEMA_VERSION = 5
 
 #: The tables behind the records (one row per run, trial, epoch and metric) and their indices.
 #: CHECK constraints mirror the status enums; epochs and metrics go with their trial.
@@ -59,6 +61,7 @@ CREATE TABLE trials (
     best_epoch INTEGER,
     epochs_completed INTEGER,
     train_time_s REAL,
+    time_cost_s REAL,
     params INTEGER,
     flops REAL,
     latency_s REAL,
@@ -131,6 +134,8 @@ MIGRATIONS: Mapping[int, tuple[str, ...]] = {
         "DROP INDEX IF EXISTS trials_by_fitness",
         "CREATE INDEX trials_by_estimate ON trials (estimate)",
     ),
+    # Trials recorded before have none: a search reads their train_time_s instead.
+    4: ("ALTER TABLE trials ADD COLUMN time_cost_s REAL",),
 }
 
 

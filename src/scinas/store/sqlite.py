@@ -66,6 +66,7 @@ TRIAL_FIELDS: Mapping[str, type] = {
     "best_epoch": int,
     "epochs_completed": int,
     "train_time_s": float,
+    "time_cost_s": float,
     "params": int,
     "flops": float,
     "latency_s": float,

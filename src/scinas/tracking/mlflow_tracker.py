@@ -18,7 +18,7 @@ What it records, in the MLflow experiment ``experiment_name`` (default: the scin
   trial the validation score at step = trial number;
 * a nested run per trial (tag ``mlflow.parentRunId``): params ``architecture``, ``phase``,
   ``number``; every epoch's metrics with ``step`` = epoch; at the end ``final_<split>_<metric>``
-  and the costs (``params``, ``flops``, ``latency_s``, ``train_time_s``, ``estimate``); its status.
+  and the costs (``params``, ``flops``, ``latency_s``, ``train_time_s``, ``time_cost_s``, ``estimate``); its status.
 
 Resume: the parent run id and the trials' run ids are kept in the run folder's ``tracking.json``;
 a resumed run reopens the same MLflow runs (no second parent, no duplicate nested run).  Only
@@ -52,7 +52,8 @@ DEFAULT_DATABASE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 _RUN_STATUS = {RunStatus.COMPLETED: "FINISHED", RunStatus.FAILED: "FAILED", RunStatus.INTERRUPTED: "KILLED",
                RunStatus.RUNNING: "RUNNING"}
-_COSTS = ("params", "flops", "latency_s", "train_time_s", "estimate", "measured", "best_epoch", "epochs_completed")
+_COSTS = ("params", "flops", "latency_s", "train_time_s", "time_cost_s", "estimate", "measured", "best_epoch",
+          "epochs_completed")
 _PARAM_LENGTH = 6000  # MLflow's limit on a param value
 _TAG_LENGTH = 8000  # and on a tag value
 _BATCH = 100  # params or tags per log_batch call

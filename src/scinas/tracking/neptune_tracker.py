@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 NEPTUNE_MODES: tuple[str, ...] = ("async", "offline", "debug")
 #: The environment variables a server connection needs (never read or written by scinas itself).
 CREDENTIALS = ("NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT")
-_COSTS = ("params", "flops", "latency_s", "train_time_s", "estimate", "measured", "best_epoch", "epochs_completed")
+_COSTS = ("params", "flops", "latency_s", "train_time_s", "time_cost_s", "estimate", "measured", "best_epoch",
+          "epochs_completed")
 _CUSTOM_ID_LENGTH = 36  # Neptune's limit on a custom run id
 
 

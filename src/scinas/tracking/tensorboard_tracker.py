@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 #: Folder of the run-level logs inside the run folder.
 TENSORBOARD_DIR = RunLayout(Path()).tensorboard.name
-_COSTS = ("params", "flops", "latency_s", "train_time_s")
+_COSTS = ("params", "flops", "latency_s", "train_time_s", "time_cost_s")
 
 
 @TRACKERS.register("tensorboard")

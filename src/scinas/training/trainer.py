@@ -54,6 +54,7 @@ from scinas.training.callbacks import (
 from scinas.training.distribution import DistributionPlan
 from scinas.training.early_termination import LearningCurveTermination, measured_value
 from scinas.training.precise_bn import PreciseBatchNorm
+from scinas.training.step_time import StepTimer
 
 __all__ = ["MAIN_OUTPUT", "PRECISE_BN_AUTO_STEPS", "Trainer", "build_compiled_model", "build_metrics", "monitorable",
            "precise_bn_enabled"]
@@ -243,7 +244,9 @@ class Trainer:
         recorder = EpochRecorder(self.store, trial_id,
                                  annotate=termination.epoch_fields if termination is not None else None)
         guard = NaNGuard()
-        callbacks: list[keras.callbacks.Callback] = [recorder]
+        # on the CPU, the process's CPU time per step is what other load leaves alone (docs/training.md)
+        timer = StepTimer(clock="cpu" if self.distribution.device() == "cpu" else "wall")
+        callbacks: list[keras.callbacks.Callback] = [timer, recorder]
         precise = self._precise_bn(batch_size, seed=self.experiment.seed)
         if precise is not None:  # first: what later callbacks save or copy has its statistics
             callbacks.insert(0, precise)
@@ -295,12 +298,15 @@ class Trainer:
         best_epoch = (early.best_epoch + 1) if early is not None and early.best is not None else epochs_done
         self._save_artifacts(model, directory, results)
         costs = measure_costs(model, self.experiment.costs)
+        time_cost = timer.time_cost_s(training.epochs)
+        # none when no step was timed after the warm-up: a resumed trial keeps its stored one
+        timing = {} if time_cost is None else {"time_cost_s": time_cost}
         curve_fields: dict[str, Any] = {}
         if termination is not None:
             curve_fields = termination.summary(measured_value(termination.settings.monitor, results)).as_fields()
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         self.store.complete_trial(trial_id, best_epoch=best_epoch, epochs_completed=epochs_done,
-                                  train_time_s=train_time, **costs.as_fields(), **curve_fields,
+                                  train_time_s=train_time, **timing, **costs.as_fields(), **curve_fields,
                                   extra={"loss_units": self.loss_units, "precise_bn": precise is not None})
         logger.info("%s: %d epochs in %.1f s (this session), test metrics %s", request.name,
                     len(history.epoch), elapsed, results.get("test", {}))
