@@ -134,3 +134,18 @@ def test_a_job_that_fails_validation_shows_the_command_line_error(tmp_path: Path
     (job,) = book.all()
     assert job.state == "failed" and job.returncode == 2
     assert job.message is not None and "configuration folder not found" in job.message
+
+
+def test_the_keeper_lets_go_of_a_job_whose_file_was_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    book = JobBook(results)
+    with book.locked():
+        book.write(Job("20261201-000000-0001", "start", "config", experiment="P"))
+    monkeypatch.setattr("scinas.serve.keeper.job_command", lambda job, root: [sys.executable, "-c", "pass"])
+    keeper = Keeper(results)
+    assert keeper.step()
+    book.path("20261201-000000-0001").unlink()
+    deadline = time.monotonic() + 30
+    while keeper.step():
+        assert time.monotonic() < deadline, "the keeper still follows a job that is gone"
+        time.sleep(0.05)

@@ -138,6 +138,8 @@ class Keeper:
             jobs = {job.id: job for job in self.book.all()}
             if self.process is not None and self.job_id in jobs:
                 self._follow(jobs[self.job_id])
+            elif self.process is not None and self.process.poll() is not None:  # its job file was removed
+                self.process, self.job_id = None, None
             if self.process is None:
                 jobs = {job.id: job for job in self.book.all()}
                 for job in jobs.values():
