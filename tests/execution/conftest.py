@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,3 +56,26 @@ def trial_facts(store: RunStore, record: TrialRecord) -> dict[str, object]:
             "params": record.params, "epochs": [e.epoch for e in epochs],
             "epoch_loss": [e.loss for e in epochs], "val_loss": [e.val_loss for e in epochs],
             "final": {(m.split.value, m.name): m.value for m in metrics}}
+
+
+#: Imported first by every Python process whose PYTHONPATH starts with its folder: scinas's cost
+#: measurement raises, as a bug in scinas would, after the trial trained.
+_BUG_SITECUSTOMIZE = '''
+import scinas.training.trainer as _trainer
+
+
+def _broken(*args, **kwargs):
+    raise TypeError("measure_costs() got an unexpected keyword argument 'bug'")
+
+
+_trainer.measure_costs = _broken
+'''
+
+
+def plant_worker_bug(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """A bug in scinas in every worker process started from now on (local workers and Slurm jobs
+    inherit the environment); this process is not affected. ``monkeypatch.undo()`` removes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(_BUG_SITECUSTOMIZE, encoding="utf-8")
+    path = [str(folder), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))

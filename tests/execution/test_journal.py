@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from scinas.errors import InternalError
 from scinas.execution.journal import JournalReader, TrialJournal
 from scinas.store import EpochRecord, RunStore, TrialStatus
 
@@ -68,3 +71,35 @@ def test_a_half_written_line_waits_and_a_failure_is_final(tmp_path: Path) -> Non
         record = store.trial("t0001")
         assert record is not None and record.status == TrialStatus.FAILED
         assert record.failure_reason == "loss became nan"
+
+
+def test_an_internal_error_line_is_a_bug_not_a_failed_trial(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        planned = store.add_trial("t0002", architecture="C")
+        journal = TrialJournal(tmp_path / "journal.jsonl", planned)
+        journal.start_trial("t0002", architecture="C")
+        try:
+            raise TypeError("an argument scinas should not pass")
+        except TypeError as exc:
+            journal.internal_error(exc)
+        journal.close()
+        reader = JournalReader(journal.path, "t0002")
+        assert reader.ingest(store) is False  # not final: on resume the trial is trained again
+        assert not JournalReader.ends_final(journal.path)
+        assert reader.bug is not None and reader.bug[0] == "TypeError: an argument scinas should not pass"
+        assert "Traceback" in reader.bug[1] and "test_an_internal_error_line" in reader.bug[1]
+        with pytest.raises(InternalError, match=r"trial t0002 stopped on an unexpected TypeError.*not a failed"):
+            reader.raise_if_bug(tmp_path / "worker.log")
+        record = store.trial("t0002")
+        assert record is not None and record.status == TrialStatus.RUNNING and record.failure_reason is None
+
+
+def test_a_journal_without_an_internal_error_raises_nothing(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        planned = store.add_trial("t0003", architecture="D")
+        journal = TrialJournal(tmp_path / "journal.jsonl", planned)
+        journal.fail_trial(planned.trial_id, "loss became nan")
+        journal.close()
+        reader = JournalReader(journal.path, "t0003")
+        assert reader.ingest(store) is True and reader.bug is None
+        reader.raise_if_bug()

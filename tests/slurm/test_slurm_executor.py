@@ -5,6 +5,7 @@ retried job, and a coordinator killed while its jobs run, lose nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from scinas.cli import main
 from scinas.store import RunStore, TrialStatus
 from tests.conftest import REPO, SERIES_DATA, TINY_EXPERIMENTS, TINY_SEARCH, ConfigWriter
-from tests.execution.conftest import trial_facts
+from tests.execution.conftest import plant_worker_bug, trial_facts
 from tests.slurm.conftest import SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -178,3 +179,33 @@ def test_a_resumed_coordinator_reattaches_to_its_running_job(slurm_cluster: Slur
         assert trial.extra["slurm_job_id"] == job  # the same job: not trained again
     assert slurm_cluster.wait(str(job)) == "COMPLETED"
     assert len(list((run / "slurm").rglob("*_submission.sh"))) == 1  # submitted once
+
+
+def test_a_bug_in_a_job_stops_the_run_saved_and_resumable(slurm_cluster: SlurmCluster, write_config: ConfigWriter,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a failed trial, not retried: the job writes an internal_error line and exits with 70."""
+    folder = write_config(TINY_EXPERIMENTS + '\n[T.execution]\ndistribution = "cpu"\nexecutor = "slurm"\n'
+                                             "[T.execution.slurm]\nmax_retries = 2\npoll_seconds = 0.5\n")
+    results = tmp_path / "results"
+    plant_worker_bug(monkeypatch, tmp_path / "bug")  # the job inherits the environment of sbatch
+    assert main(["run", "T", "T.training.tensorboard=false", "--config-dir", str(folder), "--results",
+                 str(results), *FLAGS]) == 1
+    run = _run_dir(results, "T")
+    log = (run / "run.log").read_text()  # the worker's traceback and why the run stopped
+    assert "measure_costs" in log and "trial trial-0000 stopped on an unexpected TypeError" in log
+    assert "not a failed trial" in log
+    with RunStore.open(run / "store.sqlite", readonly=True) as store:
+        (trial,) = store.trials()
+        assert trial.status == TrialStatus.RUNNING and trial.failure_reason is None
+        assert trial.extra["slurm_retries"] == 0 and store.run().status == "interrupted"
+        job = str(trial.extra["slurm_job_id"])
+    assert slurm_cluster.wait(job) == "FAILED"
+    assert re.search(r"ExitCode=70:0", subprocess.run(["scontrol", "show", "job", job], env=slurm_cluster.env,
+                                                       capture_output=True, text=True, check=True).stdout)
+
+    monkeypatch.undo()  # the bug fixed
+    assert main(["run", "--resume", str(run), *FLAGS]) == 0
+    with RunStore.open(run / "store.sqlite", readonly=True) as store:
+        (trial,) = store.trials()
+        assert trial.status == TrialStatus.COMPLETED and trial.attempts == 2
+        assert trial.extra["slurm_job_id"] != job and store.run().status == "completed"

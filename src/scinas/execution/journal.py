@@ -9,9 +9,14 @@ callbacks use.  The coordinator replays the lines into the store with :class:`Jo
 while the trial runs (so the store shows its epochs live) and when it ends.
 
 A line is ``{"op": ..., ...}`` with ``op`` one of ``start``, ``truncate``, ``epoch``,
-``metrics``, ``update``, ``complete``, ``fail``; only whole lines (ending in a newline) are
-read, so a worker killed mid-write never yields half a record.  ``complete`` and ``fail`` are
-final: a journal that ends without one belongs to a trial that is still running or died.
+``metrics``, ``update``, ``complete``, ``fail``, ``internal_error``; only whole lines (ending in
+a newline) are read, so a worker killed mid-write never yields half a record.  ``complete`` and
+``fail`` are final: a journal that ends without one belongs to a trial that is still running or
+died.  ``internal_error`` (the error and its traceback) is written by a worker stopped by a bug
+in scinas, not by a failure of its trial (see :func:`scinas.execution.task.train_recorded` for
+what a trial's failures are); the worker then exits with :data:`EXIT_BUG`, and the coordinator
+raises :class:`~scinas.errors.InternalError` (:meth:`JournalReader.raise_if_bug`): the run stops,
+saved and resumable, and the trial stays ``running``, to be trained again once the bug is fixed.
 """
 
 from __future__ import annotations
@@ -20,19 +25,23 @@ import dataclasses
 import json
 import logging
 import os
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from scinas.errors import InternalError
 from scinas.store import EpochRecord, RunStore, TrialRecord, TrialStatus
 from scinas.store.records import current_trial_fields
 
-__all__ = ["JOURNAL_FILE", "JournalReader", "TrialJournal"]
+__all__ = ["EXIT_BUG", "JOURNAL_FILE", "JournalReader", "TrialJournal"]
 
 logger = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.jsonl"
 _FINAL = ("complete", "fail")
+#: The exit status of a worker stopped by a bug (sysexits' EX_SOFTWARE): its trial is not failed.
+EXIT_BUG = 70
 
 
 class TrialJournal:
@@ -103,6 +112,11 @@ class TrialJournal:
                        epoch: int | None = None) -> None:
         self._write("metrics", split=str(split), values={str(k): float(v) for k, v in values.items()}, epoch=epoch)
 
+    def internal_error(self, error: BaseException) -> None:
+        """Record that a bug, not the trial, stopped this worker (``error`` with its traceback)."""
+        self._write("internal_error", error=f"{type(error).__name__}: {error}",
+                    traceback="".join(traceback.format_exception(error)))
+
     def _merge(self, fields: Mapping[str, object]) -> None:
         known = {f.name for f in dataclasses.fields(TrialRecord)}
         changes = {k: v for k, v in fields.items() if k in known and k != "extra"}
@@ -119,6 +133,8 @@ class JournalReader:
         self.name = name
         self.offset = 0
         self.final = False
+        #: ``(error, traceback)`` of an ``internal_error`` line: a bug stopped the worker.
+        self.bug: tuple[str, str] | None = None
 
     def ingest(self, store: RunStore) -> bool:
         """Apply the whole lines written since the last call; True once a final line was applied."""
@@ -143,8 +159,26 @@ class JournalReader:
             self._apply(store, entry)
         return self.final
 
+    def raise_if_bug(self, log: Path | None = None) -> None:
+        """Raise :class:`InternalError` when the worker wrote an ``internal_error`` line.
+
+        The worker's traceback is logged here (so the run's log holds it); ``log`` is the
+        worker's own log, named in the message.
+        """
+        if self.bug is None:
+            return
+        error, trace = self.bug
+        logger.error("%s: the worker stopped on a bug, not a failed trial; its traceback:\n%s", self.name,
+                     trace.rstrip())
+        where = f"{self.path}" + (f" and {log}" if log is not None else "")
+        raise InternalError(f"the worker of trial {self.name} stopped on an unexpected {error} (a bug in scinas "
+                            f"or in a class registered from user code, not a failed trial; traceback in {where})")
+
     def _apply(self, store: RunStore, entry: Mapping[str, Any]) -> None:
         op = entry.get("op")
+        if op == "internal_error":  # nothing to replay: the trial stays as it is (running)
+            self.bug = (str(entry.get("error")), str(entry.get("traceback") or ""))
+            return
         if op == "start":
             store.start_trial(self.name, architecture=entry["architecture"],
                               architecture_json=entry.get("architecture_json"))

@@ -31,9 +31,8 @@ from typing import IO
 
 from scinas.errors import InternalError
 from scinas.execution.base import Executor, outcome_of
-from scinas.execution.journal import JournalReader
+from scinas.execution.journal import EXIT_BUG, JournalReader
 from scinas.execution.task import WorkerTask
-from scinas.execution.worker import EXIT_BUG
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 from scinas.store.layout import RunLayout
@@ -187,11 +186,13 @@ class LocalExecutor(Executor):
         final = worker.reader.ingest(self.store)
         if worker.log is not None:
             worker.log.close()
+        worker_log = RunLayout(self.run_dir).trial(name).worker_log
+        worker.reader.raise_if_bug(worker_log)  # its internal_error line: a bug stopped the run
         if not final and worker.process is not None and worker.process.returncode == EXIT_BUG:
             raise InternalError(f"the worker of trial {name} stopped on an unexpected error (a bug, not a failed "
-                                f"trial); its traceback is in {RunLayout(self.run_dir).trial(name).worker_log}")
+                                f"trial); its traceback is in {worker_log}")
         if not final and worker.process is not None:
-            reason = exit_reason(worker.process.returncode, RunLayout(self.run_dir).trial(name).worker_log)
+            reason = exit_reason(worker.process.returncode, worker_log)
             record = self.store.trial(name)
             if record is not None:
                 self.store.fail_trial(record.trial_id, reason,

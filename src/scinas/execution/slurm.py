@@ -12,6 +12,11 @@ time, out of memory, node failure) fails its trial with a reason that says so, e
 times (the new job continues from the trial's last checkpoint).  Interrupting the coordinator
 leaves the jobs running: the resumed run picks them up.
 
+A job stopped by a bug in scinas (not by a failure of its trial) writes an ``internal_error``
+journal line and exits with status :data:`~scinas.execution.journal.EXIT_BUG`: the coordinator
+stops the run with :class:`~scinas.errors.InternalError`, saved and resumable, the trial left
+``running`` (never retried, never failed).
+
 Job states come from ``squeue`` (live jobs) and ``scontrol show job`` (recently ended ones), so
 no Slurm accounting database is needed.
 
@@ -37,16 +42,16 @@ from types import ModuleType
 from typing import Any
 
 from scinas.config.execution import ExecutionConfig
-from scinas.errors import ConfigError, ScinasError
+from scinas.errors import ConfigError, InternalError, ScinasError
 from scinas.execution.base import Executor, outcome_of
-from scinas.execution.journal import JournalReader
+from scinas.execution.journal import EXIT_BUG, JournalReader
 from scinas.execution.slurm_options import SlurmConfig, check_log_folder
 from scinas.execution.task import WorkerTask, run_task_file
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 from scinas.store.layout import RunLayout, TrialLayout
 
-__all__ = ["SlurmExecutor", "check_slurm", "job_states", "log_folder", "sbatch_flags"]
+__all__ = ["SlurmExecutor", "check_slurm", "ended_state", "job_fields", "job_states", "log_folder", "sbatch_flags"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,15 +158,22 @@ def job_states(job_ids: list[str]) -> dict[str, str] | None:
     return states
 
 
-def ended_state(job_id: str) -> str:
-    """How an ended job ended (``scontrol show job``: state and reason), or ``ended`` if forgotten."""
+def job_fields(job_id: str) -> dict[str, str]:
+    """What ``scontrol show job`` says about a job (``JobState``, ``Reason``, ``ExitCode``, ...);
+    empty when the controller forgot it or did not answer."""
     scontrol = shutil.which("scontrol") or "scontrol"
     try:
         result = subprocess.run([scontrol, "-o", "show", "job", job_id], capture_output=True, text=True,
                                 timeout=_COMMAND_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return "ended"
-    fields = dict(part.split("=", 1) for part in result.stdout.split() if "=" in part)
+        return {}
+    return dict(part.split("=", 1) for part in result.stdout.split() if "=" in part)
+
+
+def ended_state(job_id: str, fields: dict[str, str] | None = None) -> str:
+    """How an ended job ended (``scontrol show job``: state and reason), or ``ended`` if forgotten."""
+    if fields is None:
+        fields = job_fields(job_id)
     state = fields.get("JobState", "")
     reason = fields.get("Reason", "")
     if not state:
@@ -236,7 +248,9 @@ class SlurmExecutor(Executor):
             outcomes = []
             for name in list(self._running):
                 job = self._running[name]
-                if job.reader.ingest(self.store):
+                final = job.reader.ingest(self.store)
+                self._raise_if_bug(name)
+                if final:
                     outcomes.append(self._collect(name))
                 elif live is not None and (job.job_id is None or job.job_id not in live):
                     outcome = self._ended_without_result(name)
@@ -253,12 +267,29 @@ class SlurmExecutor(Executor):
         self._running.pop(name)
         return outcome_of(self.store, name)
 
+    def _raise_if_bug(self, name: str, exit_code: str = "") -> None:
+        """Stop the run (:class:`InternalError`) when a bug, not its trial, ended the job of ``name``:
+        an ``internal_error`` journal line, or the job's exit status :data:`EXIT_BUG` without one.
+        The trial stays ``running`` and is trained again on resume."""
+        job = self._running[name]
+        logs = self._log_dir(job.job_id)
+        if job.reader.bug is not None:
+            self._running.pop(name)
+            job.reader.raise_if_bug(logs)
+        if exit_code.partition(":")[0] == str(EXIT_BUG):
+            self._running.pop(name)
+            raise InternalError(f"the Slurm job {job.job_id} of trial {name} stopped on an unexpected error (a bug, "
+                                f"not a failed trial); its traceback is in {logs}")
+
     def _ended_without_result(self, name: str) -> TrialOutcome | None:
         """A job that left the queue with no final journal line: retry it, or fail its trial."""
         job = self._running[name]
-        if job.reader.ingest(self.store):  # the last lines landed between squeue and now
+        final = job.reader.ingest(self.store)  # the last lines landed between squeue and now
+        fields = job_fields(job.job_id) if job.job_id is not None and not final else {}
+        self._raise_if_bug(name, fields.get("ExitCode", ""))
+        if final:
             return self._collect(name)
-        how = ended_state(job.job_id) if job.job_id is not None else "ended"
+        how = ended_state(job.job_id, fields) if job.job_id is not None else "ended"
         reason = f"Slurm job {job.job_id} {how} without a result"
         log = self._error_log(job.job_id)
         if log:
@@ -279,12 +310,16 @@ class SlurmExecutor(Executor):
         logger.error("%s failed: %s", name, reason)
         return self._collect(name)
 
+    def _log_dir(self, job_id: str | None) -> Path:
+        """The folder of a job's submitit logs (``<log_folder>/<job id>``)."""
+        return RunLayout(self.run_dir).slurm_logs(self.config.log_folder) / (job_id or "")
+
     def _error_log(self, job_id: str | None) -> str:
         if job_id is None:
             return ""
         from scinas.execution.local import log_tail
 
-        for path in sorted((RunLayout(self.run_dir).slurm_logs(self.config.log_folder) / job_id).glob("*.err")):
+        for path in sorted(self._log_dir(job_id).glob("*.err")):
             tail = log_tail(path)
             if tail and ("Error" in tail or "error" in tail):
                 return tail

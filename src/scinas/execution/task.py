@@ -63,6 +63,8 @@ def train_recorded(trainer: Trainer, store: TrialStore, request: TrialRequest, d
         reason = exc.reason
     except tf.errors.ResourceExhaustedError as exc:
         reason = f"out of memory: {exc.message.splitlines()[0] if exc.message else exc}"
+    except MemoryError as exc:
+        reason = f"out of memory: {exc}" if str(exc) else "out of memory"
     except ConfigError as exc:
         reason = f"the model could not be built: {exc}"
     except (tf.errors.InvalidArgumentError, ValueError) as exc:
@@ -185,15 +187,30 @@ def limit_threads(threads: int | None) -> None:
 
 
 def run_task_file(path: str) -> str:
-    """Load the JSON task at ``path`` and train it (what a Slurm job runs; see :func:`run_task`)."""
-    return run_task(WorkerTask.load(Path(path)))
+    """Load the JSON task at ``path`` and train it: what a Slurm job runs (see :func:`run_task`).
+
+    A bug (anything :func:`run_task` raises) ends the job's process with status
+    :data:`~scinas.execution.journal.EXIT_BUG`, after its ``internal_error`` journal line; the
+    traceback goes to the job's error log.
+    """
+    from scinas.execution.journal import EXIT_BUG
+
+    task = WorkerTask.load(Path(path))
+    try:
+        return run_task(task)
+    except Exception:
+        logger.exception("%s: stopped on an unexpected error (a bug, not a failed trial)", task.request.name)
+        raise SystemExit(EXIT_BUG) from None
 
 
 def run_task(task: WorkerTask) -> str:
     """Train ``task`` in this process, journaling into its trial folder; returns the final status.
 
     The experiment is read back from the run folder's resolved configuration and the dataset
-    from the coordinator's cache (already built: nothing is generated again).
+    from the coordinator's cache (already built: nothing is generated again).  The failures a
+    trial can cause are a ``fail`` line (:func:`train_recorded` tells them apart, as in the
+    coordinating process); anything else raised is a bug in scinas: it is written to the
+    journal as an ``internal_error`` line with its traceback and raised again.
     """
     from scinas.config.experiment import parse_experiment
     from scinas.config.loading import load_config
@@ -201,19 +218,22 @@ def run_task(task: WorkerTask) -> str:
     from scinas.data.spec import build_generator
     from scinas.execution.journal import TrialJournal
 
-    limit_threads(task.threads)
-    raw = load_config(task.run_dir)
-    table = raw.experiment_table(task.experiment)
-    generator = build_generator(raw, str(table["dataset"]["training"]))
-    rank = len(generator.info().input_shape) - 1
-    config = parse_experiment(raw, task.experiment, rank=rank if rank in (1, 2) else None)
-    dataset = PreparedDataset.prepare(generator, task.cache_root, stats_samples=config.dataset.use_stats_of,
-                                      progress=False)
     journal = TrialJournal(task.journal_path, task.record)
     try:
+        limit_threads(task.threads)
+        raw = load_config(task.run_dir)
+        table = raw.experiment_table(task.experiment)
+        generator = build_generator(raw, str(table["dataset"]["training"]))
+        rank = len(generator.info().input_shape) - 1
+        config = parse_experiment(raw, task.experiment, rank=rank if rank in (1, 2) else None)
+        dataset = PreparedDataset.prepare(generator, task.cache_root, stats_samples=config.dataset.use_stats_of,
+                                          progress=False)
         trainer = Trainer(config, dataset, journal, verbose=task.verbose)
         journal.update_trial(task.record.trial_id, extra=placement(task.executor, trainer))
         outcome = train_recorded(trainer, journal, task.request, task.trial_dir)
+    except Exception as exc:
+        journal.internal_error(exc)
+        raise
     finally:
         journal.close()
     return "completed" if outcome.completed else "failed"

@@ -6,8 +6,10 @@ exactly one trial (:func:`scinas.execution.task.run_task`) and exits, so TensorF
 memory never grows across trials.  Its stdout and stderr go to ``trials/<trial>/worker.log``.
 It exits when its coordinator dies (the parent process changes), so a killed run never leaves
 a worker training a trial that the resumed run starts again.  Exit status: 0 when the trial
-ended (completed or failed, as the journal says), 1 on an unexpected error or a task file that
-is not a scinas task.
+ended (completed or failed, as the journal says), 1 on a task file that is not a scinas task,
+:data:`~scinas.execution.journal.EXIT_BUG` (70) when a bug stopped it (after an ``internal_error``
+journal line when the journal could be opened): the coordinator then stops the run instead of
+failing the trial.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from scinas.execution.journal import EXIT_BUG
+
 __all__ = ["EXIT_BUG", "main"]
 
 logger = logging.getLogger("scinas.execution.worker")
 
 _ORPHAN_EXIT = 3
-#: The exit status of a worker stopped by a bug (sysexits' EX_SOFTWARE): the trial is not failed.
-EXIT_BUG = 70
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
