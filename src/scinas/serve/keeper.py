@@ -113,7 +113,7 @@ def _runs_of(results: Path, experiment: str | None) -> set[str]:
     folder = results / str(experiment)
     if not experiment or not folder.is_dir():
         return set()
-    return {f"{experiment}/{path.name}" for path in folder.iterdir() if (path / "store.sqlite").is_file()}
+    return {f"{experiment}/{path.name}" for path in folder.iterdir() if RunLayout(path).store.is_file()}
 
 
 def _error_line(text: str) -> str | None:
