@@ -20,7 +20,8 @@ from scinas.cli import main
 from scinas.config.reader import Table
 from scinas.configurable import option
 from scinas.execution.base import Executor
-from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind, InlineKind
+from scinas.execution.inline import InlineKind
+from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind
 from scinas.predictors import PREDICTORS, Predictor
 from scinas.registry import Registry
 from scinas.search.base import TrialRequest

@@ -6,10 +6,27 @@ Example::
 
     @GENERATORS.register("michaelis_menten")
     class MichaelisMentenGenerator(DatasetGenerator): ...
+
+A registry made with ``discover="<package>"`` finds its built-in members itself: the first
+lookup imports every module of that package (and a lookup of an unknown name imports any module
+added since), so the classes that those modules register with the decorator are known without
+any list of them.  Adding a member is then one module in the package plus its test::
+
+    STRATEGIES: Registry[type[SearchStrategy]] = Registry("strategy", discover="scinas.search")
+
+    # scinas/search/greedy.py: nothing else changes to make strategy = "greedy" selectable
+    @STRATEGIES.register("greedy")
+    class GreedyStrategy(LedgerStrategy): ...
+
+The package is a constant of scinas's own code, never a string read from a user's file.  Modules
+whose name starts with ``_`` are skipped.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -22,11 +39,23 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Maps the names used in TOML to implementations."""
+    """Maps the names used in TOML to implementations (``discover``: see the module docstring)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, discover: str | None = None) -> None:
         self.kind = kind
+        self.discover = discover
         self._items: dict[str, T] = {}
+        self._discovered = False
+
+    def _discover(self, *, again: bool = False) -> None:
+        """Import the modules of the ``discover`` package not imported yet (once; ``again`` rescans)."""
+        if self.discover is None or (self._discovered and not again):
+            return
+        self._discovered = True  # first: a module that looks a name up while imported does not recurse
+        package = importlib.import_module(self.discover)
+        for module in pkgutil.iter_modules(package.__path__, prefix=f"{self.discover}."):
+            if not module.name.rpartition(".")[2].startswith("_") and module.name not in sys.modules:
+                importlib.import_module(module.name)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator registering ``item`` under ``name`` (re-registering a name is an error)."""
@@ -41,6 +70,9 @@ class Registry(Generic[T]):
 
     def get(self, name: str, *, file: str | None = None, path: str | None = None) -> T:
         """The item registered as ``name``; a ConfigError listing the known names otherwise."""
+        self._discover()
+        if name not in self._items:
+            self._discover(again=True)  # a module added to the package since the first lookup
         try:
             return self._items[name]
         except KeyError:
@@ -77,6 +109,7 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         """``(name, item)`` pairs in name order (what the conformance suites iterate)."""
+        self._discover()
         return [(name, self._items[name]) for name in sorted(self._items)]
 
     def unregister(self, name: str) -> None:
@@ -84,10 +117,13 @@ class Registry(Generic[T]):
         self._items.pop(name, None)
 
     def names(self) -> list[str]:
+        self._discover()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._discover()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
+        self._discover()
         return iter(sorted(self._items))

@@ -12,6 +12,8 @@ from scinas.config.experiment import parse_experiment
 from scinas.config.loading import load_config
 from scinas.errors import ConfigError
 from scinas.execution import registry
+from scinas.execution.inline import InlineKind
+from scinas.execution.slurm import SlurmKind
 from scinas.experiment.plan import plan_experiments
 from tests.conftest import TINY_EXPERIMENTS, ConfigWriter, PackageFaker
 
@@ -35,7 +37,7 @@ def test_defaults_are_inline_auto_one_trial(write_config: ConfigWriter) -> None:
     assert (execution.distribution, execution.executor, execution.parallel_trials) == ("auto", "inline", 1)
     assert not (execution.mixed_precision or execution.xla or execution.allow_fallback or execution.oversubscribe)
     assert execution.executor_table == {} and execution.scale_batch_size
-    assert registry.resolve_executor(execution)[0] is registry.InlineKind
+    assert registry.resolve_executor(execution)[0] is InlineKind
 
 
 def test_every_key_is_read(write_config: ConfigWriter) -> None:
@@ -64,7 +66,7 @@ log_folder = "logs"
     assert execution.mixed_precision and execution.xla and execution.allow_fallback and execution.oversubscribe
     assert not execution.scale_batch_size and execution.threads_per_worker == 2
     kind, slurm = registry.resolve_executor(execution)
-    assert kind is registry.SlurmKind
+    assert kind is SlurmKind
     assert (slurm.partition, slurm.account, slurm.gpus_per_trial, slurm.cpus_per_trial) == ("debug", "proj", 1, 4)
     assert (slurm.mem_gb, slurm.time_minutes, slurm.max_retries, slurm.log_folder) == (2.5, 30, 2, "logs")
     assert slurm.sbatch_options == ("--qos=low", "--exclusive")

@@ -8,7 +8,7 @@ Example ``configurations.toml``::
     mixed_precision = false    # keras "mixed_float16" policy (float32 outputs, loss scaling)
     xla = false                # compile with jit_compile=True (the last partial batch is dropped)
     allow_fallback = false     # true: an absent device falls back to the CPU with a warning
-    executor = "local"         # a registered executor: inline | local | slurm
+    executor = "local"         # any registered executor (docs/options.md lists them)
     parallel_trials = 2        # trials running at once (workers of the local pool, jobs on Slurm)
     oversubscribe = false      # true: allow more local workers than devices
     threads_per_worker = 1     # TensorFlow threads of one local worker (default: cores / workers)

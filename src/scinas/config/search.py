@@ -3,7 +3,7 @@
 Example ``configurations.toml``::
 
     [A.search]
-    strategy = "popnas"            # a registered strategy: popnas | pnas | pareto | random | evolution
+    strategy = "popnas"            # any registered strategy (docs/options.md lists them)
     score = "accuracy"             # a metric the trials record, read on the validation split
     direction = "max"              # optional for known metrics (accuracy, r_squared: max; loss, mae: min)
     costs = ["time"]               # any of "time", "params", "flops", "latency" (minimised)

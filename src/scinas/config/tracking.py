@@ -3,7 +3,7 @@
 Example ``configurations.toml``::
 
     [A.tracking]
-    trackers = ["tensorboard", "mlflow"]     # registered trackers: "tensorboard", "mlflow", "neptune", ...
+    trackers = ["tensorboard", "mlflow"]     # any registered trackers (docs/options.md lists them)
 
     [A.tracking.mlflow]                      # a sub-table switches its tracker on as well
     tracking_uri = "http://mlflow.example.org:5000"   # default: $MLFLOW_TRACKING_URI, else

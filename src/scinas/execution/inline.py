@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
+from scinas.config.experiment import ExperimentConfig
+from scinas.errors import ConfigError
 from scinas.execution.base import Executor, outcome_of
+from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind
 from scinas.execution.task import placement, train_recorded
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore
+from scinas.store.layout import RunLayout
 from scinas.training.trainer import Trainer
 
-__all__ = ["InlineExecutor"]
+__all__ = ["InlineExecutor", "InlineKind"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +59,21 @@ class InlineExecutor(Executor):
                 self.store.update_trial(record.trial_id, extra=placement(self.name, self.trainer))
             outcomes.append(outcome_of(self.store, request.name))
         return outcomes
+
+
+@EXECUTORS.register("inline")
+class InlineKind(ExecutorKind):
+    """``executor = "inline"``: one trial at a time in this process (no options)."""
+
+    @classmethod
+    def check(cls, experiment: ExperimentConfig, options: Any) -> None:
+        execution = experiment.execution
+        if execution.parallel_trials > 1:
+            raise ConfigError("the inline executor trains one trial at a time", file=execution.file or None,
+                              path=f"{execution.path}.parallel_trials", value=execution.parallel_trials,
+                              fix='set executor = "local" (a process per trial) or parallel_trials = 1')
+
+    @classmethod
+    def create(cls, context: ExecutionContext, options: Any) -> Executor:
+        trainer = Trainer(context.experiment, context.dataset, context.store, verbose=context.verbose)
+        return InlineExecutor(trainer, context.store, RunLayout(context.run_dir).trials)

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -27,17 +28,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from scinas.errors import InternalError
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import EXIT_BUG, JournalReader
+from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind, local_slots
 from scinas.execution.task import WorkerTask
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 from scinas.store.layout import RunLayout
 
-__all__ = ["LocalExecutor", "exit_reason", "log_tail"]
+__all__ = ["LocalExecutor", "LocalKind", "exit_reason", "log_tail"]
 
 logger = logging.getLogger(__name__)
 
@@ -225,3 +227,20 @@ class LocalExecutor(Executor):
             if worker.log is not None:
                 worker.log.close()
         self._running.clear()
+
+
+@EXECUTORS.register("local")
+class LocalKind(ExecutorKind):
+    """``executor = "local"``: a pool of worker processes, one trial each (``parallel_trials`` of them)."""
+
+    @classmethod
+    def create(cls, context: ExecutionContext, options: Any) -> Executor:
+        from scinas.training.distribution import DeviceInventory, DistributionPlan
+
+        execution = context.experiment.execution
+        inventory = DeviceInventory.detect(execution)
+        plan = DistributionPlan.resolve(execution, inventory)
+        slots = local_slots(dataclasses.replace(execution, distribution=plan.strategy), inventory)
+        return LocalExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root,
+                             workers=execution.parallel_trials, gpus=slots.gpus, hide_gpus=slots.hide_gpus,
+                             threads=slots.threads, verbose=2 if context.verbose is None else context.verbose)

@@ -3,7 +3,10 @@
 Each name maps to an :class:`ExecutorKind`: a small class that owns ``[X.execution.<name>]``
 (its ``Options``, see :mod:`scinas.configurable`), checks what it needs when the experiment is
 planned and makes the run's :class:`~scinas.execution.base.Executor`.  A kind registered from
-user code is selectable from TOML like the shipped ``inline``, ``local`` and ``slurm``::
+user code is selectable from TOML like the shipped ones, which sit beside their executors
+(:mod:`~scinas.execution.inline`, :mod:`~scinas.execution.local`, :mod:`~scinas.execution.slurm`):
+the registry imports every module of :mod:`scinas.execution` on its first lookup, so a new
+executor is one module there (its executor and its kind) plus its test::
 
     @EXECUTORS.register("ssh")
     class SshKind(ExecutorKind):
@@ -38,10 +41,8 @@ from scinas.config.reader import Table
 from scinas.configurable import Configurable
 from scinas.errors import ConfigError
 from scinas.execution.base import Executor
-from scinas.execution.slurm_options import SlurmConfig
 from scinas.registry import Registry
 from scinas.store import RunStore
-from scinas.store.layout import RunLayout
 
 if TYPE_CHECKING:
     from scinas.data.pipeline import PreparedDataset
@@ -109,8 +110,9 @@ class ExecutorKind(Configurable, abc.ABC):
         """The executor of a run."""
 
 
-#: ``[X.execution] executor`` name → its kind.
-EXECUTORS: Registry[type[ExecutorKind]] = Registry("executor")
+#: ``[X.execution] executor`` name → its kind; each module of :mod:`scinas.execution` registers its
+#: own (``inline``, ``local``, ``slurm`` beside their executors), found on the first lookup.
+EXECUTORS: Registry[type[ExecutorKind]] = Registry("executor", discover="scinas.execution")
 
 
 def resolve_executor(execution: ExecutionConfig) -> tuple[type[ExecutorKind], Any]:
@@ -148,67 +150,6 @@ def check_execution(experiment: ExperimentConfig) -> None:
                           file=execution.file, path=f"{execution.path}.parallel_trials",
                           value=execution.parallel_trials,
                           fix=f"set parallel_trials <= {slots.devices}, or oversubscribe = true to share devices")
-
-
-@EXECUTORS.register("inline")
-class InlineKind(ExecutorKind):
-    """``executor = "inline"``: one trial at a time in this process (no options)."""
-
-    @classmethod
-    def check(cls, experiment: ExperimentConfig, options: Any) -> None:
-        execution = experiment.execution
-        if execution.parallel_trials > 1:
-            raise ConfigError("the inline executor trains one trial at a time", file=execution.file or None,
-                              path=f"{execution.path}.parallel_trials", value=execution.parallel_trials,
-                              fix='set executor = "local" (a process per trial) or parallel_trials = 1')
-
-    @classmethod
-    def create(cls, context: ExecutionContext, options: Any) -> Executor:
-        from scinas.execution.inline import InlineExecutor
-        from scinas.training.trainer import Trainer
-
-        trainer = Trainer(context.experiment, context.dataset, context.store, verbose=context.verbose)
-        return InlineExecutor(trainer, context.store, RunLayout(context.run_dir).trials)
-
-
-@EXECUTORS.register("local")
-class LocalKind(ExecutorKind):
-    """``executor = "local"``: a pool of worker processes, one trial each (``parallel_trials`` of them)."""
-
-    @classmethod
-    def create(cls, context: ExecutionContext, options: Any) -> Executor:
-        from scinas.execution.local import LocalExecutor
-        from scinas.training.distribution import DeviceInventory, DistributionPlan
-
-        execution = context.experiment.execution
-        inventory = DeviceInventory.detect(execution)
-        plan = DistributionPlan.resolve(execution, inventory)
-        slots = local_slots(dataclasses.replace(execution, distribution=plan.strategy), inventory)
-        return LocalExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root,
-                             workers=execution.parallel_trials, gpus=slots.gpus, hide_gpus=slots.hide_gpus,
-                             threads=slots.threads, verbose=2 if context.verbose is None else context.verbose)
-
-
-@EXECUTORS.register("slurm")
-class SlurmKind(ExecutorKind):
-    """``executor = "slurm"``: each trial a Slurm job; ``[X.execution.slurm]`` is :class:`SlurmConfig`."""
-
-    Options = SlurmConfig
-
-    @classmethod
-    def check(cls, experiment: ExperimentConfig, options: SlurmConfig) -> None:
-        from scinas.execution.slurm import check_slurm
-
-        check_slurm(experiment.execution, options)
-
-    @classmethod
-    def create(cls, context: ExecutionContext, options: SlurmConfig) -> Executor:
-        from scinas.execution.slurm import SlurmExecutor
-
-        execution = context.experiment.execution
-        return SlurmExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root, options,
-                             jobs=execution.parallel_trials,
-                             verbose=2 if context.verbose is None else context.verbose)
 
 
 def create_executor(context: ExecutionContext) -> Executor:

@@ -42,16 +42,19 @@ from types import ModuleType
 from typing import Any
 
 from scinas.config.execution import ExecutionConfig
+from scinas.config.experiment import ExperimentConfig
 from scinas.errors import ConfigError, InternalError, ScinasError
 from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import EXIT_BUG, JournalReader
+from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind
 from scinas.execution.slurm_options import SlurmConfig, check_log_folder
 from scinas.execution.task import WorkerTask, run_task_file
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 from scinas.store.layout import RunLayout, TrialLayout
 
-__all__ = ["SlurmExecutor", "check_slurm", "ended_state", "job_fields", "job_states", "log_folder", "sbatch_flags"]
+__all__ = ["SlurmExecutor", "SlurmKind", "check_slurm", "ended_state", "job_fields", "job_states", "log_folder",
+           "sbatch_flags"]
 
 logger = logging.getLogger(__name__)
 
@@ -346,3 +349,21 @@ class SlurmExecutor(Executor):
             job.reader.ingest(self.store)
             logger.info("%s: Slurm job %s left running", name, job.job_id)
         self._running.clear()
+
+
+@EXECUTORS.register("slurm")
+class SlurmKind(ExecutorKind):
+    """``executor = "slurm"``: each trial a Slurm job; ``[X.execution.slurm]`` is :class:`SlurmConfig`."""
+
+    Options = SlurmConfig
+
+    @classmethod
+    def check(cls, experiment: ExperimentConfig, options: SlurmConfig) -> None:
+        check_slurm(experiment.execution, options)
+
+    @classmethod
+    def create(cls, context: ExecutionContext, options: SlurmConfig) -> Executor:
+        execution = context.experiment.execution
+        return SlurmExecutor(context.store, context.run_dir, context.experiment.name, context.cache_root, options,
+                             jobs=execution.parallel_trials,
+                             verbose=2 if context.verbose is None else context.verbose)

@@ -116,5 +116,6 @@ def check_fit_inputs(inputs: Sequence[Any] | np.ndarray, targets: Sequence[float
     return check_targets(targets, n, what)
 
 
-#: The predictors by the name used in TOML.
-PREDICTORS: Registry[type[Predictor]] = Registry("predictor")
+#: The predictors by the name used in TOML; each module of :mod:`scinas.predictors` registers its own
+#: (``@PREDICTORS.register("gin")``), found on the first lookup: a new predictor is one module there.
+PREDICTORS: Registry[type[Predictor]] = Registry("predictor", discover="scinas.predictors")

@@ -25,6 +25,7 @@ from scinas.configurable import option
 from scinas.errors import ConfigError
 from scinas.search.base import TrialRequest
 from scinas.search.ledger import LedgerStrategy
+from scinas.search.registry import STRATEGIES
 from scinas.search_space.architecture import Architecture
 
 __all__ = ["EvolutionStrategy"]
@@ -33,6 +34,7 @@ __all__ = ["EvolutionStrategy"]
 _MUTATION_TRIES = 50
 
 
+@STRATEGIES.register("evolution")
 class EvolutionStrategy(LedgerStrategy):
     """Regularized evolution (``"evolution"``); see the module docstring and :class:`Options`."""
 

@@ -59,6 +59,7 @@ from scinas.search.predictor_choice import (
     PredictorChoice,
     check_choice,
 )
+from scinas.search.registry import STRATEGIES
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
 
@@ -151,6 +152,7 @@ class GuidedOptions:
         return {key: getattr(self, key) for key in self.SHORTHAND_DEFAULTS}
 
 
+@STRATEGIES.register("pareto")
 class GuidedParetoStrategy(LedgerStrategy):
     """Predictor-guided Pareto search (``"pareto"``); see the module docstring and :class:`GuidedOptions`.
 

@@ -63,6 +63,7 @@ from scinas.search.predictor_choice import (
     PredictorChoice,
     check_choice,
 )
+from scinas.search.registry import STRATEGIES
 from scinas.search_space.architecture import Architecture
 from scinas.store.layout import RunLayout
 
@@ -118,6 +119,7 @@ class PopnasOptions(PNASOptions):
         check_choice(self.cost_predictor, self.shorthands(), self.SHORTHAND_DEFAULTS, "cost_predictor")
 
 
+@STRATEGIES.register("popnas")
 class PopnasStrategy(LedgerStrategy):
     """Progressive Pareto search (``"popnas"``); see the module docstring and :class:`PopnasOptions`.
 
@@ -365,6 +367,7 @@ class PopnasStrategy(LedgerStrategy):
         self._steps = [dict(entry) for entry in state["steps"]]
 
 
+@STRATEGIES.register("pnas")
 class PNASStrategy(PopnasStrategy):
     """PNAS mode (``"pnas"``): the top ``max_children`` by predicted score, no costs, no exploration."""
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from scinas.search.base import TrialRequest
 from scinas.search.ledger import LedgerStrategy
+from scinas.search.registry import STRATEGIES
 
 __all__ = ["RandomStrategy"]
 
 
+@STRATEGIES.register("random")
 class RandomStrategy(LedgerStrategy):
     """Uniform random, distinct architectures until ``budget`` trials (``"random"``)."""
 

@@ -1,14 +1,11 @@
 """The search strategies by the name ``[X.search] strategy`` uses, and how a configuration builds one.
 
-==============  =====================================================================
-``popnas``      progressive Pareto search over cells (:class:`PopnasStrategy`)
-``pnas``        progressive search, top-K by predicted score (:class:`PNASStrategy`)
-``pareto``      predictor-guided Pareto search for fixed-topology domains
-``random``      uniform distinct samples (:class:`RandomStrategy`)
-``evolution``   regularized evolution (:class:`EvolutionStrategy`)
-==============  =====================================================================
-
-A strategy registered from user code is selectable from TOML like these: it is a
+The registered strategies and their options are listed in ``docs/options.md``, generated from
+this registry (``python -m scinas.options_doc``).  Each registers itself in its own module
+(``@STRATEGIES.register("random")``), and the registry imports every module of
+:mod:`scinas.search` on its first lookup, so a new strategy is one module there plus its test,
+with no list to extend.  A strategy registered from user code is selectable from TOML like
+these: it is a
 :class:`~scinas.search.base.SearchStrategy` whose constructor is
 ``cls(domain, objectives, *, budget, seed, output_dir, **options)`` and whose ``Options``
 dataclass declares its ``[X.search]`` keys (see :mod:`scinas.configurable`)::
@@ -38,20 +35,11 @@ from scinas.errors import ConfigError
 from scinas.registry import Registry
 from scinas.search.base import SearchStrategy
 from scinas.search.domain import Objectives, SearchDomain
-from scinas.search.evolution import EvolutionStrategy
-from scinas.search.guided import GuidedParetoStrategy
-from scinas.search.popnas import PNASStrategy, PopnasStrategy
-from scinas.search.random import RandomStrategy
 
 __all__ = ["STRATEGIES", "create_strategy", "resolve_strategy", "strategy_from_config", "strategy_options"]
 
-#: The strategies by name.
-STRATEGIES: Registry[type[SearchStrategy]] = Registry("strategy")
-STRATEGIES.register("popnas")(PopnasStrategy)
-STRATEGIES.register("pnas")(PNASStrategy)
-STRATEGIES.register("pareto")(GuidedParetoStrategy)
-STRATEGIES.register("random")(RandomStrategy)
-STRATEGIES.register("evolution")(EvolutionStrategy)
+#: The strategies by name: each module of :mod:`scinas.search` registers its own (found on first lookup).
+STRATEGIES: Registry[type[SearchStrategy]] = Registry("strategy", discover="scinas.search")
 
 
 def strategy_options(name: str) -> tuple[str, ...]:

@@ -167,8 +167,10 @@ class Tracker(Configurable, abc.ABC):
         return None
 
 
-#: Trackers by their name in ``[X.tracking] trackers``.
-TRACKERS: Registry[type[Tracker]] = Registry("tracker")
+#: Trackers by their name in ``[X.tracking] trackers``; each module of :mod:`scinas.tracking`
+#: registers its own (``@TRACKERS.register("mlflow")``), found on the first lookup: a new tracker
+#: is one module there.
+TRACKERS: Registry[type[Tracker]] = Registry("tracker", discover="scinas.tracking")
 
 
 def require_package(module: str, extra: str, config: TrackingConfig, *, tracker: str) -> None:
