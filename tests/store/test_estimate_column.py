@@ -8,7 +8,6 @@ trial without.  Old worker journals and task files that still say ``fitness`` ar
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,33 +15,17 @@ import pytest
 from scinas.execution.journal import JournalReader
 from scinas.store import SCHEMA_VERSION, RunStore
 from scinas.store.records import current_trial_fields
+from tests.store.dumps import raw_rows, store_from_dump
 
-_V3_DUMP = Path(__file__).parent / "data" / "store_v3.sql"
 _ESTIMATES = {"t0000": 0.91, "t0001": 0.62, "t0002": None}
 
 
-def _v3_store(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = sqlite3.connect(path)
-    raw.executescript(_V3_DUMP.read_text(encoding="utf-8"))
-    raw.close()
-    return path
-
-
-def _raw(path: Path, query: str) -> list[tuple[object, ...]]:
-    raw = sqlite3.connect(path)
-    try:
-        return list(raw.execute(query).fetchall())
-    finally:
-        raw.close()
-
-
 def _columns(path: Path) -> set[object]:
-    return {row[1] for row in _raw(path, "PRAGMA table_info(trials)")}
+    return {row[1] for row in raw_rows(path, "PRAGMA table_info(trials)")}
 
 
 def _indices(path: Path) -> set[object]:
-    return {row[0] for row in _raw(path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    return {row[0] for row in raw_rows(path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
 
 
 def test_a_new_store_has_the_estimate_column_and_its_index(store: RunStore) -> None:
@@ -51,14 +34,14 @@ def test_a_new_store_has_the_estimate_column_and_its_index(store: RunStore) -> N
     assert "trials_by_estimate" in _indices(store.path)
     trial = store.start_trial("t0", architecture="cell").trial_id
     store.complete_trial(trial, estimate=0.7)
-    assert _raw(store.path, "SELECT estimate FROM trials") == [(0.7,)]
+    assert raw_rows(store.path, "SELECT estimate FROM trials") == [(0.7,)]
     with pytest.raises(ValueError, match="unknown trial field"):
         store.update_trial(trial, fitness=0.7)  # the store itself takes the current name only
 
 
 def test_a_schema_3_store_is_read_as_is_and_renamed_in_place_by_its_writer(tmp_path: Path) -> None:
-    path = _v3_store(tmp_path / "run" / "store.sqlite")
-    assert _raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    path = store_from_dump(3, tmp_path / "run" / "store.sqlite")
+    assert raw_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
 
     with RunStore.open(path, readonly=True) as reader:  # a reader does not upgrade: read from `fitness`
         assert {t.name: t.estimate for t in reader.trials()} == _ESTIMATES
@@ -71,10 +54,10 @@ def test_a_schema_3_store_is_read_as_is_and_renamed_in_place_by_its_writer(tmp_p
         assert [m.value for m in writer.metrics(trials[0].trial_id)] == [0.8]
         added = writer.start_trial("t0003", architecture="cell 3").trial_id
         writer.complete_trial(added, estimate=0.5)
-    assert _raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    assert raw_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     assert "estimate" in _columns(path) and "fitness" not in _columns(path)
     assert "trials_by_estimate" in _indices(path) and "trials_by_fitness" not in _indices(path)
-    assert _raw(path, "SELECT name FROM trials WHERE estimate IS NOT NULL ORDER BY estimate DESC") == [
+    assert raw_rows(path, "SELECT name FROM trials WHERE estimate IS NOT NULL ORDER BY estimate DESC") == [
         ("t0000",),
         ("t0001",),
         ("t0003",),

@@ -8,32 +8,15 @@ had none.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from scinas.store import SCHEMA_VERSION, RunStore, TrialPhase
+from tests.store.dumps import raw_rows, store_from_dump
 
-_V2_DUMP = Path(__file__).parent / "data" / "store_v2.sql"
 _PHASES = {"t0000": "search", "t0001": "search", "select-00": "selection", "final": "final",
            "trial-0000": "fixed"}
-
-
-def _v2_store(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = sqlite3.connect(path)
-    raw.executescript(_V2_DUMP.read_text(encoding="utf-8"))
-    raw.close()
-    return path
-
-
-def _raw(path: Path, query: str) -> list[tuple[object, ...]]:
-    raw = sqlite3.connect(path)
-    try:
-        return list(raw.execute(query).fetchall())
-    finally:
-        raw.close()
 
 
 def test_a_new_trial_records_its_phase(store: RunStore) -> None:
@@ -45,7 +28,7 @@ def test_a_new_trial_records_its_phase(store: RunStore) -> None:
     assert {t.name: t.phase for t in store.trials()} == {"select-00": "selection", "trial-0000": "fixed",
                                                           "t0000": "search"}
     assert all("phase" not in t.extra for t in store.trials())
-    assert _raw(store.path, "SELECT name FROM trials WHERE phase = 'fixed'") == [("trial-0000",)]
+    assert raw_rows(store.path, "SELECT name FROM trials WHERE phase = 'fixed'") == [("trial-0000",)]
     with pytest.raises(ValueError, match="is not a valid TrialPhase"):
         store.add_trial("x", architecture="cell", phase="warmup")
 
@@ -58,12 +41,12 @@ def test_the_trials_export_has_a_phase_column(store: RunStore, tmp_path: Path) -
 
 
 def test_a_schema_2_store_is_read_as_is_and_upgraded_in_place_by_its_writer(tmp_path: Path) -> None:
-    path = _v2_store(tmp_path / "run" / "store.sqlite")
-    assert _raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    path = store_from_dump(2, tmp_path / "run" / "store.sqlite")
+    assert raw_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
 
     with RunStore.open(path, readonly=True) as reader:  # a reader does not upgrade: phases come from extra
         assert {t.name: t.phase for t in reader.trials()} == _PHASES
-    assert "phase" not in {row[1] for row in _raw(path, "PRAGMA table_info(trials)")}
+    assert "phase" not in {row[1] for row in raw_rows(path, "PRAGMA table_info(trials)")}
 
     with RunStore.open(path) as writer:  # resume: upgraded in place, every record kept
         trials = writer.trials()
@@ -76,8 +59,8 @@ def test_a_schema_2_store_is_read_as_is_and_upgraded_in_place_by_its_writer(tmp_
         assert [m.value for m in writer.metrics(trials[0].trial_id)] == [0.75]
         added = writer.add_trial("t0002", architecture="cell t0002")
         assert (added.number, added.phase) == (5, TrialPhase.SEARCH)
-    assert _raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
-    assert _raw(path, "SELECT phase, COUNT(*) FROM trials GROUP BY phase ORDER BY phase") == [
+    assert raw_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    assert raw_rows(path, "SELECT phase, COUNT(*) FROM trials GROUP BY phase ORDER BY phase") == [
         ("final", 1), ("fixed", 1), ("search", 3), ("selection", 1)]
-    assert all("phase" not in json.loads(str(extra)) for (extra,) in _raw(path, "SELECT extra FROM trials"))
-    assert ("trials_by_phase",) in _raw(path, "SELECT name FROM sqlite_master WHERE type = 'index'")
+    assert all("phase" not in json.loads(str(extra)) for (extra,) in raw_rows(path, "SELECT extra FROM trials"))
+    assert ("trials_by_phase",) in raw_rows(path, "SELECT name FROM sqlite_master WHERE type = 'index'")

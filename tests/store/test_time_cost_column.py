@@ -7,31 +7,14 @@ completed trials with their wall training time only.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from scinas.search.domain import Objectives
 from scinas.search.outcome import outcome_from_record
 from scinas.store import SCHEMA_VERSION, RunStore
+from tests.store.dumps import raw_rows, store_from_dump
 
-_V4_DUMP = Path(__file__).parent / "data" / "store_v4.sql"
 _TIME = Objectives(score="accuracy", maximize=True, costs=("time",))
-
-
-def _v4_store(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = sqlite3.connect(path)
-    raw.executescript(_V4_DUMP.read_text(encoding="utf-8"))
-    raw.close()
-    return path
-
-
-def _raw(path: Path, query: str) -> list[tuple[object, ...]]:
-    raw = sqlite3.connect(path)
-    try:
-        return list(raw.execute(query).fetchall())
-    finally:
-        raw.close()
 
 
 def test_the_time_cost_is_stored_and_is_the_search_s_time(store: RunStore) -> None:
@@ -42,7 +25,7 @@ def test_the_time_cost_is_stored_and_is_the_search_s_time(store: RunStore) -> No
     record = store.trial(trial)
     assert record is not None and (record.time_cost_s, record.time_cost) == (2.5, 2.5)
     assert outcome_from_record(store, record, _TIME).costs == {"time": 2.5}
-    assert _raw(store.path, "SELECT time_cost_s FROM trials") == [(2.5,)]
+    assert raw_rows(store.path, "SELECT time_cost_s FROM trials") == [(2.5,)]
 
 
 def test_a_trial_without_a_time_cost_is_costed_by_its_wall_time(store: RunStore) -> None:
@@ -55,8 +38,8 @@ def test_a_trial_without_a_time_cost_is_costed_by_its_wall_time(store: RunStore)
 
 
 def test_a_schema_4_store_is_read_as_is_and_upgraded_in_place_by_its_writer(tmp_path: Path) -> None:
-    path = _v4_store(tmp_path / "run" / "store.sqlite")
-    assert _raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    path = store_from_dump(4, tmp_path / "run" / "store.sqlite")
+    assert raw_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
     with RunStore.open(path, readonly=True) as reader:  # no column yet: the wall time stands in
         assert [(t.time_cost_s, t.time_cost) for t in reader.trials()] == [(None, 12.5), (None, 3.25)]
         first = reader.trials()[0]
@@ -66,8 +49,8 @@ def test_a_schema_4_store_is_read_as_is_and_upgraded_in_place_by_its_writer(tmp_
         assert [(t.time_cost_s, t.train_time_s) for t in writer.trials()] == [(None, 12.5), (None, 3.25)]
         added = writer.start_trial("t0002", architecture="cell 2").trial_id
         writer.complete_trial(added, train_time_s=4.0, time_cost_s=1.5)
-    assert _raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
-    assert _raw(path, "SELECT name, time_cost_s FROM trials ORDER BY trial_id") == [
+    assert raw_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    assert raw_rows(path, "SELECT name, time_cost_s FROM trials ORDER BY trial_id") == [
         ("t0000", None),
         ("t0001", None),
         ("t0002", 1.5),
