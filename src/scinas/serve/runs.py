@@ -40,6 +40,7 @@ from typing import Any
 
 from scinas.analysis.report_data import RunSettings
 from scinas.store import StoreError
+from scinas.store.connection import connect_readonly
 from scinas.store.layout import RunLayout
 from scinas.store.schema import check_schema
 
@@ -146,13 +147,7 @@ def store_version(run_dir: Path) -> str:
 def open_readonly(path: Path) -> sqlite3.Connection:
     """A read-only connection to the store at ``path`` (never a writer, never the writer's lock)."""
     try:
-        connection = sqlite3.connect(
-            path.resolve().as_uri() + "?mode=ro",
-            uri=True,
-            isolation_level=None,
-            timeout=BUSY_TIMEOUT_S,
-            check_same_thread=False,
-        )
+        connection = connect_readonly(path, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error as exc:
         raise UnreadableRun(f"the run store cannot be opened ({exc})") from exc
     try:

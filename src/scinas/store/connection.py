@@ -40,7 +40,7 @@ from scinas.store.lock import WriterLock
 from scinas.store.records import StoreError
 from scinas.store.schema import SCHEMA_SQL, SCHEMA_VERSION, check_schema
 
-__all__ = ["BUSY_TIMEOUT_S", "StoreConnection"]
+__all__ = ["BUSY_TIMEOUT_S", "StoreConnection", "connect_readonly"]
 
 #: Seconds a connection waits for a lock held by another connection before giving up.
 BUSY_TIMEOUT_S = 30.0
@@ -116,13 +116,7 @@ class StoreConnection:
     @classmethod
     def _connect(cls, path: Path, *, readonly: bool, lock: WriterLock | None) -> StoreConnection:
         if readonly:
-            connection = sqlite3.connect(
-                path.resolve().as_uri() + "?mode=ro",
-                uri=True,
-                isolation_level=None,
-                timeout=BUSY_TIMEOUT_S,
-                check_same_thread=False,
-            )
+            connection = connect_readonly(path)
         else:
             connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         try:
@@ -178,3 +172,14 @@ class StoreConnection:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+
+
+def connect_readonly(path: Path, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """A plain read-only SQLite connection to ``path`` (``mode=ro``: it can never write or lock)."""
+    return sqlite3.connect(
+        path.resolve().as_uri() + "?mode=ro",
+        uri=True,
+        isolation_level=None,
+        timeout=timeout,
+        check_same_thread=False,
+    )
