@@ -168,3 +168,41 @@ def test_bad_search_exits_2_before_anything_is_written(write_config: ConfigWrite
     assert code == 2
     assert "max_children = 0" in capsys.readouterr().err
     assert not results.exists() or not any(results.rglob("store.sqlite"))
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ('P.search.target="r_squared * 100 / time"', None),
+    ('P.search.target="log(r_squared + 1) - 1e-6 * params"', None),
+    ('P.search.target="r_squard / latency_ms"', r"\[P.search\] target = \"r_squard / latency_ms\": unknown name "
+                                                r"'r_squard' in the formula; the metrics and trial quantities "
+                                                r"available are: flops, latency_ms, latency_s, loss, params, "
+                                                r"r_squared, time, train_time"),
+    ('P.search.target="r_squared.__class__"', r"\[P.search\] target = .*attribute access is not allowed"),
+    ("P.search.target=\"__import__('os')\"", r"\[P.search\] target = .*a call of '__import__'"),
+    ('P.search.target="(lambda: 1)()"', r"\[P.search\] target = .*a call of"),
+    ("P.search.target=3", r"\[P.search\] target = 3: expected a formula"),
+])
+def test_a_target_formula_is_checked_at_plan_time(write_config: ConfigWriter, override: str,
+                                                  message: str | None) -> None:
+    if message is None:
+        search = _plan(write_config, overrides=(override,)).config.search
+        assert search is not None and search.target == override.split("=", 1)[1].strip('"')
+        return
+    with pytest.raises(ConfigError, match=message):
+        _plan(write_config, overrides=(override,))
+
+
+def test_a_target_needs_the_measures_it_reads(write_config: ConfigWriter) -> None:
+    with pytest.raises(ConfigError, match=r"target reads latency_ms, but \[P.costs\] latency = false"):
+        _plan(write_config, SEARCH, ('P.search.target="r_squared / latency_ms"',))  # latency = false there
+    search = _plan(write_config, SEARCH, ('P.search.target="r_squared / latency_ms"', "P.costs.latency=true")
+                   ).config.search
+    assert search is not None and search.target == "r_squared / latency_ms"
+
+
+def test_a_bad_target_exits_2(write_config: ConfigWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_config(SEARCH, SERIES_DATA)
+    code = main(["run", "P", 'P.search.target="r_squared.real"', "--config-dir", str(folder), "--results",
+                 str(tmp_path / "r"), "--no-progress"])
+    error = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in error and "[P.search] target" in error and "attribute access" in error

@@ -128,3 +128,29 @@ def test_resume_refuses_a_folder_of_another_version(write_config: ConfigWriter, 
     assert main(["run", "--resume", str(run), *FLAGS]) == 2
     assert "started by scinas 0.0.1" in capsys.readouterr().err
     assert (run / "store.sqlite").read_bytes() == store_bytes
+
+
+@pytest.mark.slow
+def test_a_target_formula_ranks_the_search_and_is_written_per_trial(write_config: ConfigWriter,
+                                                                    tmp_path: Path) -> None:
+    folder = write_config(TINY_SEARCH, SERIES_DATA)
+    results = tmp_path / "results"
+    # The best r_squared per parameter: a formula over a metric and a recorded trial quantity.
+    target = "P.search.target=\"r_squared * 1000 / params\""
+    assert main(["run", "P", target, "--config-dir", str(folder), "--results", str(results), *FLAGS]) == 0
+    run = _run_dir(results)
+    with (run / "csv" / "training_results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(row["target"] != "" for row in rows)
+    scores = _scores(run)
+    with RunStore.open(run / "store.sqlite", readonly=True) as store:
+        params = {t.name: t.params for t in store.trials()}
+    for row in rows:
+        score, size = scores[row["name"]], params[row["name"]]
+        assert score is not None and size is not None
+        expected = score * 1000 / size
+        assert float(row["target"]) == pytest.approx(expected, rel=1e-6)
+    summary = json.loads((run / "search_summary.json").read_text())
+    best = max(rows, key=lambda row: float(row["target"]))
+    assert summary["objectives"]["target"] == "r_squared * 1000 / params"
+    assert summary["best"] == best["name"] and summary["best_target"] == pytest.approx(float(best["target"]))

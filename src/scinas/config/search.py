@@ -8,6 +8,8 @@ Example ``configurations.toml``::
     direction = "max"              # optional for known metrics (accuracy, r_squared: max; loss, mae: min)
     costs = ["time"]               # any of "time", "params", "flops", "latency" (minimised)
     budget = 40                    # the most trials (optional for popnas/pnas: all steps run)
+    # target = "accuracy * 100 / latency_ms"   # optional: rank by a formula over metrics and costs
+    #                                            (maximised; docs/search.md, "Targets as formulas")
     max_children = 8               # every other key is an option of the chosen strategy
     max_exploration_children = 2   # (docs/options.md lists them all, generated from the classes)
 
@@ -40,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scinas.config.formula import parse_formula
 from scinas.config.reader import Table, suggest
 from scinas.errors import ConfigError
 
@@ -47,7 +50,7 @@ __all__ = ["DEFAULT_STRATEGY", "SEARCH_KEYS", "FinalConfig", "SearchConfig", "Se
            "parse_final", "parse_search", "parse_selection"]
 
 #: The keys of ``[X.search]`` that every strategy shares; the rest belong to the strategy.
-SEARCH_KEYS: tuple[str, ...] = ("strategy", "score", "direction", "costs", "budget")
+SEARCH_KEYS: tuple[str, ...] = ("strategy", "score", "direction", "costs", "budget", "target")
 #: The strategy of a ``[X.search]`` table without ``strategy``.
 DEFAULT_STRATEGY = "popnas"
 _COST_NAMES: tuple[str, ...] = ("time", "params", "flops", "latency")
@@ -82,6 +85,7 @@ class SearchConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     file: str = ""
     path: str = ""
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,11 +132,14 @@ def parse_search(top: Table) -> SearchConfig:
             raise ConfigError("a cost is listed twice", file=table.file,
                               path=f"{table.key_path('costs')}[{index}]", value=cost, fix="list each cost once")
     budget = table.optional_integer("budget", minimum=1)
+    target = None
+    if table.has("target"):  # its names are checked against the recorded metrics when planned
+        target = parse_formula(table.any("target"), file=table.file, path=table.key_path("target")).text
     options = {key: value for key, value in table.raw.items() if key not in SEARCH_KEYS}
     # The strategy's keys are checked by its class when the experiment is planned.
     table.finish(allowed_extra=options)
     return SearchConfig(strategy=strategy, score=score, maximize=maximize, costs=tuple(costs), budget=budget,
-                        options=options, file=table.file, path=table.path)
+                        options=options, file=table.file, path=table.path, target=target)
 
 
 def parse_selection(top: Table, known_macro_keys: tuple[str, ...]) -> SelectionConfig | None:

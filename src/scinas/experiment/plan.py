@@ -174,3 +174,15 @@ def _check_search(raw: RawConfig, config: ExperimentConfig, available: set[str],
         raise ConfigError(f"the trials do not record this metric; recorded: {', '.join(recorded)}", file=file,
                           path=f"{search.path}.score", value=search.score,
                           fix=suggest(search.score, recorded) + f" (or add it to [{config.name}.compile] metrics)")
+    if search.target is not None:
+        from scinas.config.formula import parse_formula
+        from scinas.search.outcome import TRIAL_QUANTITIES
+
+        formula = parse_formula(search.target, file=file, path=f"{search.path}.target")
+        formula.check_names([*recorded, *TRIAL_QUANTITIES], what="metrics and trial quantities")
+        for measure, names in (("latency", ("latency_s", "latency_ms")), ("flops", ("flops",))):
+            used = [name for name in formula.names if name in names]
+            if used and not getattr(config.costs, measure):
+                raise ConfigError(f"the target reads {used[0]}, but [{config.name}.costs] {measure} = false, so no "
+                                  "trial records it", file=file, path=f"{search.path}.target", value=search.target,
+                                  fix=f"set [{config.name}.costs] {measure} = true or leave {used[0]} out")

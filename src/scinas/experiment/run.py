@@ -237,7 +237,7 @@ class ExperimentRun:
         if search is None or not isinstance(structure, SearchStructure) or structure.space is None:
             raise ScinasError(f"experiment {config.name} has no search to run")
         domain = CellDomain(structure.space, structure.macro)
-        objectives = Objectives(search.score, search.maximize, search.costs)
+        objectives = Objectives(search.score, search.maximize, search.costs, search.target)
         strategy = strategy_from_config(search, domain, objectives, seed=config.seed, output_dir=self.run_dir)
         state_path = RunLayout(self.run_dir).strategy_state
         saved = load_strategy_state(state_path)

@@ -34,7 +34,7 @@ from scinas.execution.base import Executor
 from scinas.experiment.loop import TrialLoop
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import COSTS, Objectives, ProgressiveDomain, SearchDomain
-from scinas.search.outcome import score_of
+from scinas.search.outcome import score_of, target_of
 from scinas.search.pareto import non_dominated
 from scinas.store import RunStore, TrialPhase, TrialStatus
 from scinas.store.layout import RunLayout
@@ -129,6 +129,10 @@ class SearchPhase:
             row: dict[str, Any] = {"name": record.name, "step": record.extra.get("blocks", ""),
                                    "architecture": record.architecture, "status": record.status.value,
                                    self.objectives.score: score}
+            if self.objectives.target is not None:  # the formula's value, or why it has none
+                target, problem = (target_of(self.store, record, self.objectives) if score is not None
+                                   else (None, None))
+                row["target"], row["target_problem"] = target, problem or ""
             for cost in COSTS:
                 row[cost] = getattr(record, COSTS[cost])
             row["epochs"] = record.epochs_completed
@@ -138,16 +142,16 @@ class SearchPhase:
 
     def front(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The completed trials on the Pareto front (score↑, costs↓), best score first."""
-        done = [row for row in rows if row[self.objectives.score] is not None
+        ranked = self.objectives.ranked_by
+        done = [row for row in rows if row[ranked] is not None
                 and all(row[cost] is not None for cost in self.objectives.costs)]
         if not done:
             return []
-        points = [[self.objectives.signed(row[self.objectives.score]), *(-float(row[c]) for c in
-                                                                          self.objectives.costs)]
+        points = [[self.objectives.fitness(row[ranked]), *(-float(row[c]) for c in self.objectives.costs)]
                   for row in done]
         keep = non_dominated(points)
         chosen = [done[i] for i in keep]
-        return sorted(chosen, key=lambda row: -self.objectives.signed(row[self.objectives.score]))
+        return sorted(chosen, key=lambda row: -self.objectives.fitness(row[ranked]))
 
     def write_outputs(self) -> None:
         """The CSVs, summary and plots of the search (rewritten from the store, idempotent)."""
@@ -164,6 +168,7 @@ class SearchPhase:
                    "pareto_front_size": len(front),
                    "best": front[0]["name"] if front else None,
                    "best_score": front[0][self.objectives.score] if front else None,
+                   **({"best_target": front[0]["target"] if front else None} if self.objectives.target else {}),
                    **self.timing.to_json()}
         if hasattr(self.strategy, "summary"):  # an object in the JSON file (a JSON string in the CSV)
             summary["strategy_summary"] = json.loads(json.dumps(self.strategy.summary(), default=str))

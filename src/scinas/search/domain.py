@@ -42,11 +42,14 @@ class Objectives:
 
     ``score`` names a recorded metric as the coordinator reports it, e.g. ``"validation_accuracy"``
     or ``"validation_loss"``; ``maximize`` says its direction.  ``costs`` are keys of :data:`COSTS`.
+    ``target``, when set, is a formula over the trial's metrics and costs
+    (:mod:`scinas.config.formula`) whose value, maximised, is the fitness instead of the score.
     """
 
     score: str = "validation_accuracy"
     maximize: bool = True
     costs: tuple[str, ...] = ("time",)
+    target: str | None = None
 
     def __post_init__(self) -> None:
         unknown = [cost for cost in self.costs if cost not in COSTS]
@@ -59,12 +62,26 @@ class Objectives:
         """``value`` of the score metric as a fitness (larger is better)."""
         return float(value) if self.maximize else -float(value)
 
+    @property
+    def ranked_by(self) -> str:
+        """What the search ranks trials by: ``"target"`` when a target formula is set, else the score."""
+        return "target" if self.target is not None else self.score
+
+    def fitness(self, value: float) -> float:
+        """``value`` of :attr:`ranked_by` as a fitness: a target as it is (maximised), a score signed."""
+        return float(value) if self.target is not None else self.signed(value)
+
     def to_json(self) -> dict[str, Any]:
-        return {"score": self.score, "maximize": self.maximize, "costs": list(self.costs)}
+        data: dict[str, Any] = {"score": self.score, "maximize": self.maximize, "costs": list(self.costs)}
+        if self.target is not None:
+            data["target"] = self.target
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Objectives:
-        return cls(str(data["score"]), bool(data["maximize"]), tuple(data["costs"]))
+        target = data.get("target")
+        return cls(str(data["score"]), bool(data["maximize"]), tuple(data["costs"]),
+                   None if target is None else str(target))
 
 
 class SearchDomain(abc.ABC):
