@@ -41,6 +41,7 @@ from scinas.registry import Registry
 __all__ = [
     "GENERATORS",
     "SPLITS",
+    "TASKS",
     "DatasetGenerator",
     "DatasetInfo",
     "NormalizationConfig",
@@ -49,7 +50,9 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, str, str] = ("train", "validation", "test")
-Task = Literal["regression", "classification"]
+Task = Literal["regression", "classification", "segmentation"]
+TASKS: tuple[str, ...] = ("regression", "classification", "segmentation")
+"""What a dataset's targets are: values, one class per sample, or one class per pixel."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,12 @@ class NormalizationConfig:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a model needs to know about a dataset, available before any sample is generated."""
+    """What a model needs to know about a dataset, available before any sample is generated.
+
+    ``task = "segmentation"``: inputs are images ``(height, width, channels)``, targets masks
+    ``(height, width)`` of class indices ``0..n_classes-1``; pixels labelled ``ignore_class``
+    (when not ``None``) count in neither the loss nor the metrics.
+    """
 
     name: str
     task: Task
@@ -159,6 +167,7 @@ class DatasetInfo:
     split_sizes: dict[str, int]
     n_classes: int | None = None
     target_names: tuple[str, ...] = ()
+    ignore_class: int | None = None
 
     @property
     def n_targets(self) -> int:

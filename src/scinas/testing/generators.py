@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from scinas.data.base import SPLITS, DatasetGenerator, DatasetInfo, split_sizes
+from scinas.data.base import SPLITS, TASKS, DatasetGenerator, DatasetInfo, split_sizes
 
 __all__ = ["check_generator"]
 
@@ -82,10 +82,14 @@ def _check_info(generator: DatasetGenerator, label: str) -> DatasetInfo:
     for what, shape in (("input_shape", info.input_shape), ("target_shape", info.target_shape)):
         _require(isinstance(shape, tuple) and all(isinstance(d, int) and d > 0 for d in shape), label,
                  f"info().{what} must be a tuple of positive ints, got {shape!r}")
-    _require(info.task in ("regression", "classification"), label, f"unknown task {info.task!r}")
-    if info.task == "classification":
+    _require(info.task in TASKS, label, f"unknown task {info.task!r}")
+    if info.task in ("classification", "segmentation"):
         _require(info.n_classes is not None and info.n_classes >= 2, label,
-                 "a classification dataset must give n_classes >= 2")
+                 f"a {info.task} dataset must give n_classes >= 2")
+    if info.task == "segmentation":
+        _require(len(info.input_shape) == 3 and info.target_shape == info.input_shape[:2], label,
+                 f"a segmentation dataset has images (h, w, c) and masks (h, w); got {info.input_shape} and "
+                 f"{info.target_shape}")
     config = generator.shape
     expected = dict(zip(SPLITS, split_sizes(config.n_samples, config.splits), strict=True))
     _require(dict(info.split_sizes) == expected, label,
@@ -124,6 +128,13 @@ def _generate(generator: DatasetGenerator, index: int, bounds: list[tuple[int, i
                  f"shard {index}: {what} has shape {array.shape}, expected {(count, *shape)} (from info())")
         bad = int(np.count_nonzero(~np.isfinite(array)))
         _require(bad == 0, label, f"shard {index}: {what} has {bad} NaN or infinite values")
+    if info.task == "segmentation":
+        allowed = set(range(int(info.n_classes or 0)))
+        if info.ignore_class is not None:
+            allowed.add(info.ignore_class)
+        found = set(np.unique(y).tolist())
+        _require(found <= allowed, label, f"shard {index}: mask values {sorted(found - allowed)[:5]} are neither "
+                 f"classes 0..{int(info.n_classes or 0) - 1} nor the ignore_class")
     return x, y
 
 
