@@ -76,10 +76,12 @@ class Table:
         return row, self.table.sample(cell, rng)["val_acc"], float(self.time[row])
 
 
-def run_scinas(name: str, table: Table, budget: int, seed: int, options: dict[str, Any]) -> list[int]:
+def run_scinas(name: str, table: Table, budget: int, seed: int, options: dict[str, Any],
+               prior_cache: dict[str, tuple[float, str | None]]) -> list[int]:
     domain = NB201Domain()
+    extra: dict[str, Any] = {"prior_cache": prior_cache} if name == "scinas_pareto" else {}
     strategy = create_strategy(SCINAS[name], domain, Objectives("val_acc", True, ("time",)), budget=budget,
-                               seed=seed, **options)
+                               seed=seed, **options, **extra)
     rng = np.random.default_rng(10_000 + seed)
     rows: list[int] = []
     while not strategy.finished:
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     for strategy, reason in skipped.items():
         print(f"{strategy}: skipped ({reason})", file=sys.stderr, flush=True)
     started = time.perf_counter()
+    # A cell's prior is computed on its network (random weights, no data): the same for every dataset and seed.
+    prior_cache: dict[str, tuple[float, str | None]] = {}
     for dataset in args.datasets.split(","):
         table = Table(dataset)
         result["meta"][f"{dataset}_optimum_val_acc"] = table.best
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             distinct: dict[int, list[int]] = {b: [] for b in budgets}
             clock = time.perf_counter()
             for seed in seeds:
-                rows = np.asarray(run_scinas(strategy, table, budgets[-1], seed, options[strategy])
+                rows = np.asarray(run_scinas(strategy, table, budgets[-1], seed, options[strategy], prior_cache)
                                   if strategy in SCINAS else run_optuna(strategy, table, budgets[-1], seed))
                 for budget in budgets:
                     prefix = rows[:budget]

@@ -13,6 +13,7 @@ import pytest
 from scinas.errors import ConfigError
 from scinas.execution.registry import EXECUTORS
 from scinas.predictors import PREDICTORS
+from scinas.priors import PRIORS
 from scinas.search.registry import STRATEGIES
 from scinas.tracking import TRACKERS
 from tests.conftest import SERIES_DATA, TINY_SEARCH, ConfigWriter
@@ -67,6 +68,7 @@ def test_the_first_lookup_imports_the_package_s_modules(plugins: str, tmp_path: 
 @pytest.mark.parametrize(("registry", "names"), [
     (STRATEGIES, {"popnas", "pnas", "pareto", "random", "evolution"}),
     (PREDICTORS, {"gin", "svr"}),
+    (PRIORS, {"params", "flops", "synflow"}),
     (TRACKERS, {"tensorboard", "mlflow", "neptune"}),
     (EXECUTORS, {"inline", "local", "slurm"}),
 ])

@@ -37,6 +37,10 @@ _SECTIONS = (
      "`[X.search.cost_predictor]` (with `name = \"<name>\"`, or inline: `predictor = { name = \"gin\", "
      "epochs = 40 }`).  The strategies' `predictor_epochs`, `predictor_ensemble` and `svr_iterations` "
      "are shorthands for GIN's `epochs`, `ensemble` and SVR's `n_iter`."),
+    ("Priors", "`[X.search] prior = \"<name>\"` of the `pareto` strategy: a data-free score of each "
+     "candidate's network (random weights, no training) that orders the warm-up; the options sit in "
+     "`[X.search.prior]` (with `name = \"<name>\"`, or inline: `prior = { name = \"flops\", "
+     "unknown_layers = \"ignore\" }`)."),
     ("Trackers", "`[X.tracking] trackers = [\"<name>\", ...]`; the options sit in `[X.tracking.<name>]`."),
     ("Executors", "`[X.execution] executor = \"<name>\"`; the options sit in `[X.execution.<name>]`."),
 )
@@ -45,10 +49,11 @@ _SECTIONS = (
 def _registries() -> list[Any]:
     from scinas.execution.registry import EXECUTORS
     from scinas.predictors import PREDICTORS
+    from scinas.priors import PRIORS
     from scinas.search.registry import STRATEGIES
     from scinas.tracking import TRACKERS
 
-    return [STRATEGIES, PREDICTORS, TRACKERS, EXECUTORS]
+    return [STRATEGIES, PREDICTORS, PRIORS, TRACKERS, EXECUTORS]
 
 
 def _summary(cls: Any) -> str:

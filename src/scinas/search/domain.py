@@ -140,6 +140,11 @@ class SearchDomain(abc.ABC):
         """The operators ``architecture`` uses, with repetitions (operator usage statistics)."""
         return ()
 
+    def network(self, architecture: Architecture) -> Any:
+        """A ``keras.Model`` of ``architecture`` with random weights, for the data-free priors
+        (:mod:`scinas.priors`); domains that cannot build one raise (a prior is then unavailable)."""
+        raise NotImplementedError(f"{type(self).__name__} does not build networks for data-free priors")
+
 
 class ProgressiveDomain(SearchDomain):
     """A domain whose architectures are built block by block (the cells of POPNAS)."""

@@ -4,7 +4,9 @@ POPNAS grows cells block by block; a domain without blocks has no steps to grow 
 strategy keeps the POPNAS idea — fit a score predictor and cost predictors on everything trained
 so far, then ask for the non-dominated predicted cells — and applies it in batches:
 
-1. **warm-up**: ``warmup`` random architectures;
+1. **warm-up**: ``warmup`` random architectures; with a data-free ``prior`` (:mod:`scinas.priors`),
+   ``prior_share`` of them are the prior's best among ``prior_candidates`` random untried ones
+   (scored on their networks with random weights, before any training) and the rest are random;
 2. each **batch** of ``batch_size``: fit the GIN score predictor (on :meth:`SearchDomain.graph`)
    and one log-target SVR per cost (on :meth:`SearchDomain.features`) on every successful trial,
    predict every untried architecture (all of them when the domain has at most
@@ -31,7 +33,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,6 +61,7 @@ from scinas.search.predictor_choice import (
     PredictorChoice,
     check_choice,
 )
+from scinas.search.prior_choice import NO_PRIOR, PriorChoice
 from scinas.search.registry import STRATEGIES
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.encoding import CellGraph
@@ -135,6 +138,14 @@ class GuidedOptions:
                                         "default 40)")
     svr_growth: float = option(1.5, minimum=1, doc="the cost predictors' hyperparameters are searched again once "
                                "the trials have grown by this factor, and reused in between")
+    # PriorChoice is a frozen dataclass: a shared default is safe.
+    prior: PriorChoice = option(NO_PRIOR,  # noqa: RUF009
+                                doc='a data-free prior ordering the warm-up\'s candidates: "none", a registered '
+                                "prior (params, flops, synflow) or a table of its options (docs/search.md)")
+    prior_candidates: int = option(100, minimum=1, doc="random untried architectures the prior scores for the "
+                                   "warm-up")
+    prior_share: float = option(0.5, minimum=0, maximum=1, doc="share of the warm-up taken by the prior's best "
+                                "candidates (the rest is random)")
 
     def check(self) -> None:
         if self.exploit_share + self.local_share + self.exploration_share > 1:
@@ -156,13 +167,16 @@ class GuidedOptions:
 class GuidedParetoStrategy(LedgerStrategy):
     """Predictor-guided Pareto search (``"pareto"``); see the module docstring and :class:`GuidedOptions`.
 
-    ``predictor_factory`` replaces the registered predictors (tests).
+    ``predictor_factory`` replaces the registered predictors (tests).  ``prior_cache`` maps an
+    architecture's key to its prior value (NaN) and the reason it could not be computed (None), to
+    share the networks' scores between searches over the same domain (benchmarks).
     """
 
     Options = GuidedOptions
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
                  output_dir: Path | None = None, predictor_factory: PredictorFactory | None = None,
+                 prior_cache: MutableMapping[str, tuple[float, str | None]] | None = None,
                  **options: Any) -> None:
         super().__init__(domain, objectives, budget=budget, seed=seed, output_dir=output_dir, **options)
         chosen: GuidedOptions = self.options
@@ -179,6 +193,11 @@ class GuidedParetoStrategy(LedgerStrategy):
             chosen.predictor, chosen.cost_predictor, domain.max_nodes, shorthands=chosen.shorthands(),
             defaults=chosen.SHORTHAND_DEFAULTS)
         svr_growth = chosen.svr_growth
+        self.prior = chosen.prior.build()
+        self.prior_candidates = chosen.prior_candidates
+        self.prior_share = float(chosen.prior_share)
+        self._prior_cache = prior_cache if prior_cache is not None else {}
+        self._prior_failures: dict[str, str] = {}
         self.costs = tuple(objectives.costs)
         self._queue: list[Architecture] = []
         self._batches = 0
@@ -189,8 +208,9 @@ class GuidedParetoStrategy(LedgerStrategy):
         self._everything: list[tuple[str, Architecture]] | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Batches planned and trials asked."""
-        return {"strategy": "pareto", "batches": self._batches, "trials": len(self.ledger)}
+        """Batches planned, trials asked, and the candidates whose prior could not be computed (with why)."""
+        return {"strategy": "pareto", "batches": self._batches, "trials": len(self.ledger),
+                "prior_failures": dict(self._prior_failures)}
 
     # -- asking ----------------------------------------------------------------------------------
     def propose(self, n: int) -> list[TrialRequest]:
@@ -222,10 +242,43 @@ class GuidedParetoStrategy(LedgerStrategy):
                     break
         return batch
 
+    def _warmup_batch(self, size: int) -> list[Architecture]:
+        """Random architectures, ``prior_share`` of them the prior's best among ``prior_candidates``."""
+        n_prior = round(size * self.prior_share) if self.prior is not None else 0
+        if n_prior == 0:
+            return self._random_batch(size)
+        candidates = self._random_batch(max(self.prior_candidates, size))
+        values = self._prior_values(candidates)
+        ranked = [int(i) for i in np.argsort(-np.where(np.isfinite(values), values, -np.inf), kind="stable")
+                  if np.isfinite(values[i])][:n_prior]
+        rest = [i for i in range(len(candidates)) if i not in set(ranked)]  # already in random order
+        return [candidates[i] for i in [*ranked, *rest][:size]]
+
+    def _prior_values(self, candidates: Sequence[Architecture]) -> np.ndarray:
+        """The prior of each candidate (NaN where it cannot be computed: recorded, never fatal)."""
+        from scinas.priors import score_architectures  # deferred: Keras starts slowly
+
+        assert self.prior is not None
+        keys = [self.domain.key(a) for a in candidates]
+        missing = [i for i, key in enumerate(keys) if key not in self._prior_cache]
+        scored = score_architectures(self.prior, self.domain.network, [candidates[i] for i in missing])
+        for j, i in enumerate(missing):
+            self._prior_cache[keys[i]] = (float(scored.values[j]), scored.failures.get(j))
+        values = np.array([self._prior_cache[key][0] for key in keys], dtype=np.float64)
+        for architecture, key in zip(candidates, keys, strict=True):
+            reason = self._prior_cache[key][1]
+            if reason is not None:
+                self._prior_failures[architecture.to_text()] = reason
+        if self._prior_failures:
+            logger.warning("prior %s not computed for %d candidate(s); they stay candidates without it (first: %s)",
+                           type(self.prior).__name__, len(self._prior_failures),
+                           next(iter(self._prior_failures.items())))
+        return values
+
     def _plan(self) -> list[Architecture]:
         trained = self.ledger.succeeded()
         if len(self.ledger) < self.warmup or len(trained) < 2:
-            return self._random_batch(min(self._left(), max(1, self.warmup - len(self.ledger))))
+            return self._warmup_batch(min(self._left(), max(1, self.warmup - len(self.ledger))))
         size = min(self.batch_size, self._left())
         pool = self._pool(trained)
         if not pool or size == 0:
@@ -360,9 +413,10 @@ class GuidedParetoStrategy(LedgerStrategy):
     # -- state -----------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
         return {"queue": [a.to_json() for a in self._queue], "batches": self._batches,
-                "svr_hyperparameters": self._tuned.state()}
+                "svr_hyperparameters": self._tuned.state(), "prior_failures": dict(self._prior_failures)}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self._queue = [self.domain.from_json(data) for data in state["queue"]]
         self._batches = int(state["batches"])
         self._tuned.load_state(state.get("svr_hyperparameters", {}))
+        self._prior_failures = {str(k): str(v) for k, v in state.get("prior_failures", {}).items()}

@@ -129,6 +129,13 @@ class NB201Domain(SearchDomain):
     def max_nodes(self) -> int:
         return len(EDGES) + 2
 
+    def network(self, architecture: Architecture) -> Any:
+        """The benchmark's network of the cell (1 cell per stage, 16 channels, 32×32 inputs; random
+        weights): see :func:`scinas.models.nb201_network.build_nb201_network`."""
+        from scinas.models.nb201_network import build_nb201_network  # deferred: Keras starts slowly
+
+        return build_nb201_network(_check(architecture).ops, EDGES)
+
     def graph(self, architecture: Architecture) -> CellGraph:
         ops = _check(architecture).ops
         labels = ("input", *ops, "output")

@@ -121,12 +121,14 @@ def registered() -> list[tuple[str, str, Any]]:
     from scinas.execution.registry import EXECUTORS
     from scinas.models.base import MODEL_GENERATORS
     from scinas.predictors import CURVE_FAMILIES, PREDICTORS
+    from scinas.priors import PRIORS
     from scinas.search.registry import STRATEGIES
     from scinas.search_space.operators.base import ALLOCATORS
     from scinas.tracking import TRACKERS
 
     found: list[tuple[str, str, Any]] = []
-    for registry in (STRATEGIES, PREDICTORS, TRACKERS, EXECUTORS, MODEL_GENERATORS, ALLOCATORS, CURVE_FAMILIES):
+    for registry in (STRATEGIES, PREDICTORS, PRIORS, TRACKERS, EXECUTORS, MODEL_GENERATORS, ALLOCATORS,
+                     CURVE_FAMILIES):
         found += [(registry.kind, name, item) for name, item in registry.items()]
     return found
 
