@@ -48,8 +48,22 @@ def _dataset_variant(name: str) -> bool:
         set(own) <= {"extends", "description", "seed", "dataset"}
 
 
+def _scaled_variant(name: str) -> bool:
+    """A search that extends another at a larger scale (X15_gpu): the same code path, bigger data."""
+    own = RAW.experiments[name]
+    return "extends" in own and "search" in RAW.experiment_table(name) and name.endswith("_gpu")
+
+
+def _tiny_data(dataset: str) -> list[str]:
+    """Overrides that make ``dataset`` small: 120 cached samples, 64 fresh ones per epoch."""
+    shape = RAW.datasets[dataset].get("shape", {})
+    fresh = [f"data.{dataset}.shape.fresh_training_samples=64"] if shape.get("fresh_training") else []
+    return [f"data.{dataset}.shape.n_samples=120", f"data.{dataset}.shape.n_shards=2", *fresh]
+
+
 # Dataset variants of a search run in tiny mode with the slow tests only (each search takes minutes).
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if _dataset_variant(n) else n
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if _dataset_variant(n) or _scaled_variant(n) else n
                                   for n in RAW.experiment_names()])
 def test_experiment_runs_in_tiny_mode(name: str, tmp_path: Path) -> None:
     dataset = _dataset(name)
@@ -61,9 +75,21 @@ def test_experiment_runs_in_tiny_mode(name: str, tmp_path: Path) -> None:
              f"{name}.search.max_exploration_children=0", f"{name}.search.predictor_epochs=2",
              f"{name}.search.predictor_ensemble=1", f"{name}.selection.epochs=1", f"{name}.selection.top_k=1",
              f"{name}.final.epochs=1"] if searched else [f"{name}.training.save_interval=1"])
-    code = main(["run", name, f"{name}.training.epochs=1", *tiny,
-                 f"data.{dataset}.shape.n_samples=120", f"data.{dataset}.shape.n_shards=2",
+    if _scaled_variant(name):  # its step B1 trains every one-block cell: two operators, a small network
+        tiny += [f'{name}.search_space.operators=["identity", "3x3 conv"]', f"{name}.architecture.filters=8",
+                 f"{name}.architecture.motifs=2"]
+    code = main(["run", name, f"{name}.training.epochs=1", *tiny, *_tiny_data(dataset),
                  "--config-dir", str(CONFIG), "--results", str(tmp_path), "--no-progress", "-q"])
     assert code == 0
     run = next((tmp_path / name).iterdir())
     assert (run / ("best_model/model.keras" if searched else "trials/trial-0000/model.keras")).exists()
+
+
+def test_tiny_mode_makes_fresh_training_small() -> None:
+    """The shipped XFEL sets draw thousands of fresh patterns an epoch; the tiny mode draws 64."""
+    fresh = [name for name, table in RAW.datasets.items() if table.get("shape", {}).get("fresh_training")]
+    assert {"xfel14", "xfel15", "xfel16", "villin15", "villin16", "xfel15_gpu"} <= set(fresh)
+    for name in fresh:
+        assert RAW.datasets[name]["shape"]["fresh_training_samples"] >= 3000
+        assert f"data.{name}.shape.fresh_training_samples=64" in _tiny_data(name)
+    assert _tiny_data("dtest") == ["data.dtest.shape.n_samples=120", "data.dtest.shape.n_shards=2"]
