@@ -35,6 +35,7 @@ from scinas.execution.base import Executor, outcome_of
 from scinas.execution.journal import EXIT_BUG, JournalReader
 from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind, local_slots
 from scinas.execution.task import WorkerTask
+from scinas.interrupt import check_interrupt
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 from scinas.store.layout import RunLayout
@@ -170,6 +171,7 @@ class LocalExecutor(Executor):
     def wait(self, timeout: float | None = None) -> list[TrialOutcome]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._running:
+            check_interrupt()
             outcomes = [self._finish(name) for name in list(self._running) if self._poll(self._running[name])]
             if outcomes:
                 return outcomes

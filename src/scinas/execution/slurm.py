@@ -49,6 +49,7 @@ from scinas.execution.journal import EXIT_BUG, JournalReader
 from scinas.execution.registry import EXECUTORS, ExecutionContext, ExecutorKind
 from scinas.execution.slurm_options import SlurmConfig, check_log_folder
 from scinas.execution.task import WorkerTask, run_task_file
+from scinas.interrupt import check_interrupt
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.store import RunStore, TrialRecord
 from scinas.store.layout import RunLayout, TrialLayout
@@ -247,6 +248,7 @@ class SlurmExecutor(Executor):
     def wait(self, timeout: float | None = None) -> list[TrialOutcome]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._running:
+            check_interrupt()
             live = job_states([job.job_id for job in self._running.values() if job.job_id is not None])
             outcomes = []
             for name in list(self._running):

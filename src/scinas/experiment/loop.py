@@ -36,6 +36,7 @@ from typing import Any
 from scinas.atomic import write_json_atomic
 from scinas.errors import ScinasError
 from scinas.execution.base import Executor
+from scinas.interrupt import check_interrupt
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives
 from scinas.search.outcome import outcome_from_record
@@ -104,9 +105,11 @@ class TrialLoop:
         in_flight: set[str] = set()
         try:
             while True:
+                check_interrupt()  # an interrupt dropped where Python could not raise it (scinas.interrupt)
                 asked = False
                 while not self.strategy.finished and self.executor.free > 0:
                     requests = self.strategy.ask(self.executor.free)
+                    check_interrupt()
                     if not requests:
                         break
                     asked = True

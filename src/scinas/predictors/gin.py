@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from scinas.configurable import option, options_table
 from scinas.errors import ConfigError
+from scinas.interrupt import check_interrupt
 from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings, check_fit_inputs
 from scinas.search_space.encoding import CellGraph, batch_graphs
 
@@ -291,6 +292,7 @@ class GINPredictor(Predictor):
 
         loss = math.nan
         for epoch in range(self.epochs):
+            check_interrupt()  # tracing drops interrupts in weakref callbacks: answer them here (scinas.interrupt)
             loss = float(train_epoch(tf.constant(index[epoch]), tf.constant(weight[epoch])))
         # Set only now, so a fit that fails half-way leaves the previous model whole.
         # Constant targets: a zero scale makes every prediction that constant.
@@ -319,6 +321,7 @@ class GINPredictor(Predictor):
                              f"{features.shape[-1]}: use graphs of the same search space")
         outputs = []
         for start in range(0, len(inputs), _PREDICT_CHUNK):
+            check_interrupt()
             chunk = slice(start, start + _PREDICT_CHUNK)
             stacked = [np.broadcast_to(array[chunk], (self.ensemble, *array[chunk].shape))
                        for array in (features, propagation, mask)]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scinas.atomic import write_text_atomic
+from scinas.interrupt import check_interrupt
 from scinas.search.domain import ProgressiveDomain, SearchDomain
 from scinas.search.ledger import LedgerEntry
 from scinas.search.pareto import descending, scan_front
@@ -132,6 +133,7 @@ def fit_and_predict(domain: SearchDomain, trained: Sequence[LedgerEntry], pool: 
     model = factory("score", seed)
     encode = (graph or domain.graph) if getattr(model, "encoding", "graph") == "graph" else domain.features
     model.fit([encode(r.architecture) for r in trained], np.array([r.fitness for r in trained], dtype=float))
+    check_interrupt()  # a stop that a predictor's fit could not raise (scinas.interrupt)
     score = np.asarray(model.predict([encode(a) for a in pool]), dtype=np.float64)
     predicted: dict[str, np.ndarray] = {}
     for cost in costs:
@@ -140,6 +142,7 @@ def fit_and_predict(domain: SearchDomain, trained: Sequence[LedgerEntry], pool: 
             logger.warning("no trial measured a positive %s yet: that cost is not predicted", cost)
             predicted[cost] = np.full(len(pool), np.nan)
             continue
+        check_interrupt()
         cost_model = factory(cost, seed)
         if getattr(cost_model, "encoding", "features") == "graph":
             cost_features = _graph_of(graph or domain.graph)

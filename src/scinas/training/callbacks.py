@@ -19,10 +19,12 @@ import keras
 import numpy as np
 
 from scinas.atomic import atomic_path, write_json_atomic
+from scinas.interrupt import check_interrupt
 from scinas.store import EpochRecord, TrialRecord
 
 __all__ = [
     "EpochRecorder",
+    "InterruptCheck",
     "IntervalSaver",
     "MainHeadAliases",
     "NaNGuard",
@@ -132,6 +134,23 @@ class EpochRecorder(keras.callbacks.Callback):
             trial_id=self.trial_id, epoch=epoch + 1, metrics=values,
             loss=values.get("loss"), val_loss=values.get("val_loss"),
             epoch_time_s=elapsed, learning_rate=learning_rate, **extra))
+
+
+class InterruptCheck(keras.callbacks.Callback):
+    """Answers an interrupt that Python dropped (see :mod:`scinas.interrupt`) at the next batch.
+
+    It uses the batch *begin* hooks, which Keras always calls in the training thread, so it does
+    not stop Keras from dispatching the batch-end hooks asynchronously.
+    """
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        check_interrupt()
+
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        check_interrupt()
+
+    def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        check_interrupt()
 
 
 class NaNGuard(keras.callbacks.Callback):

@@ -42,6 +42,7 @@ from scinas.search_space.architecture import Architecture, CellArchitecture
 from scinas.store.layout import TrialLayout
 from scinas.training.callbacks import (
     EpochRecorder,
+    InterruptCheck,
     IntervalSaver,
     MainHeadAliases,
     NaNGuard,
@@ -246,7 +247,7 @@ class Trainer:
         guard = NaNGuard()
         # on the CPU, the process's CPU time per step is what other load leaves alone (docs/training.md)
         timer = StepTimer(clock="cpu" if self.distribution.device() == "cpu" else "wall")
-        callbacks: list[keras.callbacks.Callback] = [timer, recorder]
+        callbacks: list[keras.callbacks.Callback] = [InterruptCheck(), timer, recorder]
         precise = self._precise_bn(batch_size, seed=self.experiment.seed)
         if precise is not None:  # first: what later callbacks save or copy has its statistics
             callbacks.insert(0, precise)
