@@ -54,6 +54,6 @@ def test_the_shipped_predictors_declare_their_hyperparameters() -> None:
 def test_every_registry_is_covered() -> None:
     kinds = {kind for kind, _, _ in registered()}
     assert kinds == {"strategy", "predictor", "prior", "tracker", "executor", "model generator", "operator family",
-                     "learning-curve family"}
+                     "learning-curve family", "stopper"}
     assert {name for kind, name, _ in registered() if kind == "strategy"} >= {"popnas", "pnas", "pareto", "random",
                                                                               "evolution"}

@@ -43,6 +43,10 @@ _SECTIONS = (
      "unknown_layers = \"ignore\" }`)."),
     ("Trackers", "`[X.tracking] trackers = [\"<name>\", ...]`; the options sit in `[X.tracking.<name>]`."),
     ("Executors", "`[X.execution] executor = \"<name>\"`; the options sit in `[X.execution.<name>]`."),
+    ("Early-termination stoppers", "`[X.training.early_termination] stopper = \"<name>\"`; the options sit in "
+     "`[X.training.early_termination]` beside the keys every stopper shares (`monitor`, `mode`, `scale`, "
+     "`curve`, `min_epochs`, `window`, `tolerance`, `skip_lag`, `fit_window`; see "
+     "[training.md](training.md))."),
 )
 
 
@@ -51,9 +55,10 @@ def _registries() -> list[Any]:
     from scinas.predictors import PREDICTORS
     from scinas.priors import PRIORS
     from scinas.search.registry import STRATEGIES
+    from scinas.stoppers import STOPPERS
     from scinas.tracking import TRACKERS
 
-    return [STRATEGIES, PREDICTORS, PRIORS, TRACKERS, EXECUTORS]
+    return [STRATEGIES, PREDICTORS, PRIORS, TRACKERS, EXECUTORS, STOPPERS]
 
 
 def _summary(cls: Any) -> str:

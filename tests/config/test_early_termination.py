@@ -80,12 +80,39 @@ def test_a_metric_of_unknown_direction_needs_a_mode(write_config: ConfigWriter) 
     ('mode = "maximum"', '[T.training.early_termination] mode = "maximum": expected one of "auto"'),
     ("fit_window = -1", "[T.training.early_termination] fit_window = -1: expected an integer >= 0"),
     ('skip_lag = "yes"', '[T.training.early_termination] skip_lag = "yes": expected'),
-    ("windows = 3", '[T.training.early_termination] windows = 3: unknown key (fix: did you mean "window"?)'),
+    ('stopper = 3', '[T.training.early_termination] stopper = 3: expected a string'),
 ])
 def test_structural_errors_name_the_toml_path(write_config: ConfigWriter, line: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         _config(write_config, _with(line + "\n"))
     assert expected in str(info.value)
+
+
+def test_an_unknown_key_is_reported_when_planned(write_config: ConfigWriter) -> None:
+    # the stopper class owns every key the table itself does not read, so it checks them
+    message = _plan_error(write_config, _with('monitor = "val_r_squared"\nwindows = 3\n'))
+    assert '[T.training.early_termination] windows = 3: unknown key (fix: did you mean "window"?)' in message
+
+
+def test_an_unknown_stopper_lists_the_known_ones(write_config: ConfigWriter) -> None:
+    message = _plan_error(write_config, _with('monitor = "val_r_squared"\nstopper = "paretto"\n'))
+    assert '[T.training.early_termination] stopper = "paretto": unknown stopper; known: curve, pareto' in message
+    assert 'did you mean "pareto"' in message
+
+
+def test_a_key_of_the_stopper_class_is_checked_by_it(write_config: ConfigWriter) -> None:
+    message = _plan_error(write_config, _with('monitor = "val_r_squared"\nensemble = ["mmf", "weibul"]\n'))
+    assert '[T.training.early_termination] ensemble[1] = "weibul": unknown learning-curve family' in message
+    message = _plan_error(write_config, _with('monitor = "val_r_squared"\nmax_band = 2.0\n'))
+    assert "max_band = 2.0: max_band needs an ensemble" in message
+    message = _plan_error(write_config, _with('monitor = "val_r_squared"\nmargin = 1.0\n'))
+    assert "margin = 1.0: unknown key" in message  # pareto's key under the default curve stopper
+
+
+def test_the_pareto_stopper_needs_a_search_on_the_monitored_score(write_config: ConfigWriter) -> None:
+    message = _plan_error(write_config, _with('monitor = "val_r_squared"\nstopper = "pareto"\n'))
+    assert '[T.training.early_termination] stopper = "pareto": the pareto stopper compares trials with the ' \
+           "search's front, and this experiment has no [X.search]" in message
 
 
 def test_an_unknown_curve_family_lists_the_known_ones(write_config: ConfigWriter) -> None:

@@ -5,6 +5,7 @@ trials early, and selection ranks its retrainings by fitness."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from scinas.search.popnas import PopnasStrategy
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.cell import Cell
 from scinas.search_space.macro import MacroConfig
+from scinas.stoppers import STOPPERS
+from scinas.stoppers.curve import CurveStopper
 from scinas.store import EpochRecord, RunStore, TrialRecord, TrialStatus
 from scinas.training.callbacks import ResumeCheckpoint
 from tests.conftest import SERIES_DATA, TINY_EXPERIMENTS, TINY_SEARCH, ConfigWriter
@@ -240,3 +243,56 @@ def test_selection_ranks_its_retrainings_by_fitness(write_config: ConfigWriter, 
         post = PostSearch(plan.config, dataset, store, tmp_path, Objectives(score="r_squared", maximize=True,
                                                                             costs=("time",)))
         assert post.select(front).to_text() == cells[1].to_text()
+
+
+# -- a stopper that raises during a real search ------------------------------------------------------
+
+BROKEN_BUDGET = 6
+BROKEN_SEARCH = TINY_SEARCH.replace("epochs = 1", f"epochs = {BROKEN_BUDGET}").replace(
+    'strategy = "popnas"', 'strategy = "random"\nbudget = 3').replace(
+    "max_children = 2\nmax_exploration_children = 1\npredictor_epochs = 5\npredictor_ensemble = 1\n", "") + """
+[P.training.early_termination]
+stopper = "broken_in_test"
+min_epochs = 3
+window = 2
+tolerance = 1000.0
+scale = "raw"
+[P.final]
+epochs = 1
+onnx = false
+"""
+
+
+class _RaisingStopper(CurveStopper):
+    """A user's stopper with a bug: it raises at the second epoch of every trial."""
+
+    def observe(self, value: float, epoch_time_s: float | None = None) -> Any:
+        if self.epoch >= 1:
+            raise KeyError("a bug in a user's stopper")
+        return super().observe(value, epoch_time_s)
+
+
+@pytest.mark.slow
+def test_a_stopper_that_raises_is_switched_off_for_the_run_and_fails_no_trial(
+        write_config: ConfigWriter, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    STOPPERS.register("broken_in_test")(_RaisingStopper)
+    try:
+        results = tmp_path / "results"
+        with caplog.at_level(logging.INFO, logger="scinas"):
+            assert main(["run", "P", "--config-dir", str(write_config(BROKEN_SEARCH, SERIES_DATA)),
+                         "--results", str(results), *FLAGS]) == 0
+    finally:
+        STOPPERS.unregister("broken_in_test")
+    (run,) = sorted((results / "P").iterdir())
+    with RunStore.open(run / "store.sqlite", readonly=True) as store:
+        search = [t for t in store.trials() if t.phase == "search"]
+        assert len(search) == 3
+        for trial in search:  # every trial completed its whole budget, judged by its measured value
+            assert trial.status == TrialStatus.COMPLETED, trial.failure_reason
+            assert trial.epochs_completed == BROKEN_BUDGET and trial.converged_epoch is None
+            assert trial.estimate == trial.measured
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and "switched off for this run" in r.getMessage()]
+    assert len(warnings) == 1 and "'broken_in_test' stopper raised while judging epoch 2" in warnings[0]
+    assert "KeyError" in warnings[0]
+    assert sum("stays off for this run" in r.getMessage() for r in caplog.records) >= 2

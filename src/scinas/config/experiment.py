@@ -54,6 +54,7 @@ from scinas.search_space.layer_spec import LayerSpec
 from scinas.search_space.macro import MacroConfig
 
 __all__ = [
+    "TERMINATION_KEYS",
     "CompileConfig",
     "CostConfig",
     "DatasetRef",
@@ -117,6 +118,10 @@ class EarlyStoppingConfig:
     start_from_epoch: int = 0
 
 
+#: The keys of ``[X.training.early_termination]`` read here (the others belong to the stopper class).
+TERMINATION_KEYS = ("enabled", "stopper", "monitor", "mode", "scale", "curve", "min_epochs", "window", "tolerance",
+                     "skip_lag", "fit_window")
+
 #: Scales ``[X.training.early_termination] scale`` accepts (see scinas.predictors.learning_curve).
 _TERMINATION_SCALES = ("auto", "fraction", "percent", "raw")
 
@@ -133,8 +138,11 @@ class EarlyTerminationConfig:
     is left out), and with ``fit_window`` > 0 it keeps at most that many of the latest epochs
     (``skip_lag = false`` and ``fit_window = 0`` fit the whole history, as the A4NN seed did).
     ``mode`` is ``"max"`` or ``"min"`` (resolved from the metric when written as ``"auto"``).
-    ``file``/``path`` locate the table for errors found later (unknown curve, a monitor training
-    does not log).
+    ``stopper`` names the registered class that decides (``curve``: the rule above; ``pareto``:
+    it plus Pareto dominance, see :mod:`scinas.stoppers`); ``options`` are that class's own keys
+    of the table, kept raw and validated by the class when the experiment is planned.
+    ``file``/``path`` locate the table for errors found later (unknown curve or stopper, a
+    monitor training does not log).
 
     Example::
 
@@ -157,6 +165,8 @@ class EarlyTerminationConfig:
     scale: str = "auto"
     skip_lag: bool = True
     fit_window: int = 8
+    stopper: str = "curve"
+    options: Mapping[str, Any] = field(default_factory=dict)
     file: str = ""
     path: str = ""
 
@@ -316,9 +326,12 @@ def _parse_early_termination(table: Table, epochs: int, search: SearchConfig | N
         scale=sub.string("scale", default.scale, choices=_TERMINATION_SCALES),
         skip_lag=sub.boolean("skip_lag", default.skip_lag),
         fit_window=sub.integer("fit_window", default.fit_window, minimum=0),
+        stopper=sub.string("stopper", default.stopper),
+        options={key: value for key, value in sub.raw.items() if key not in TERMINATION_KEYS},
         file=sub.file, path=sub.path,
     )
-    sub.finish()
+    # the stopper's own keys are checked by its class when the experiment is planned
+    sub.finish(allowed_extra=config.options)
     if not enabled:
         return None
     earliest = config.min_epochs + config.window - 1

@@ -27,6 +27,7 @@ from scinas.predictors.curve_families import CURVE_FAMILIES
 from scinas.search.registry import resolve_strategy
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.search_space.cell import Cell
+from scinas.stoppers import resolve_stopper
 from scinas.tracking import check_tracking
 from scinas.training.trainer import build_compiled_model, monitorable
 
@@ -136,6 +137,8 @@ def _check_monitor(raw: RawConfig, config: ExperimentConfig, available: set[str]
                       path=f"{termination.path}.monitor", what="early termination")
         CURVE_FAMILIES.get(termination.curve, file=termination.file or raw.experiments_file,
                            path=f"{termination.path}.curve")
+        resolve_stopper(dataclasses.replace(termination, file=termination.file or raw.experiments_file),
+                        config.search)
 
 
 def _check_logged(raw: RawConfig, monitor: str, available: set[str], *, has_validation: bool, path: str,

@@ -46,7 +46,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scinas.config.search import metric_direction
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
 
-__all__ = ["PERCENT_RANGE", "SCALES", "CurveFit", "ScoreSpace", "fit_curve", "tail_start"]
+__all__ = ["PERCENT_RANGE", "SCALES", "CurveFit", "ScoreSpace", "fit_curve", "fit_ensemble", "tail_start"]
 
 #: The plausible range of a score in percent (and of every bounded scale in score space).
 PERCENT_RANGE = CurveRange(0.0, 100.0)
@@ -74,11 +74,12 @@ class CurveFit:
     parameters: Mapping[str, float] = field(default_factory=dict)
     reason: str | None = None
     fit_time_s: float = 0.0
+    band: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"family": self.family, "target_epoch": self.target_epoch, "n_points": self.n_points,
                 "success": self.success, "prediction": self.prediction, "parameters": dict(self.parameters),
-                "reason": self.reason, "fit_time_s": self.fit_time_s}
+                "reason": self.reason, "fit_time_s": self.fit_time_s, "band": self.band}
 
 
 def _family(family: str | CurveFamily) -> CurveFamily:
@@ -136,6 +137,49 @@ def fit_curve(epochs: Sequence[float] | np.ndarray, values: Sequence[float] | np
                       f"[{valid.low:.6g}, {valid.high:.6g}]", parameters)
     return CurveFit(curve.name, int(target_epoch), int(x.size), True, prediction, parameters, None,
                     time.perf_counter() - started)
+
+
+def fit_ensemble(epochs: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray, target_epoch: int, *,
+                 families: Sequence[str | CurveFamily], value_range: CurveRange = PERCENT_RANGE,
+                 valid_range: CurveRange | None = None) -> CurveFit:
+    """Fit every one of ``families`` and average their predictions, weighted by fit quality.
+
+    Each successful fit is weighted by ``exp(-BIC / 2)`` (relative to the best; BIC = n ln(RSS/n)
+    + k ln n, so a family with more parameters must fit better to weigh more).  The prediction
+    is the weighted mean; ``band`` is ``sqrt(spread² + σ²)``: the weighted standard deviation of
+    the families' predictions plus the best fit's residual standard deviation, an uncertainty in
+    the units of the values.  ``parameters`` maps each family that succeeded to its weight.  It
+    fails only when every family failed (the reasons joined).
+    """
+    started = time.perf_counter()
+    x = np.asarray(epochs, dtype=np.float64).ravel()
+    y = np.asarray(values, dtype=np.float64).ravel()
+    fits: list[tuple[str, float, float, float]] = []  # family, prediction, bic, rss/n
+    reasons: list[str] = []
+    for item in families:
+        curve = _family(item)
+        fit = fit_curve(x, y, target_epoch, family=curve, value_range=value_range, valid_range=valid_range)
+        if not fit.success or fit.prediction is None:
+            reasons.append(f"{curve.name}: {fit.reason}")
+            continue
+        with np.errstate(all="ignore"):
+            residual = curve(x, *fit.parameters.values()) - y
+        mse = max(float(np.mean(residual ** 2)), 1e-12)
+        k = len(curve.parameters)
+        fits.append((curve.name, fit.prediction, x.size * math.log(mse) + k * math.log(max(x.size, 2)), mse))
+    if not fits:
+        return CurveFit("ensemble", int(target_epoch), int(x.size), False, None, {}, "; ".join(reasons),
+                        time.perf_counter() - started)
+    best = min(bic for _, _, bic, _ in fits)
+    weights = np.asarray([math.exp(-0.5 * (bic - best)) for _, _, bic, _ in fits])
+    weights /= weights.sum()
+    predictions = np.asarray([prediction for _, prediction, _, _ in fits])
+    mean = float(np.dot(weights, predictions))
+    spread = float(np.dot(weights, (predictions - mean) ** 2))
+    sigma2 = min(mse for *_, mse in fits)
+    return CurveFit("ensemble", int(target_epoch), int(x.size), True, mean,
+                    {name: float(w) for (name, *_), w in zip(fits, weights, strict=True)}, None,
+                    time.perf_counter() - started, band=math.sqrt(spread + sigma2))
 
 
 def tail_start(scores: Sequence[float] | np.ndarray, *, skip_lag: bool, fit_window: int, min_points: int) -> int:

@@ -34,7 +34,7 @@ import numpy as np
 
 from scinas.config.experiment import EarlyTerminationConfig
 from scinas.predictors.curve_families import CURVE_FAMILIES
-from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve, tail_start
+from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve, fit_ensemble, tail_start
 
 __all__ = ["CurveTermination", "EpochVerdict", "TerminationSummary"]
 
@@ -81,9 +81,16 @@ class TerminationSummary:
 
 
 class CurveTermination:
-    """The rule for one trial; see the module docstring."""
+    """The rule for one trial; see the module docstring.
 
-    def __init__(self, settings: EarlyTerminationConfig, target_epoch: int) -> None:
+    ``ensemble`` (family names) replaces the one ``settings.curve`` by the fit-quality-weighted
+    average of those families (:func:`~scinas.predictors.learning_curve.fit_ensemble`); with
+    ``max_band`` > 0 the rule also waits until the ensemble's uncertainty band (score-space
+    points) is at most that wide before it stops.
+    """
+
+    def __init__(self, settings: EarlyTerminationConfig, target_epoch: int, *, ensemble: Sequence[str] = (),
+                 max_band: float = 0.0) -> None:
         if target_epoch < 1:
             raise ValueError(f"the target epoch is the budget's last epoch (>= 1), got {target_epoch}")
         if settings.window < 2 or settings.min_epochs < 1 or not settings.tolerance > 0:
@@ -91,6 +98,11 @@ class CurveTermination:
                              f"{settings.window}, {settings.min_epochs}, {settings.tolerance}")
         self.settings = settings
         self.family = CURVE_FAMILIES.get(settings.curve)
+        self.ensemble = tuple(CURVE_FAMILIES.get(name) for name in ensemble)
+        if max_band < 0 or (max_band > 0 and not self.ensemble):
+            raise ValueError(f"max_band is >= 0 and needs an ensemble, got {max_band} with {len(self.ensemble)} "
+                             "families")
+        self.max_band = float(max_band)
         self.target_epoch = int(target_epoch)
         self.maximize = settings.maximize
         self.values: list[float] = []
@@ -109,6 +121,11 @@ class CurveTermination:
     @property
     def converged(self) -> bool:
         return self.converged_epoch is not None
+
+    @property
+    def curve_name(self) -> str:
+        """The family fitted (``"ensemble"`` for an average of several)."""
+        return "ensemble" if self.ensemble else self.family.name
 
     def space(self) -> ScoreSpace:
         """The score space of the history so far (``scale = "auto"`` looks at the values)."""
@@ -155,7 +172,7 @@ class CurveTermination:
             measured = None
         estimate = self._estimate if self.converged else measured
         parameters = dict(self.last_fit.parameters) if self.last_fit is not None and self.last_fit.success else {}
-        return TerminationSummary(self.settings.monitor, self.family.name, estimate, measured, self.converged_epoch,
+        return TerminationSummary(self.settings.monitor, self.curve_name, estimate, measured, self.converged_epoch,
                                   parameters)
 
     # ------------------------------------------------------------------ internals
@@ -169,6 +186,11 @@ class CurveTermination:
         keep = np.isfinite(values)
         scores = space.to_score(values[keep])
         bounds_range, valid_range = space.ranges(scores)
+        if self.ensemble:
+            start = tail_start(scores, skip_lag=self.settings.skip_lag, fit_window=self.settings.fit_window,
+                               min_points=max(len(family.parameters) for family in self.ensemble))
+            return fit_ensemble(epochs[keep][start:], scores[start:], self.target_epoch, families=self.ensemble,
+                                value_range=bounds_range, valid_range=valid_range)
         start = tail_start(scores, skip_lag=self.settings.skip_lag, fit_window=self.settings.fit_window,
                            min_points=len(self.family.parameters))
         return fit_curve(epochs[keep][start:], scores[start:], self.target_epoch, family=self.family,
@@ -178,6 +200,9 @@ class CurveTermination:
         """The last ``window`` predictions exist and lie within ``tolerance`` of their median."""
         window = self.predictions[-self.settings.window:]
         if len(window) < self.settings.window or any(p is None for p in window):
+            return False
+        if self.max_band > 0 and (self.last_fit is None or self.last_fit.band is None
+                                  or self.last_fit.band > self.max_band):
             return False
         scores = self.space().to_score([p for p in window if p is not None])
         return bool(np.max(np.abs(scores - np.median(scores))) <= self.settings.tolerance + 1e-12)

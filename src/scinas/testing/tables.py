@@ -124,11 +124,12 @@ def registered() -> list[tuple[str, str, Any]]:
     from scinas.priors import PRIORS
     from scinas.search.registry import STRATEGIES
     from scinas.search_space.operators.base import ALLOCATORS
+    from scinas.stoppers import STOPPERS
     from scinas.tracking import TRACKERS
 
     found: list[tuple[str, str, Any]] = []
     for registry in (STRATEGIES, PREDICTORS, PRIORS, TRACKERS, EXECUTORS, MODEL_GENERATORS, ALLOCATORS,
-                     CURVE_FAMILIES):
+                     CURVE_FAMILIES, STOPPERS):
         found += [(registry.kind, name, item) for name, item in registry.items()]
     return found
 

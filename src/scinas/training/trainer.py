@@ -39,6 +39,8 @@ from scinas.models.metrics import build_metric
 from scinas.models.plot import plot_cell, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture
+from scinas.stoppers import STOPPERS, FrontPoint
+from scinas.stoppers.pareto import predicted_cost
 from scinas.store.layout import TrialLayout
 from scinas.training.callbacks import (
     EpochRecorder,
@@ -197,6 +199,7 @@ class Trainer:
         self.verbose = verbose if verbose is not None else (1 if sys.stderr.isatty() else 2)
         self.merge_validation = merge_validation
         self.distribution = DistributionPlan.resolve(experiment.execution)
+        self.termination_off: str | None = None  # why early termination was switched off for this run
 
     def train(self, request: TrialRequest, directory: Path) -> TrialOutcome:
         """Train ``request`` (continuing from its checkpoint if one exists); raise TrialFailed.
@@ -346,7 +349,40 @@ class Trainer:
         settings = self.experiment.training.early_termination
         if settings is None or (self.merge_validation and settings.monitor.startswith("val_")):
             return None
-        return LearningCurveTermination(settings, target_epoch=self.experiment.training.epochs)
+        if self.termination_off is not None:
+            logger.info("early termination stays off for this run (its stopper raised: %s)", self.termination_off)
+            return None
+        target = self.experiment.training.epochs
+
+        def switch_off(exc: BaseException) -> None:
+            self.termination_off = f"{type(exc).__name__}: {exc}"
+
+        try:
+            front = self._front(settings.monitor, target) if STOPPERS.get(settings.stopper).needs_front else []
+            return LearningCurveTermination(settings, target_epoch=target, front=front, on_error=switch_off)
+        except Exception as exc:  # a stopper that cannot even be built: a bug in it, never the trial's failure
+            switch_off(exc)
+            logger.warning("early termination is switched off for this run: the %r stopper raised when built "
+                           "(%s)", settings.stopper, self.termination_off)
+            return None
+
+    def _front(self, monitor: str, target_epoch: int) -> list[FrontPoint]:
+        """The completed trials as (estimate, cost) points, for a stopper that needs the search's front.
+
+        Only a store that lists its trials has them (the run store; a worker's trial journal does
+        not, and its stopper then sees an empty front).
+        """
+        trials = getattr(self.store, "trials", None)
+        if trials is None:
+            return []
+        points: list[FrontPoint] = []
+        for record in trials("completed"):
+            if record.monitor != monitor or record.estimate is None or not math.isfinite(record.estimate):
+                continue
+            cost = predicted_cost([epoch.epoch_time_s for epoch in self.store.epochs(record.trial_id)], target_epoch)
+            if cost is not None:
+                points.append(FrontPoint(record.estimate, cost))
+        return points
 
     def _save_artifacts(self, model: keras.Model, directory: Path,
                         results: dict[str, dict[str, float]]) -> None:
