@@ -19,6 +19,17 @@ search space the cell must belong to in ``[X.search_space]``::
     lookback_depth = 2
     operators = ["identity", "3x3 conv", "3x3 dconv", "2x2 maxpool"]
 
+A DARTS genotype (as DARTS prints it, parsed and never evaluated; see docs/darts.md), stacked
+into an evaluation network whose settings sit beside it::
+
+    [G.structure]
+    genotype = '''Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)],
+                           reduce=[('max_pool_3x3', 0), ('avg_pool_3x3', 1)])'''
+    layers = 8
+    filters = 16
+    auxiliary_weight = 0.4
+    drop_path = 0.2
+
 Operators are checked against the rank of the dataset's inputs (1 = series, 2 = images), which
 the caller passes as ``rank`` once the dataset is known; without it only the structure is checked.
 """
@@ -31,13 +42,15 @@ from dataclasses import dataclass
 from scinas.config.reader import Table
 from scinas.errors import ConfigError
 from scinas.search_space.cell import Cell
+from scinas.search_space.darts_architecture import DartsNetwork
+from scinas.search_space.genotype import Genotype, parse_genotype
 from scinas.search_space.layer_spec import LayerSpec
 from scinas.search_space.macro import MacroConfig
 from scinas.search_space.operators import parse_operator
 from scinas.search_space.space import SearchSpace
 
-__all__ = ["CellStructure", "LayersStructure", "SearchStructure", "Structure", "parse_search_structure",
-           "parse_structure"]
+__all__ = ["CellStructure", "GenotypeStructure", "LayersStructure", "SearchStructure", "Structure",
+           "parse_search_structure", "parse_structure"]
 
 DEFAULT_LOOKBACK_DEPTH = 2
 DEFAULT_MAX_BLOCKS = 5
@@ -71,7 +84,17 @@ class SearchStructure:
     macro: MacroConfig
 
 
-Structure = LayersStructure | CellStructure | SearchStructure
+@dataclass(frozen=True)
+class GenotypeStructure:
+    """``[X.structure] genotype = "Genotype(...)"`` and its network settings; ``genotype`` is
+    ``None`` only when the structure was parsed without knowing the input rank."""
+
+    text: str
+    genotype: Genotype | None
+    network: DartsNetwork
+
+
+Structure = LayersStructure | CellStructure | SearchStructure | GenotypeStructure
 
 
 def _parse_layers(table: Table) -> tuple[LayerSpec, ...]:
@@ -138,15 +161,32 @@ def _parse_cell(top: Table, structure: Table, rank: int | None) -> CellStructure
     return CellStructure(cell, macro, space)
 
 
+def _parse_genotype(top: Table, structure: Table, rank: int | None) -> GenotypeStructure:
+    for key in ("architecture", "search_space"):
+        if top.has(key):
+            raise top.error(key, "a genotype's network is set in [X.structure] itself (layers, filters, "
+                            "auxiliary_weight, drop_path)", fix=f"remove [{top.key_path(key)}]")
+    text = structure.string("genotype")
+    genotype = None if rank is None else parse_genotype(text, rank, file=structure.file,
+                                                         path=structure.key_path("genotype"))
+    network = DartsNetwork.parse(structure)
+    structure.finish()
+    return GenotypeStructure(text, genotype, network)
+
+
 def parse_structure(top: Table, *, rank: int | None = None) -> Structure:
     """Read ``[X.structure]`` (and, for a cell, ``[X.architecture]`` and ``[X.search_space]``)."""
     structure = top.table("structure", required=True)
     has_layers, has_cell = structure.has("layers"), structure.has("cell")
+    if structure.has("genotype") and has_cell:
+        raise structure.error("cell", "give either `cell` or `genotype`, not both", fix="remove one of the two keys")
     if has_layers and has_cell:
         raise structure.error("cell", "give either `layers` or `cell`, not both",
                               fix="remove one of the two keys")
-    if has_cell:
-        parsed: Structure = _parse_cell(top, structure, rank)
+    if structure.has("genotype"):  # `layers` is then the number of cells
+        parsed: Structure = _parse_genotype(top, structure, rank)
+    elif has_cell:
+        parsed = _parse_cell(top, structure, rank)
     elif has_layers:
         for key in ("architecture", "search_space"):
             if top.has(key):
@@ -155,7 +195,8 @@ def parse_structure(top: Table, *, rank: int | None = None) -> Structure:
                                     "[X.structure] cell = \"...\"")
         parsed = LayersStructure(_parse_layers(structure))
     else:
-        raise structure.error("layers", "expected `layers = [...]` (a layer stack) or `cell = \"...\"` (a cell)",
+        raise structure.error("layers", "expected `layers = [...]` (a layer stack), `cell = \"...\"` (a cell) or "
+                              "`genotype = \"Genotype(...)\"` (a DARTS genotype)",
                               fix='e.g. cell = "[(-1, 3x3 conv, -1, 2x2 maxpool)]"')
     structure.finish()
     return parsed

@@ -156,6 +156,10 @@ def _architecture(data: Any, run_dir: Path, experiment: str) -> Architecture:
     kind = data.get("kind")
     if kind == "cell":
         return CellArchitecture.from_json(data)
+    if kind == "darts":
+        from scinas.search_space.darts_architecture import DartsArchitecture
+
+        return DartsArchitecture.from_json(data)
     if kind == "layer_stack":
         from scinas.config.experiment import parse_experiment
         from scinas.config.loading import load_config
@@ -166,7 +170,7 @@ def _architecture(data: Any, run_dir: Path, experiment: str) -> Architecture:
             raise TaskFileError(f"the task trains a layer stack but experiment {experiment} in {run_dir} has none")
         return LayerStackArchitecture(structure.layers)
     raise TaskFileError(f"a worker cannot rebuild an architecture of kind {kind!r} from JSON "
-                        "(cell and layer_stack are known); train it with executor = \"inline\"")
+                        "(cell, darts and layer_stack are known); train it with executor = \"inline\"")
 
 
 def placement(executor: str, trainer: Trainer) -> dict[str, object]:

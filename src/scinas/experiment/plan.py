@@ -18,7 +18,7 @@ import keras
 from scinas.config.experiment import ExperimentConfig, dataset_of, parse_experiment
 from scinas.config.loading import RawConfig
 from scinas.config.reader import suggest
-from scinas.config.structure import CellStructure, LayersStructure, SearchStructure
+from scinas.config.structure import CellStructure, GenotypeStructure, LayersStructure, SearchStructure
 from scinas.data.base import DatasetGenerator
 from scinas.data.spec import build_generator
 from scinas.errors import ConfigError
@@ -27,6 +27,7 @@ from scinas.predictors.curve_families import CURVE_FAMILIES
 from scinas.search.registry import resolve_strategy
 from scinas.search_space.architecture import Architecture, CellArchitecture, LayerStackArchitecture
 from scinas.search_space.cell import Cell
+from scinas.search_space.darts_architecture import DartsArchitecture
 from scinas.stoppers import resolve_stopper
 from scinas.tracking import check_tracking
 from scinas.training.trainer import build_compiled_model, monitorable
@@ -42,6 +43,11 @@ def architecture_of(config: ExperimentConfig) -> Architecture:
         return LayerStackArchitecture(structure.layers)
     if isinstance(structure, SearchStructure):
         return CellArchitecture(Cell(()), structure.macro)
+    if isinstance(structure, GenotypeStructure):
+        if structure.genotype is None:
+            raise ConfigError("the genotype was read without knowing the dataset's input rank",
+                              fix="plan the experiment with its dataset (plan_experiments)")
+        return DartsArchitecture(structure.genotype, structure.network)
     return CellArchitecture(structure.cell, structure.macro)
 
 
@@ -115,11 +121,13 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
 
 def _check_rank(raw: RawConfig, config: ExperimentConfig, rank: int | None) -> None:
     """A cell needs images (H, W, C) or series (L, C); a flat input has no spatial axis to convolve."""
-    if isinstance(config.structure, CellStructure | SearchStructure) and rank not in (1, 2):
+    if isinstance(config.structure, CellStructure | SearchStructure | GenotypeStructure) and rank not in (1, 2):
         raise ConfigError(f"a cell needs inputs shaped (length, channels) or (height, width, channels), but "
                           f"dataset {config.dataset.training!r} has inputs of rank {rank}",
                           file=raw.file_for(f"{config.name}.structure", raw.experiments_file),
                           path=(f"{config.name}.structure.cell" if isinstance(config.structure, CellStructure)
+                                else f"{config.name}.structure.genotype"
+                                if isinstance(config.structure, GenotypeStructure)
                                 else f"{config.name}.search_space"),
                           fix="use a layer stack for this dataset, or a dataset of series or images")
 

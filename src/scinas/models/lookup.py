@@ -7,7 +7,8 @@ lookup inside the base would make the two modules import each other.
 
 from __future__ import annotations
 
-import scinas.models.cell_network  # noqa: F401  (registers the built-in cell-network generator)
+import scinas.models.cell_network
+import scinas.models.darts_network  # noqa: F401  (registers the DARTS evaluation-network generator)
 from scinas.errors import ConfigError
 from scinas.models.base import MODEL_GENERATORS, ModelGenerator
 from scinas.search_space.architecture import Architecture

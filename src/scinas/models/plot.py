@@ -24,8 +24,11 @@ import keras
 
 from scinas.atomic import atomic_path, write_text_atomic
 from scinas.search_space.cell import Cell
+from scinas.search_space.darts_ops import darts_name
+from scinas.search_space.genotype import Genotype
 
-__all__ = ["cell_dot", "dot_program", "graphviz_note", "plot_cell", "plot_model_graph"]
+__all__ = ["cell_dot", "dot_program", "genotype_dot", "graphviz_note", "plot_cell", "plot_genotype",
+           "plot_model_graph"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +96,49 @@ def cell_dot(cell: Cell) -> str:
     return "\n".join(lines) + "\n"
 
 
+def genotype_dot(genotype: Genotype, kind: str) -> str:
+    """The DOT text of a DARTS genotype's ``kind`` cell (``"normal"`` or ``"reduce"``), drawn as
+    DARTS draws it: the inputs c_{k-2} and c_{k-1}, one node per intermediate node with its two
+    operations on the edges, and the output c_{k} concatenating the nodes of the cell's concat."""
+    lines = [f"digraph {kind} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=10];',
+             '  s0 [label="c_{k-2}", shape=box, style=filled, fillcolor="#dde8f5"];',
+             '  s1 [label="c_{k-1}", shape=box, style=filled, fillcolor="#dde8f5"];']
+    pairs = genotype.pairs(kind)
+    for node in range(len(pairs) // 2):
+        lines.append(f'  s{2 + node} [label="{node}", shape=circle, style=filled, fillcolor="#fff3c4"];')
+        for op, source in pairs[2 * node: 2 * node + 2]:
+            lines.append(f"  s{source} -> s{2 + node} [label={_quote(darts_name(op, genotype.rank))}];")
+    lines.append('  out [label="c_{k}", shape=box, style=filled, fillcolor="#f5e6d3"];')
+    lines.extend(f"  s{index} -> out;" for index in genotype.concat(kind))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_genotype(genotype: Genotype, path: Path) -> list[Path]:
+    """Draw both cells of ``genotype``: ``<stem>_normal<suffix>`` and ``<stem>_reduce<suffix>`` beside
+    ``path`` (with their ``.dot`` sources); returns the drawings made."""
+    drawn = []
+    for kind in ("normal", "reduce"):
+        target = path.with_name(f"{path.stem}_{kind}{path.suffix}")
+        if _draw_dot(genotype_dot(genotype, kind), target, "cell") is not None:
+            drawn.append(target)
+    return drawn
+
+
 def plot_cell(cell: Cell, path: Path) -> Path | None:
     """Draw ``cell`` into ``path`` (format from the suffix); also writes the ``.dot`` source beside it."""
+    return _draw_dot(cell_dot(cell), path, "cell")
+
+
+def _draw_dot(text: str, path: Path, what: str) -> Path | None:
+    """Write the DOT ``text`` beside ``path`` and draw it into ``path`` when dot is installed."""
     program = dot_program()
     source = path.with_suffix(".dot")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(source, cell_dot(cell))
+    write_text_atomic(source, text)
     if program is None:
-        _skip("cell", path)
+        _skip(what, path)
         return None
     fmt = path.suffix.lstrip(".") or "png"
     try:

@@ -36,9 +36,10 @@ from scinas.models.compile import build_loss, build_optimizer
 from scinas.models.costs import measure_costs
 from scinas.models.lookup import generator_for
 from scinas.models.metrics import build_metric
-from scinas.models.plot import plot_cell, plot_model_graph
+from scinas.models.plot import plot_cell, plot_genotype, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture
+from scinas.search_space.darts_architecture import DartsArchitecture
 from scinas.stoppers import STOPPERS, FrontPoint
 from scinas.stoppers.pareto import predicted_cost
 from scinas.store.layout import TrialLayout
@@ -154,6 +155,8 @@ def _draw(model: keras.Model, architecture: Architecture, directory: Path) -> No
         plot_model_graph(model, TrialLayout(directory).model_plot)
         if isinstance(architecture, CellArchitecture):
             plot_cell(architecture.cell, TrialLayout(directory).cell_plot)
+        if isinstance(architecture, DartsArchitecture):  # cell_normal.png and cell_reduce.png
+            plot_genotype(architecture.genotype, TrialLayout(directory).cell_plot)
     except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as exc:
         logger.warning("the graph of %s could not be drawn: %s", directory.name, exc)
 
