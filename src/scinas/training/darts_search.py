@@ -1,0 +1,175 @@
+"""One DARTS search, epoch by epoch, into a folder: memory check, resume, α history, genotype.
+
+:func:`run_supernet_search` trains a :class:`~scinas.models.supernet.Supernet` with
+:class:`~scinas.training.bilevel.BilevelSearch` and leaves in ``directory``:
+
+* ``checkpoint/``: weights, α, both optimisers' states and the epoch, rewritten after every
+  finished epoch; a search started again on the same folder resumes at the last finished epoch
+  and ends with exactly the α of an uninterrupted one (the batches of epoch *e* are drawn from
+  ``seed + e``, so nothing else has to be restored);
+* ``alpha.json``: softmax(α) of both cells after every epoch (what the report's heat map shows);
+* ``genotype.txt`` (DARTS' text), ``genotype.json`` and ``cells.txt`` (scinas' two cells), and
+  the drawings ``cell_normal.png`` / ``cell_reduce.png`` (with Graphviz).
+
+Before anything is built, :func:`check_supernet_memory` estimates what the search needs and
+refuses one that will not fit, saying which smaller settings would.
+
+Example::
+
+    result = run_supernet_search(settings, info, BilevelSettings(epochs=20), batches, loss,
+                                 directory=run_dir / "darts", seed=0)
+    result.genotype.to_text()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from scinas.atomic import write_text_atomic
+from scinas.data.base import DatasetInfo
+from scinas.errors import ConfigError
+from scinas.models.plot import plot_genotype
+from scinas.models.supernet import CELL_KINDS, Supernet, SupernetSettings, edge_sources, reduction_layers
+from scinas.search_space.genotype import Genotype, derive_genotype
+from scinas.training.bilevel import BilevelSearch, BilevelSettings
+
+__all__ = ["SupernetSearchResult", "available_memory_bytes", "check_supernet_memory", "estimate_supernet_bytes",
+           "run_supernet_search"]
+
+logger = logging.getLogger(__name__)
+
+Batches = Callable[[int], Iterable[tuple[tuple[Any, Any], tuple[Any, Any]]]]
+"""``batches(epoch)``: that epoch's ``((x_train, y_train), (x_val, y_val))`` pairs."""
+
+_TENSORS_PER_OPERATOR = 4
+"""Activations an operator keeps for its backward pass (a separable convolution keeps about this many)."""
+
+
+def estimate_supernet_bytes(settings: SupernetSettings, info: DatasetInfo, batch_size: int, *, order: int = 1) -> int:
+    """An estimate of the memory a search step needs: every candidate's activations on every
+    edge (about :data:`_TENSORS_PER_OPERATOR` tensors each, kept for the backward pass), the
+    nodes, and the weights with their gradients and optimiser state, in float32.  The second
+    order keeps a second set of activations and weights while it unrolls."""
+    spatial = [int(n) for n in info.input_shape[:-1]]
+    filters = settings.filters
+    edges = len(edge_sources(settings.nodes))
+    operators = len(settings.operators)
+    per_sample = settings.stem_multiplier * filters * math.prod(spatial) * 2
+    weights = 0
+    for index in range(settings.layers):
+        if index in reduction_layers(settings.layers):
+            filters *= 2
+            spatial = [math.ceil(n / 2) for n in spatial]
+        size = filters * math.prod(spatial)
+        per_sample += edges * operators * _TENSORS_PER_OPERATOR * size + (2 + settings.nodes) * size * 2
+        weights += edges * operators * filters * (filters + 25)  # pointwise + depthwise kernels, roughly
+    total = 4 * (batch_size * per_sample + 4 * weights)
+    return int(total * (2 if order == 2 else 1))
+
+
+def available_memory_bytes() -> int | None:
+    """The memory the operating system says is available (``MemAvailable``), if it says."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_supernet_memory(settings: SupernetSettings, info: DatasetInfo, batch_size: int, *, order: int = 1,
+                          limit_bytes: int | None = None) -> int:
+    """The estimate of :func:`estimate_supernet_bytes`; a ConfigError naming the settings when it
+    exceeds ``limit_bytes`` (default: the available memory), with the largest batch size and the
+    largest filters that would fit."""
+    needed = estimate_supernet_bytes(settings, info, batch_size, order=order)
+    limit = available_memory_bytes() if limit_bytes is None else limit_bytes
+    if limit is None or needed <= limit:
+        return needed
+    fits_batch = next((b for b in range(batch_size - 1, 0, -1)
+                       if estimate_supernet_bytes(settings, info, b, order=order) <= limit), None)
+    fits_filters = next((f for f in range(settings.filters - 1, 0, -1)
+                         if estimate_supernet_bytes(replace(settings, filters=f), info, batch_size, order=order)
+                         <= limit), None)
+    options = [f"batch_size = {fits_batch}" if fits_batch else "",
+               f"filters = {fits_filters}" if fits_filters else "",
+               "fewer operators, nodes or layers", "order = 1" if order == 2 else ""]
+    raise ConfigError(f"the supernet needs about {_size(needed)} for a batch of {batch_size} "
+                      f"({settings.layers} layers, {settings.nodes} nodes, {len(settings.operators)} operators + "
+                      f"none, {settings.filters} filters), more than the {_size(limit)} available",
+                      file=settings.file or None, path=f"{settings.path}.filters" if settings.path else "filters",
+                      value=settings.filters, fix="use " + " or ".join(o for o in options if o))
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+@dataclass
+class SupernetSearchResult:
+    """What a search left: its genotype, softmax(α) per finished epoch and the losses."""
+
+    genotype: Genotype
+    alphas: list[dict[str, list[list[float]]]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    resumed_at: int = 0
+
+
+def _alpha_record(model: Supernet) -> dict[str, list[list[float]]]:
+    return {kind: model.edge_weights(kind).tolist() for kind in CELL_KINDS}
+
+
+def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: BilevelSettings, batches: Batches,
+                        loss: Callable[[Any, Any], Any], *, directory: Path, seed: int = 0, batch_size: int = 64,
+                        memory_limit_bytes: int | None = None, compiled: bool = True) -> SupernetSearchResult:
+    """Search ``bilevel.epochs`` epochs (resuming from ``directory`` when it holds a checkpoint);
+    see the module docstring."""
+    rank = len(info.input_shape) - 1
+    check_supernet_memory(settings, info, batch_size, order=bilevel.order, limit_bytes=memory_limit_bytes)
+    directory.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    model = Supernet(settings, info, seed=seed)
+    search = BilevelSearch(model, loss, bilevel, compiled=compiled)
+    history_path = directory / "alpha.json"
+    checkpoint = directory / "checkpoint"
+    history: dict[str, Any] = {"candidates": list(settings.candidates), "nodes": settings.nodes, "epochs": [],
+                               "losses": []}
+    start = 0
+    if (checkpoint / "state.json").exists():
+        sample = next(iter(batches(0)))[0][0]
+        state = search.load(checkpoint, sample)
+        start = int(state["epoch"])
+        history = json.loads(history_path.read_text())
+        history["epochs"], history["losses"] = history["epochs"][:start], history["losses"][:start]
+        logger.info("DARTS search: resuming after epoch %d of %d", start, bilevel.epochs)
+    for epoch in range(start, bilevel.epochs):
+        loss_value = search.train_epoch(epoch, batches(epoch))
+        history["epochs"].append(_alpha_record(model))
+        history["losses"].append(None if math.isnan(loss_value) else loss_value)
+        write_text_atomic(history_path, json.dumps(history))
+        search.save(checkpoint, extra={"epoch": epoch + 1})  # state.json last: a complete epoch
+        logger.info("DARTS search: epoch %d/%d, training loss %.4f", epoch + 1, bilevel.epochs, loss_value)
+    weights = {kind: np.asarray(history["epochs"][-1][kind]) if history["epochs"] else model.edge_weights(kind)
+               for kind in CELL_KINDS}
+    genotype = derive_genotype(weights, settings.candidates, settings.nodes, rank)
+    write_text_atomic(directory / "genotype.txt", genotype.to_text() + "\n")
+    write_text_atomic(directory / "genotype.json", json.dumps(genotype.to_json(), indent=2))
+    cells = genotype.cells()
+    write_text_atomic(directory / "cells.txt", "".join(f"{kind}: {cells[kind].to_text()}\n" for kind in CELL_KINDS))
+    plot_genotype(genotype, directory / "cell.png")
+    return SupernetSearchResult(genotype, history["epochs"], [float("nan") if v is None else v
+                                                            for v in history["losses"]], start)
