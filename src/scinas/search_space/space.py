@@ -8,6 +8,11 @@ Example ``configurations.toml``::
     lookback_depth = 2         # blocks may read the outputs of the last 2 cells (-1, -2)
     operators = ["identity", "3x3 conv", "3x3 dconv", "2x2 maxpool"]
 
+``"darts"`` in ``operators`` stands for the seven DARTS operations and a DARTS name
+(``"sep_conv_3x3"``) for its scinas operator (:mod:`scinas.search_space.darts_ops`), so a POPNAS
+search can explore the operators of a DARTS search; ``"none"`` is refused (it only has a meaning
+inside a DARTS mixed edge, which adds it by itself).
+
 and from Python::
 
     space = SearchSpace(operators=("identity", "3x3 conv"), max_blocks=3)
@@ -26,6 +31,7 @@ from typing import Any
 from scinas.config.reader import Table
 from scinas.errors import ConfigError
 from scinas.search_space.cell import Block, Cell
+from scinas.search_space.darts_ops import DARTS_SET, NONE, expand_operators, scinas_operator
 from scinas.search_space.operators import parse_operator
 from scinas.search_space.operators.patterns import RANK_NAMES
 
@@ -67,8 +73,16 @@ class SearchSpace:
             raise table.error("operators", "expected at least one operator",
                               fix='e.g. operators = ["identity", "3x3 conv", "2x2 maxpool"]')
         operators: list[str] = []
-        for index, written in enumerate(raw):
+        for index, item in enumerate(raw):
             path = f"{table.key_path('operators')}[{index}]"
+            if item == NONE:
+                raise ConfigError("`none` (the zero operation) is no operator of a cell; a DARTS search adds it to "
+                                  "every mixed edge by itself", file=table.file, path=path, value=item,
+                                  fix='remove "none"')
+            if item == DARTS_SET:  # the DARTS operations, by name
+                operators.extend(op for op in expand_operators([DARTS_SET], rank) if op not in operators)
+                continue
+            written = scinas_operator(item, rank) or item if isinstance(item, str) else item
             # parse_operator names the path and value for a non-string too
             text = parse_operator(written, rank, file=table.file, path=path).text
             if text in operators:
