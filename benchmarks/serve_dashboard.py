@@ -12,7 +12,9 @@ Chromium (Debian's chromium and chromium-driver, driven by Selenium):
 * ``idle_cpu_percent``: the server's CPU time over ``--idle`` seconds with the page open and
   polling, as a share of one core;
 * ``server_ms``: the server's own time (``Server-Timing``) for the JSON answers: the full trial
-  table (cold, warm), a poll with nothing new, a poll after a change, one learning curve.
+  table (cold, warm), a poll with nothing new, a poll after a change, one learning curve;
+* ``first_fit_ms``: the first fitted learning curve a fresh server draws (the wall time of its
+  ``/fit`` answer, module imports included) and a second one, for a trial stopped early.
 
     python benchmarks/serve_dashboard.py --trials 1000 --epochs 25 [--screenshot docs/images/dashboard.png]
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -31,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scinas.testing.run_stores import build_run, finish_trial
+from scinas.testing.run_stores import build_run, finish_trial, stop_early
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -95,6 +98,9 @@ def main() -> None:
         results, trials=args.trials, epochs=args.epochs, running=2, failed=max(1, args.trials // 100), predictions=True
     )
     built_s = time.perf_counter() - started
+    fitted = [1, 2]  # two trials stopped early after 6 epochs, with their fitted curves
+    for trial_id in fitted:
+        stop_early(run, trial_id, [0.9 - 0.5 * math.exp(-0.4 * e) for e in range(1, 7)], args.epochs)
     server = subprocess.Popen(
         [sys.executable, "-m", "scinas", "serve", "--results", str(results), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -112,6 +118,9 @@ def main() -> None:
         assert server.stdout is not None
         line = server.stdout.readline()
         port = int(line.rsplit(":", 1)[1].strip().strip("/").split()[0].strip("/"))
+        base = f"/api/runs/A/{run.name}"
+        first_fit = [_get(port, f"{base}/trials/{trial_id}/fit")[1] for trial_id in fitted]
+        report["first_fit_ms"] = {"first": round(first_fit[0], 1), "second": round(first_fit[1], 1)}
         page = f"http://127.0.0.1:{port}/runs/A/{run.name}"
         driver = _browser()
         driver.get(page)
@@ -148,7 +157,6 @@ def main() -> None:
         before = _cpu_seconds(server.pid)
         time.sleep(args.idle)
         report["idle_cpu_percent"] = round(100 * (_cpu_seconds(server.pid) - before) / args.idle, 2)
-        base = f"/api/runs/A/{run.name}"
         # A fresh server for cold figures would repeat the start-up; the cache is keyed by version, so
         # a new trial makes the next full read cold again.
         finish_trial(run, "bench-cold", accuracy=0.4)

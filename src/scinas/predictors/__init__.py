@@ -23,14 +23,31 @@ Example::
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from scinas.predictors.base import PREDICTORS, Predictor, SearchSettings
 from scinas.predictors.cell_features import CELL_FEATURE_NAMES, cell_cost_features
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
-from scinas.predictors.gin import AGGREGATIONS, GINPredictor
 from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve, tail_start
 from scinas.predictors.quality import PredictorQuality, ranking_quality, save_predictor_step
-from scinas.predictors.svr import SVRPredictor
 from scinas.predictors.termination import CurveTermination, EpochVerdict, TerminationSummary
+
+if TYPE_CHECKING:
+    from scinas.predictors.gin import AGGREGATIONS, GINPredictor
+    from scinas.predictors.svr import SVRPredictor
+
+#: Loaded on first use: the GIN predictor needs TensorFlow and the SVR one scikit-learn, which the
+#: learning-curve half of this package (NumPy and SciPy) does not, so a learning-curve fit (the
+#: dashboard draws them) never waits for those imports.  ``PREDICTORS`` finds both by itself.
+_LAZY = {"AGGREGATIONS": "scinas.predictors.gin", "GINPredictor": "scinas.predictors.gin",
+         "SVRPredictor": "scinas.predictors.svr"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AGGREGATIONS",

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 
 from scinas.config.search import metric_direction
 from scinas.predictors.curve_families import CURVE_FAMILIES, DEFAULT_CURVE, CurveFamily, CurveRange
@@ -114,6 +113,8 @@ def fit_curve(epochs: Sequence[float] | np.ndarray, values: Sequence[float] | np
         return failed("the history holds non-finite values")
     if np.any(x <= 0):
         return failed("epochs are numbered from 1")
+    from scipy.optimize import OptimizeWarning, curve_fit  # here: seconds to import; drawing a fit needs none
+
     lower, upper = curve.bounds(value_range)
     try:
         start = curve.start(x, y, value_range)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from scinas.atomic import write_bytes_atomic
 
@@ -91,6 +90,8 @@ def ranking_quality(actual: Sequence[float] | np.ndarray, predicted: Sequence[fl
     mape = float(100.0 * np.mean(error[nonzero] / np.abs(truth[nonzero]))) if nonzero.any() else math.nan
     spearman = kendall = math.nan
     if n >= 2 and np.ptp(truth) > 0 and np.ptp(guess) > 0:
+        from scipy import stats  # here: scipy.stats takes seconds to import, and a curve fit needs none of it
+
         spearman = float(stats.spearmanr(truth, guess).statistic)
         kendall = float(stats.kendalltau(truth, guess).statistic)
     return PredictorQuality(n, float(error.mean()), mape, spearman, kendall)

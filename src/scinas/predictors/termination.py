@@ -28,13 +28,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scinas.config.experiment import EarlyTerminationConfig
 from scinas.predictors.curve_families import CURVE_FAMILIES
 from scinas.predictors.learning_curve import CurveFit, ScoreSpace, fit_curve, fit_ensemble, tail_start
+
+if TYPE_CHECKING:  # the configuration loads the operators, hence Keras: not needed to fit curves
+    from scinas.config.experiment import EarlyTerminationConfig
 
 __all__ = ["CurveTermination", "EpochVerdict", "TerminationSummary"]
 

@@ -1,8 +1,9 @@
 """A trial's fitted learning curve, in the units of the metric it followed.
 
-The curve families live with the predictors, whose package loads Keras; this module is imported
-only when a page asks for a fit, so the dashboard starts and serves its pages without TensorFlow
-(the first fit a server computes waits for that import).
+The curve families and score spaces live with the predictors (:mod:`scinas.predictors.curve_families`,
+:mod:`scinas.predictors.learning_curve`): NumPy and SciPy only.  The package loads its TensorFlow and
+scikit-learn predictors on first use, so drawing a fit never imports them
+(``tests/serve/test_fits.py`` checks it).
 """
 
 from __future__ import annotations

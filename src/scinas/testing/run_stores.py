@@ -5,7 +5,8 @@ schema, made by :meth:`RunStore.create`) holding ``trials`` search trials of a p
 search with ``epochs`` epochs each, their final validation and test scores, and the resolved
 configuration a reader needs to know the score and the costs.  The bulk rows go in through one
 SQLite transaction, so 1 000 trials and 25 000 epochs take about a second.
-:func:`finish_trial` adds one completed trial through the store's writer API, as a run would.
+:func:`finish_trial` adds one completed trial through the store's writer API, as a run would, and
+:func:`stop_early` rewrites a trial as learning-curve early termination leaves it (its fitted curve).
 
 Example::
 
@@ -28,7 +29,7 @@ from scinas.store import EpochRecord, RunStatus, RunStore
 from scinas.store.layout import RunLayout
 from scinas.store.records import format_time, utc_now
 
-__all__ = ["RUN_CONFIG", "build_run", "finish_trial"]
+__all__ = ["RUN_CONFIG", "build_run", "finish_trial", "stop_early"]
 
 #: The resolved configuration of the synthetic runs (a search by validation accuracy vs training time).
 RUN_CONFIG = """default = ["{experiment}"]
@@ -177,3 +178,27 @@ def finish_trial(
             params=params,
             extra={"blocks": 1},
         )
+
+
+def stop_early(run_dir: Path, trial_id: int, values: list[float], budget: int, *, monitor: str = "val_accuracy",
+               family: str = "exponential") -> dict[str, float]:
+    """Make trial ``trial_id`` one that early termination stopped after ``len(values)`` epochs of ``monitor``
+    (one of a maximised metric): ``family`` fitted to them as the rule fits (in score space, predicting
+    epoch ``budget``), its parameters and the stop epoch on the trial; returns the parameters."""
+    import numpy as np
+
+    from scinas.predictors.learning_curve import ScoreSpace, fit_curve
+
+    space = ScoreSpace.resolve("auto", monitor, True, values)
+    fit = fit_curve(np.arange(1, len(values) + 1), space.to_score(values), budget, family=family)
+    if not fit.success or fit.prediction is None:
+        raise ValueError(f"the {family} curve does not fit {values}: {fit.reason}")
+    prediction = space.from_score(fit.prediction)
+    with contextlib.closing(RunStore.open(RunLayout(run_dir).store)) as store:
+        store.truncate_epochs(trial_id, after=0)
+        for epoch, value in enumerate(values, start=1):
+            store.record_epoch(EpochRecord(trial_id, epoch, {monitor: value}, prediction=prediction,
+                                           converged=epoch == len(values), curve=family))
+        store.update_trial(trial_id, epochs_completed=len(values), monitor=monitor, curve=family,
+                           curve_parameters=dict(fit.parameters), converged_epoch=len(values))
+    return dict(fit.parameters)
