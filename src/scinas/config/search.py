@@ -56,7 +56,8 @@ DEFAULT_STRATEGY = "popnas"
 _COST_NAMES: tuple[str, ...] = ("time", "params", "flops", "latency")
 
 # Metric names (lower case, without a "val_" prefix) whose direction is known.
-_MAXIMISED = ("accuracy", "acc", "r_squared", "r2", "auc", "precision", "recall", "f1", "f1_score")
+_MAXIMISED = ("accuracy", "acc", "r_squared", "r2", "auc", "precision", "recall", "f1", "f1_score", "mean_iou",
+              "iou")
 _MINIMISED = ("loss", "mse", "mae", "rmse", "mape", "msle", "crossentropy", "error", "hinge", "kl_divergence")
 
 

@@ -11,6 +11,9 @@ Example ``data.toml``::
     crop_padding = 4        # pad by 4 pixels (zeros after normalisation: the mean), crop back at random
     cutout = 8              # zero a random 8x8 square of each image
 
+For a segmentation dataset the flips and the crop move each mask with its image (the crop pads
+by reflection then, so the border's labels stay true); cutout hides image pixels only.
+
 Diffraction patterns add ``rotation`` and ``friedel`` (about the beam axis and through the
 pattern's centre; see :mod:`scinas.data.diffraction_augmentation`, applied before normalisation).
 """
@@ -67,12 +70,12 @@ def _flip(images: tf.Tensor, seed: tf.Tensor, axis: int) -> tf.Tensor:
     return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[axis]), images)
 
 
-def _crop(images: tf.Tensor, seed: tf.Tensor, padding: int) -> tf.Tensor:
+def _crop(images: tf.Tensor, seed: tf.Tensor, padding: int, mode: str = "CONSTANT") -> tf.Tensor:
     import tensorflow as tf
 
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
-    padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    padded = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode=mode)
     offsets = tf.random.stateless_uniform([batch, 2], seed, minval=0, maxval=2 * padding + 1, dtype=tf.int32)
     rows = offsets[:, :1] + tf.range(height)[None, :]
     columns = offsets[:, 1:] + tf.range(width)[None, :]
@@ -112,14 +115,42 @@ def _augment(images: tf.Tensor, seed: tf.Tensor, config: AugmentationConfig) -> 
     return images
 
 
-def augment_batches(batches: tf.data.Dataset, config: AugmentationConfig, seed: int) -> tf.data.Dataset:
-    """``batches`` of ``(images, y)`` (images ``[b, h, w, c]``) with ``config`` applied per image."""
+def _augment_jointly(images: tf.Tensor, masks: tf.Tensor, seed: tf.Tensor,
+                     config: AugmentationConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """The same flips and crop for each image and its mask; the crop pads by reflection, so the
+    padded border's labels are those of the pixels it mirrors; cutout hides image pixels only."""
+    import tensorflow as tf
+
+    channels = tf.shape(images)[-1]
+    both = tf.concat([images, tf.cast(masks[..., None], images.dtype)], axis=-1)
+    seeds = tf.random.experimental.stateless_split(seed, num=4)
+    if config.flip in ("horizontal", "both"):
+        both = _flip(both, seeds[0], axis=2)
+    if config.flip in ("vertical", "both"):
+        both = _flip(both, seeds[1], axis=1)
+    if config.crop_padding > 0:
+        both = _crop(both, seeds[2], config.crop_padding, mode="REFLECT")
+    images, masks = both[..., :channels], tf.cast(both[..., channels], masks.dtype)
+    if config.cutout > 0:
+        images = _cutout(images, seeds[3], config.cutout)
+    return images, masks
+
+
+def augment_batches(batches: tf.data.Dataset, config: AugmentationConfig, seed: int, *,
+                    joint: bool = False) -> tf.data.Dataset:
+    """``batches`` of ``(images, y)`` (images ``[b, h, w, c]``) with ``config`` applied per image.
+
+    ``joint``: ``y`` are masks ``[b, h, w]`` that get the same flips and crop as their images
+    (segmentation); the crop then pads by reflection instead of zeros.
+    """
     import tensorflow as tf
 
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
 
     def apply(batch: Any, pair: tf.Tensor) -> Any:
         x, y = batch
+        if joint:
+            return _augment_jointly(x, y, tf.cast(pair, tf.int64), config)
         return _augment(x, tf.cast(pair, tf.int64), config), y
 
     zipped = tf.data.Dataset.zip((batches, seeds))

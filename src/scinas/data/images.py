@@ -59,12 +59,12 @@ from scinas.data.image_files import IMAGE_SUFFIXES, read_image
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import ConfigError, DataError
 
-__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image", "parse_resize"]
+__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image", "parse_resize", "read_npz", "tfds_dir"]
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("folder", "npz", "digits", "tfds")
-TASKS = ("auto", "classification", "regression")
+TASKS = ("auto", "classification", "regression", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,9 @@ class ImageParameters:
     task: str = "auto"
     x_key: str = "x"
     y_key: str = "y"
+    classes: int = 0
+    ignore_class: int | None = None
+    mask_key: str = ""
 
     @classmethod
     def parse(cls, table: Table) -> ImageParameters:
@@ -116,8 +119,28 @@ class ImageParameters:
         task = table.string("task", "auto", choices=TASKS)
         x_key = table.string("x_key", "x")
         y_key = table.string("y_key", "y")
+        classes, ignore_class, mask_key = 0, None, ""
+        if task == "segmentation":
+            if source == "digits":
+                raise table.error("task", "scikit-learn's digits have no masks",
+                                  fix="segment a folder, npz or tfds source")
+            classes = table.integer("classes", 0, minimum=0)
+            if classes == 1:
+                raise table.error("classes", "segmentation needs at least two classes", fix="give classes >= 2, or "
+                                  "leave it out to count the labels found in the masks")
+            ignore_class = table.optional_integer("ignore_class")
+            if ignore_class is not None and 0 <= ignore_class < classes:
+                raise table.error("ignore_class", f"the ignored label is one of the {classes} classes",
+                                  fix="use a label outside 0..classes-1, e.g. 255")
+            mask_key = table.string("mask_key", "segmentation_mask") if source == "tfds" else ""
+        else:
+            for key in ("classes", "ignore_class", "mask_key"):
+                if table.has(key):
+                    raise table.error(key, "applies to segmentation masks only", fix='add task = "segmentation", '
+                                      "or remove the key")
         table.finish()
-        return cls(source, path, test_path, name, data_dir, channels, resize, rescale, task, x_key, y_key)
+        return cls(source, path, test_path, name, data_dir, channels, resize, rescale, task, x_key, y_key, classes,
+                   ignore_class, mask_key)
 
 
 @GENERATORS.register("images")
@@ -135,6 +158,16 @@ class ImagesGenerator(LoadedDataset):
         return ImageParameters.parse(table)
 
     @classmethod
+    def parameters_table(cls, parameters: Any) -> dict[str, Any]:
+        """The default table without the segmentation keys where they do not apply."""
+        table = super().parameters_table(parameters)
+        if parameters.task != "segmentation":
+            table.pop("classes", None)
+        elif not parameters.classes:
+            table.pop("classes")
+        return table
+
+    @classmethod
     def example_table(cls, folder: Path) -> dict[str, Any]:
         """scikit-learn's digits (nothing to write)."""
         return {"source": "digits"}
@@ -149,10 +182,14 @@ class ImagesGenerator(LoadedDataset):
             import sklearn
 
             return ["sklearn digits", sklearn.__version__]
-        return ["tfds", p.name, _tfds_dir(p)]
+        return ["tfds", p.name, tfds_dir(p)]
 
     def load(self) -> SourceArrays:
         p = self.parameters
+        if p.task == "segmentation":
+            from scinas.data.segmentation_files import load_segmentation
+
+            return load_segmentation(self)
         if p.source == "folder":
             return self._folder()
         if p.source == "npz":
@@ -162,6 +199,10 @@ class ImagesGenerator(LoadedDataset):
         return self._tfds()
 
     # -- sources -------------------------------------------------------------------------------
+    def conform_images(self, images: list[np.ndarray], names: list[str]) -> np.ndarray:
+        """Images stacked as float32 (n, h, w, c), channels, size and scale made uniform."""
+        return self._finish(images, names)
+
     def _finish(self, images: list[np.ndarray], names: list[str]) -> np.ndarray:
         """Stack images as float32 (n, h, w, c), with channels, size and scale made uniform."""
         p = self.parameters
@@ -213,10 +254,10 @@ class ImagesGenerator(LoadedDataset):
 
     def _npz(self) -> SourceArrays:
         p = self.parameters
-        arrays = _read_npz(Path(p.path), p.x_key, p.y_key)
+        arrays = read_npz(Path(p.path), p.x_key, p.y_key)
         test: tuple[np.ndarray, np.ndarray] | None = None
         if p.test_path:
-            separate = _read_npz(Path(p.test_path), p.x_key, p.y_key)
+            separate = read_npz(Path(p.test_path), p.x_key, p.y_key)
             test = (separate.x, separate.y)
         elif f"{p.x_key}_test" in arrays.extra and f"{p.y_key}_test" in arrays.extra:
             test = (arrays.extra[f"{p.x_key}_test"], arrays.extra[f"{p.y_key}_test"])
@@ -250,7 +291,7 @@ class ImagesGenerator(LoadedDataset):
         from scinas.data.tfds_source import read_tfds
 
         p = self.parameters
-        train, test, class_names = read_tfds(p.name, _tfds_dir(p), self.dataset)
+        train, test, class_names = read_tfds(p.name, tfds_dir(p), self.dataset)
         x = self._finish(list(train[0]), [f"{p.name}[{i}]" for i in range(len(train[0]))])
         x_test = self._finish(list(test[0]), [f"{p.name} test[{i}]" for i in range(len(test[0]))]) if test else None
         names, encoded = encode_labels(train[1], *([test[1]] if test else []))
@@ -265,7 +306,7 @@ def _namespaced(name: str) -> bool:
     return len(parts) > 2 or (len(parts) == 2 and re.fullmatch(r"[\d*]+(\.[\d*]+){0,2}", parts[1]) is None)
 
 
-def _tfds_dir(p: ImageParameters) -> str:
+def tfds_dir(p: ImageParameters) -> str:
     if p.data_dir:
         return str(Path(p.data_dir).expanduser())
     return os.environ.get("TFDS_DATA_DIR", str(Path("~/tensorflow_datasets").expanduser()))
@@ -291,7 +332,7 @@ class _NpzArrays:
     extra: dict[str, np.ndarray]
 
 
-def _read_npz(path: Path, x_key: str, y_key: str) -> _NpzArrays:
+def read_npz(path: Path, x_key: str, y_key: str) -> _NpzArrays:
     try:
         with np.load(path, allow_pickle=False) as data:
             contents = {key: data[key] for key in data.files}

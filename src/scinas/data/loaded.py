@@ -47,14 +47,15 @@ class SourceArrays:
 
     x: np.ndarray
     y: np.ndarray
-    task: Literal["regression", "classification"]
+    task: Literal["regression", "classification", "segmentation"]
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     target_names: tuple[str, ...] = ()
+    ignore_class: int | None = None
 
     @property
     def n_classes(self) -> int | None:
-        return len(self.target_names) if self.task == "classification" else None
+        return len(self.target_names) if self.task in ("classification", "segmentation") else None
 
 
 def encode_labels(labels: Sequence[Any] | np.ndarray, *others: Sequence[Any] | np.ndarray
@@ -155,8 +156,8 @@ class LoadedDataset(DatasetGenerator):
                 raise DataError(f"{self.dataset}: {int(bad.sum())} of the {len(values)} {part} hold NaN or infinite "
                                 f"values (the first is sample {int(np.flatnonzero(bad)[0])}); scinas stores "
                                 "finite numbers only: fill or drop them in the source")
-        if source.task == "classification" and len(source.target_names) < 2:
-            raise DataError(f"{self.dataset}: a classification dataset needs at least two classes, found "
+        if source.task in ("classification", "segmentation") and len(source.target_names) < 2:
+            raise DataError(f"{self.dataset}: a {source.task} dataset needs at least two classes, found "
                             f"{list(source.target_names)}")
         return source
 
@@ -204,7 +205,7 @@ class LoadedDataset(DatasetGenerator):
         info = DatasetInfo(name=self.dataset, task=source.task, input_shape=tuple(int(d) for d in x_all.shape[1:]),
                            target_shape=tuple(int(d) for d in y_all.shape[1:]),
                            split_sizes=dict(zip(SPLITS, sizes, strict=True)), n_classes=source.n_classes,
-                           target_names=source.target_names)
+                           target_names=source.target_names, ignore_class=source.ignore_class)
         return _Resolved(np.ascontiguousarray(x_all), np.ascontiguousarray(y_all), shape, info)
 
     # -- the generator interface ---------------------------------------------------------------

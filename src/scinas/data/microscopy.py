@@ -32,6 +32,9 @@ Example ``data.toml``::
     [cells.shape]
     n_samples = 600
     batch_size = 16
+    [cells.augmentation]     # training split only; each mask moves with its image
+    flip = "both"
+    crop_padding = 4
 """
 
 from __future__ import annotations
@@ -171,6 +174,7 @@ class FluorescenceCellsGenerator(DatasetGenerator):
 
     name = "fluorescence_cells"
     version = 1
+    augmentable = True
     description = "synthetic fluorescence microscopy: cells and nuclei with exact masks (segmentation)"
     parameters: FluorescenceParameters
 

@@ -187,7 +187,8 @@ class PreparedDataset:
             batches = batches.map(lambda x, y: (stats.normalize_inputs(x), stats.normalize_targets(y)),
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if augmenting and isinstance(augmentation, AugmentationConfig) and augmentation.image_active:
-            batches = augment_batches(batches, augmentation, _derived(seed + 1))
+            batches = augment_batches(batches, augmentation, _derived(seed + 1),
+                                      joint=self.info.task == "segmentation")
         options = tf.data.Options()
         # The source is a list of pieces, not files: shard across workers by element.
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -54,7 +54,12 @@ def build_generator(raw: RawConfig, name: str) -> DatasetGenerator:
         if augmentation is not None:
             augmentation.diffraction.check(augmentation_table, info.input_shape)
         task = info.task
-        if task == "classification" and normalization.targets == "feature":
+        if task == "segmentation" and augmentation is not None and augmentation.crop_padding >= min(
+                info.input_shape[:2]):
+            raise augmentation_table.error("crop_padding", f"a segmentation crop pads by reflection, which needs a "
+                                           f"padding below the image size {info.input_shape[:2]}",
+                                           fix="use a smaller crop_padding")
+        if task in ("classification", "segmentation") and normalization.targets == "feature":
             raise ConfigError("class labels cannot be standardised", file=raw.data_file,
                               path=f"{name}.normalization.targets", value=normalization.targets,
                               fix='use targets = "auto" (the default) or "none" for a classification dataset')

@@ -106,9 +106,9 @@ def plan_experiments(raw: RawConfig, names: Sequence[str]) -> list[ExperimentPla
             check_execution(config)  # devices, workers, Slurm: before any data or trial
             check_tracking(config.tracking)  # known trackers, their packages, Neptune's credentials
             build_compiled_model(config, architecture_of(config), info=info)
-            _check_monitor(raw, config, monitorable(config, info.n_targets),
+            _check_monitor(raw, config, monitorable(config, info.n_targets, info),
                            has_validation=info.split_sizes.get("validation", 0) > 0)
-            _check_search(raw, config, monitorable(config, info.n_targets),
+            _check_search(raw, config, monitorable(config, info.n_targets, info),
                           has_validation=info.split_sizes.get("validation", 0) > 0)
         except ConfigError as exc:
             source = raw.file_for(exc.path or "", exc.file or raw.experiments_file)

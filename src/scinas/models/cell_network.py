@@ -15,7 +15,10 @@ reshaped to the targets' shape), on series ``(length, channels)`` or images
   all) and projects them to the filters with a pointwise conv + BN when more than one;
 * optionally applies squeeze-excitation and a residual connection to each cell output;
 * ends with global average pooling, optional dropout and a float32 dense layer; with
-  ``multi_output`` every built cell has such a head (outputs ``cell_<i>_output`` ... ``output``).
+  ``multi_output`` every built cell has such a head (outputs ``cell_<i>_output`` ... ``output``);
+* for a segmentation dataset, is an encoder-decoder instead: the cells encode, a decoder
+  upsamples by 2 per reduction, joins the last cell output of each level (skip connections) and
+  ends with a pixelwise float32 softmax ``(batch, height, width, classes)``.
 
 Layer names say where a layer is: ``c3_b1_left`` (cell 3, block 1, left operator), ``c3_b1_join``,
 ``c3_concat``, ``c3_lb2_reshape_conv``, ``c3_se_scale``, ``c3_residual_add``, ``head_gap``, ``output``.
@@ -36,7 +39,16 @@ import keras
 
 from scinas.data.base import DatasetInfo
 from scinas.models.base import ModelGenerator, register_model_generator
-from scinas.models.cell_plan import CellPlan, HeadPlan, NetworkPlan, OpPlan, Projection, plan_network
+from scinas.models.cell_plan import (
+    DECODER_KERNEL,
+    CellPlan,
+    DecoderStage,
+    HeadPlan,
+    NetworkPlan,
+    OpPlan,
+    Projection,
+    plan_network,
+)
 from scinas.search_space.architecture import Architecture, CellArchitecture
 from scinas.search_space.operators import allocator_for
 from scinas.search_space.operators.layer_parts import batch_norm
@@ -80,6 +92,11 @@ def build_cell_network(plan: NetworkPlan, *, name: str = "model") -> keras.Model
     tensors: dict[int | None, Tensor] = {None: inputs}
     for cell in plan.cells:
         tensors[cell.index] = _build_cell(cell, tensors, plan)
+    if plan.decoder:
+        tensor = tensors[plan.cells[-1].index]
+        for stage in plan.decoder:
+            tensor = _build_decoder_stage(stage, tensor, tensors, plan)
+        return keras.Model(inputs, _build_head(plan.heads[0], tensor, plan.rank), name=name)
     outputs = [_build_head(head, tensors[head.source], plan.rank) for head in plan.heads]
     return keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=name)
 
@@ -125,7 +142,22 @@ def _build_cell(cell: CellPlan, tensors: dict[int | None, Tensor], plan: Network
     return output
 
 
+def _build_decoder_stage(stage: DecoderStage, tensor: Tensor, tensors: dict[int | None, Tensor],
+                         plan: NetworkPlan) -> Tensor:
+    tensor = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{stage.name}_up")(tensor)
+    if stage.has_skip:
+        tensor = keras.layers.Concatenate(axis=-1, name=f"{stage.name}_concat")([tensor, tensors[stage.skip]])
+    tensor = keras.layers.Conv2D(stage.filters, DECODER_KERNEL, padding="same", use_bias=False,
+                                 name=f"{stage.name}_conv")(tensor)
+    tensor = batch_norm(name=f"{stage.name}_bn", dtype=None, momentum=plan.batch_norm_momentum)(tensor)
+    return keras.layers.Activation(plan.activation, name=f"{stage.name}_act")(tensor)
+
+
 def _build_head(head: HeadPlan, tensor: Tensor, rank: int) -> Tensor:
+    if head.pixelwise:  # a softmax over the classes at every pixel (a 1x1 convolution)
+        if head.dropout > 0:
+            tensor = keras.layers.Dropout(head.dropout, name=f"{head.prefix}_dropout")(tensor)
+        return keras.layers.Dense(head.units, activation="softmax", dtype="float32", name=head.output)(tensor)
     pool = keras.layers.GlobalAveragePooling1D if rank == 1 else keras.layers.GlobalAveragePooling2D
     tensor = pool(name=f"{head.prefix}_gap")(tensor)
     if head.dropout > 0:

@@ -31,6 +31,7 @@ from scinas.search_space.operators import LayerRequest, OpSpec, allocator_for, p
 __all__ = [
     "BlockPlan",
     "CellPlan",
+    "DecoderStage",
     "HeadPlan",
     "NetworkPlan",
     "OpPlan",
@@ -42,6 +43,8 @@ __all__ = [
 
 BN_WEIGHTS_PER_CHANNEL = 4
 """gamma, beta, moving mean and moving variance."""
+DECODER_KERNEL = 3
+"""Kernel size of a segmentation decoder stage's convolution."""
 
 
 @dataclass(frozen=True)
@@ -131,10 +134,32 @@ class CellPlan:
 
 
 @dataclass(frozen=True)
+class DecoderStage:
+    """One step of a segmentation decoder, back to spatial ``level``: bilinear upsampling by 2 of
+    the previous tensor, concatenated with ``skip`` (a cell's output at that level, ``None``: the
+    model input, absent when ``has_skip`` is false), then a 3x3 convolution without bias to
+    ``filters``, batch normalisation and the activation (layers ``{name}_up``, ``{name}_concat``,
+    ``{name}_conv``, ``{name}_bn``, ``{name}_act``)."""
+
+    name: str
+    level: int
+    has_skip: bool
+    skip: int | None
+    in_channels: int
+    filters: int
+
+    def count_params(self) -> int:
+        return DECODER_KERNEL ** 2 * self.in_channels * self.filters + BN_WEIGHTS_PER_CHANNEL * self.filters
+
+
+@dataclass(frozen=True)
 class HeadPlan:
     """An output head on the output of cell ``source`` (``None``: the model input): global average
     pooling, dropout when > 0, a float32 dense layer (softmax for classification), and a reshape
-    to ``target_shape`` when that has more than one dimension.  ``output`` is the output's name."""
+    to ``target_shape`` when that has more than one dimension.  ``output`` is the output's name.
+
+    A ``pixelwise`` head (segmentation) has no pooling: dropout, then the dense layer applied to
+    every pixel (a 1x1 convolution) with a float32 softmax over the classes."""
 
     output: str
     source: int | None
@@ -144,6 +169,7 @@ class HeadPlan:
     dropout: float
     target_shape: tuple[int, ...] | None
     loss_weight: float
+    pixelwise: bool = False
 
     @property
     def prefix(self) -> str:
@@ -163,10 +189,13 @@ class NetworkPlan:
     cells: tuple[CellPlan, ...]
     heads: tuple[HeadPlan, ...]
     batch_norm_momentum: float = BATCH_NORM_MOMENTUM
+    decoder: tuple[DecoderStage, ...] = ()
+    """Segmentation only: the stages from the last cell's level back to the input's resolution."""
 
     def count_params(self) -> int:
         """The exact number of weights (trainable and not) of the model built from this plan."""
-        return sum(c.count_params() for c in self.cells) + sum(h.count_params() for h in self.heads)
+        return (sum(c.count_params() for c in self.cells) + sum(h.count_params() for h in self.heads)
+                + sum(d.count_params() for d in self.decoder))
 
     def loss_weights(self) -> dict[str, float]:
         return {head.output: head.loss_weight for head in self.heads}
@@ -187,8 +216,15 @@ def plan_network(cell: Cell, macro: MacroConfig, info: DatasetInfo) -> NetworkPl
 
     Raises ConfigError for inputs that are neither series nor images, a classification dataset
     without classes, or an operator that does not exist for the data's rank.
+
+    A segmentation dataset gets an encoder-decoder: the cells are the encoder, and a decoder
+    (:class:`DecoderStage`) climbs back from the last cell's level to the input's resolution,
+    joining at each level the output of the last built cell of that level (the model input at
+    level 0 when no cell is built there); a pixelwise softmax head ends it.
     """
     rank = network_rank(info)
+    if info.task == "segmentation":
+        _check_segmentation(macro, info, rank)
     specs = _operator_parser(rank)
     levels = macro.reductions()
     kinds = macro.cell_kinds()
@@ -203,8 +239,56 @@ def plan_network(cell: Cell, macro: MacroConfig, info: DatasetInfo) -> NetworkPl
         plan = _plan_cell(cell, macro, index, kinds[index], levels[index], filters, inputs, shapes, rank, specs)
         cells.append(plan)
         shapes[index] = (plan.level, plan.filters)
+    if info.task == "segmentation":
+        decoder = _plan_decoder(macro, cells, shapes)
+        channels = decoder[-1].filters if decoder else shapes[cells[-1].index if cells else None][1]
+        head = HeadPlan("output", cells[-1].index if cells else None, channels, int(info.n_classes or 0), True,
+                        macro.dropout, None, 1.0, pixelwise=True)
+        return NetworkPlan(rank, tuple(info.input_shape), macro.activation, tuple(cells), (head,),
+                           macro.batch_norm_momentum, decoder)
     return NetworkPlan(rank, tuple(info.input_shape), macro.activation, tuple(cells),
                        _plan_heads(macro, info, cells, shapes), macro.batch_norm_momentum)
+
+
+def _check_segmentation(macro: MacroConfig, info: DatasetInfo, rank: int) -> None:
+    """A segmentation network needs images, classes, one output, and sizes the decoder can restore."""
+    if rank != 2:
+        raise ConfigError(f"segmentation needs images (height, width, channels), but dataset {info.name!r} has "
+                          f"inputs of shape {tuple(info.input_shape)}", fix="segment images, or classify the series")
+    if info.n_classes is None or info.n_classes < 2:
+        raise ConfigError(f"segmentation dataset {info.name!r} gives no number of classes (>= 2)",
+                          value=info.n_classes, fix="set n_classes in the dataset's DatasetInfo")
+    if macro.multi_output:
+        raise ConfigError("segmentation networks have one pixelwise output", path="architecture.multi_output",
+                          value=True, fix="remove multi_output (it adds classification heads after each cell)")
+    factor = 2 ** (macro.motifs - 1)
+    height, width = int(info.input_shape[0]), int(info.input_shape[1])
+    if height % factor or width % factor:
+        fitting = ", ".join(str(factor * k) for k in range(max(1, height // factor), height // factor + 3))
+        raise ConfigError(f"the decoder upsamples by 2 per reduction, so with motifs = {macro.motifs} the images "
+                          f"of dataset {info.name!r} ({height}x{width}) must have a height and width divisible "
+                          f"by {factor}", path="architecture.motifs", value=macro.motifs,
+                          fix=f"use fewer motifs, or resize or crop the images to a multiple of {factor} "
+                              f"(e.g. {fitting})")
+
+
+def _plan_decoder(macro: MacroConfig, cells: list[CellPlan],
+                  shapes: dict[int | None, tuple[int, int]]) -> tuple[DecoderStage, ...]:
+    if not cells:
+        return ()
+    last_at: dict[int, int] = {}
+    for cell in cells:
+        last_at[cell.level] = cell.index  # cells ascend: the last one of each level wins
+    channels = cells[-1].filters
+    stages = []
+    for level in range(cells[-1].level - 1, -1, -1):
+        skip: int | None = last_at.get(level)
+        has_skip = skip is not None or level == 0
+        in_channels = channels + (shapes[skip][1] if has_skip else 0)
+        filters = macro.filters * 2 ** level
+        stages.append(DecoderStage(f"d{level}", level, has_skip, skip, in_channels, filters))
+        channels = filters
+    return tuple(stages)
 
 
 def _operator_parser(rank: int) -> Callable[[str], OpSpec]:

@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -17,6 +18,7 @@ from scinas.config.experiment import NamedSpec
 from scinas.config.reader import suggest
 from scinas.errors import ConfigError
 from scinas.models.catalog import constructor_arguments, public_classes
+from scinas.models.segmentation import PixelCrossentropy
 
 __all__ = ["AUTO_LOSS", "build_loss", "build_optimizer"]
 
@@ -70,16 +72,22 @@ AUTO_LOSS = "auto"
 """The default loss name: sparse categorical cross-entropy for classification, MSE for regression."""
 
 
-def build_loss(spec: NamedSpec, task: str = "regression") -> keras.losses.Loss:
+def build_loss(spec: NamedSpec, task: str = "regression", *, ignore_class: int | None = None,
+               class_weights: Sequence[float] | None = None) -> keras.losses.Loss:
     """A loss instance: ``"mean_squared_error"``, ``"mse"``, ``"Huber"`` or a table with arguments.
 
     ``"auto"`` (the default) picks by the dataset's ``task``: sparse categorical cross-entropy
-    on the class indices of a classification dataset, mean squared error otherwise.
+    on the class indices of a classification dataset, the same per pixel (leaving out the
+    dataset's ``ignore_class``) for segmentation, mean squared error otherwise.  ``class_weights``
+    (``balance_class_losses``) weigh the cross-entropy of each class.
     """
     if _normalise(spec.name) == AUTO_LOSS:
         if spec.arguments:
             raise ConfigError("the automatic loss takes no arguments", file=spec.file, path=spec.path,
                               fix="name the loss explicitly to give it arguments")
+        if task == "segmentation" or (task == "classification" and class_weights is not None):
+            return PixelCrossentropy(ignore_class=ignore_class, class_weights=class_weights,
+                                     name="sparse_categorical_crossentropy")
         name = "sparse_categorical_crossentropy" if task == "classification" else "mean_squared_error"
         spec = NamedSpec(name, {}, spec.file, spec.path)
     cls = _find(spec, public_classes(keras.losses, keras.losses.Loss), "loss", _LOSS_ALIASES)

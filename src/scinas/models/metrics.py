@@ -302,6 +302,24 @@ def known_metric_names() -> list[str]:
     return sorted(names)
 
 
+_MEAN_IOU_NAMES = frozenset({"meaniou", "miou"})
+_PIXEL_ACCURACY_NAMES = frozenset({"pixelaccuracy"})
+
+
+def _segmentation_metric(name: str, task: str | None) -> type[Any] | None:
+    """MeanIoU or PixelAccuracy when ``name`` asks for one of them, else ``None``."""
+    from scinas.models.segmentation import MeanIoU, PixelAccuracy
+
+    normalised = _normalise(name)
+    if task == "segmentation" and name.lower() in _ACCURACY_NAMES:
+        return PixelAccuracy
+    if normalised in _MEAN_IOU_NAMES:
+        return MeanIoU
+    if normalised in _PIXEL_ACCURACY_NAMES:
+        return PixelAccuracy
+    return None
+
+
 def _resolve(name: str, file: str | None, path: str | None) -> type[keras.metrics.Metric] | None:
     """The class for ``name``; ``None`` means the shape-adaptive accuracy."""
     normalised = _normalise(name)
@@ -331,6 +349,9 @@ def build_metric(
     n_outputs: int,
     file: str | None = None,
     path: str | None = None,
+    task: str | None = None,
+    n_classes: int | None = None,
+    ignore_class: int | None = None,
 ) -> keras.metrics.Metric:
     """A fresh metric for ``spec``: a name, or a table ``{name = "...", <constructor arguments>}``.
 
@@ -338,6 +359,10 @@ def build_metric(
     inside the training strategy's scope).  ``file``/``path`` locate the spec for error messages.
     Raises :class:`ConfigError` for an unknown name (with a "did you mean"), an argument the
     metric does not take (listing those it does) or arguments Keras rejects.
+
+    With ``task = "segmentation"``, ``mean_iou`` (``miou``, ``MeanIoU``) and ``pixel_accuracy``
+    (also ``accuracy``) are the streaming metrics of :mod:`scinas.models.segmentation` over
+    ``n_classes``, leaving out ``ignore_class``; other tasks reject them.
 
     Example::
 
@@ -355,6 +380,20 @@ def build_metric(
         raise ConfigError("expected a metric name or a table { name = ..., <arguments> }", file=file,
                           path=path, value=spec, fix='write "r_squared" or { name = "r_squared", ... }')
 
+    segmentation = _segmentation_metric(name, task)
+    if segmentation is not None and task is not None:  # without a task (no dataset known) Keras' classes apply
+        if task != "segmentation" or n_classes is None:
+            raise ConfigError(f"{segmentation.__name__} measures segmentation masks, and this dataset is not a "
+                              "segmentation dataset", file=file, path=path, value=name,
+                              fix='use "accuracy" for classification, "r_squared" for regression')
+        if arguments:
+            where = f"{path}.{next(iter(arguments))}" if path else next(iter(arguments))
+            raise ConfigError(f"metric {segmentation.__name__} takes no arguments (the classes and ignore_class come "
+                              "from the dataset)", file=file, path=where, fix="write the name alone")
+        metric: keras.metrics.Metric = segmentation(n_classes, ignore_class)
+        if name.lower() in _ACCURACY_NAMES:  # logged under the name written (val_accuracy)
+            metric = segmentation(n_classes, ignore_class, name="accuracy")
+        return metric
     cls = _resolve(name, file, path)
     allowed = ["dtype"] if cls is None else [a for a in constructor_arguments(cls) if a != "name"]
     for argument, value in arguments.items():

@@ -31,7 +31,7 @@ from scinas.atomic import write_json_atomic, write_text_atomic
 from scinas.config.experiment import ExperimentConfig
 from scinas.data.base import SPLITS, DatasetInfo
 from scinas.data.pipeline import PreparedDataset
-from scinas.errors import TrialFailed
+from scinas.errors import ConfigError, TrialFailed
 from scinas.models.compile import build_loss, build_optimizer
 from scinas.models.costs import measure_costs
 from scinas.models.lookup import generator_for
@@ -66,16 +66,22 @@ __all__ = ["MAIN_OUTPUT", "PRECISE_BN_AUTO_STEPS", "Trainer", "build_compiled_mo
 logger = logging.getLogger(__name__)
 
 
-def build_metrics(experiment: ExperimentConfig, n_outputs: int) -> list[keras.metrics.Metric]:
-    """Fresh metric objects for ``[X.compile] metrics``."""
+def build_metrics(experiment: ExperimentConfig, n_outputs: int, info: DatasetInfo | None = None
+                  ) -> list[keras.metrics.Metric]:
+    """Fresh metric objects for ``[X.compile] metrics`` (``info`` gives a segmentation dataset's
+    classes and ignore_class)."""
+    task = info.task if info is not None else None
+    n_classes = info.n_classes if info is not None else None
+    ignore_class = info.ignore_class if info is not None else None
     return [build_metric(dict(m.arguments, name=m.name) if m.arguments else m.name,
-                         n_outputs=n_outputs, file=m.file, path=m.path)
+                         n_outputs=n_outputs, file=m.file, path=m.path, task=task, n_classes=n_classes,
+                         ignore_class=ignore_class)
             for m in experiment.compile.metrics]
 
 
-def monitorable(experiment: ExperimentConfig, n_outputs: int) -> set[str]:
+def monitorable(experiment: ExperimentConfig, n_outputs: int, info: DatasetInfo | None = None) -> set[str]:
     """The names Keras logs per epoch for this experiment (what early stopping may monitor)."""
-    names = {"loss", *(metric.name for metric in build_metrics(experiment, n_outputs))}
+    names = {"loss", *(metric.name for metric in build_metrics(experiment, n_outputs, info))}
     return names | {f"val_{name}" for name in names}
 
 
@@ -108,14 +114,22 @@ def build_compiled_model(experiment: ExperimentConfig, architecture: Architectur
     if info is None:
         raise ValueError("build_compiled_model needs a dataset or its DatasetInfo")
     generator = generator_for(architecture)
-    model = generator.build(architecture, info, name=experiment.name)
+    try:
+        model = generator.build(architecture, info, name=experiment.name)
+    except ConfigError as exc:  # a macro-architecture key the dataset rejects: name it in the experiment
+        if exc.path and exc.path.startswith("architecture."):
+            raise ConfigError(exc.problem, file=exc.file, path=f"{experiment.name}.{exc.path}", value=exc.value,
+                              fix=exc.fix) from None
+        raise
     compile_config = experiment.compile
     optimizer = build_optimizer(compile_config.optimizer)
-    metrics = build_metrics(experiment, info.n_targets)
+    metrics = build_metrics(experiment, info.n_targets, info)
     names = _output_names(model)
     xla: dict[str, Any] = {"jit_compile": True} if experiment.execution.xla else {}
     if len(names) == 1:
-        model.compile(optimizer=optimizer, loss=build_loss(compile_config.loss, info.task), metrics=metrics, **xla)
+        model.compile(optimizer=optimizer, loss=build_loss(compile_config.loss, info.task,
+                                                           ignore_class=info.ignore_class),
+                      metrics=metrics, **xla)
         return model
     weights = generator.loss_weights(architecture) or {}
     model.compile(optimizer=optimizer, loss={name: build_loss(compile_config.loss, info.task) for name in names},
