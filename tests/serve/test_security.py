@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,8 @@ from scinas.serve.app import create_app
 from scinas.serve.security import PathRefused, run_file, run_folder
 from scinas.serve.state import ServeSettings
 from scinas.testing.run_stores import build_run
-from tests.serve.conftest import Serve
+from tests.conftest import REPO
+from tests.serve.conftest import Client, Serve
 
 RUN = "A/20261201-120000-0001"
 TOKEN = "a-long-test-token-of-enough-length"
@@ -115,3 +121,33 @@ def test_serve_exits_2_when_the_port_is_in_use(tmp_path: Path, capsys: pytest.Ca
 def test_serve_refuses_a_short_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--results", str(tmp_path), "--token", "short"]) == 2
     assert "--token" in capsys.readouterr().err
+
+
+def test_a_generated_token_is_printed_once_and_required_on_every_request(tmp_path: Path) -> None:
+    """``scinas serve --host 0.0.0.0`` as a user starts it: the token is made up, shown once in the
+    address it prints, and asked of every request; Ctrl-C stops the server."""
+    build_run(tmp_path / "results", trials=2)
+    environment = {k: v for k, v in os.environ.items() if k != "SCINAS_SERVE_TOKEN"}
+    environment["PYTHONPATH"] = str(REPO / "src")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scinas", "serve", "--results", str(tmp_path / "results"), "--host", "0.0.0.0",
+         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        shown = r"^scinas dashboard: http://\S+:(\d+)/\?token=(\S+) \(the generated token is shown only now\)$"
+        found = re.search(shown, line.strip())
+        assert found, line
+        port, token = int(found.group(1)), found.group(2)
+        assert len(token) >= 32
+        client = Client(port)
+        for path in ("/", "/api/runs", f"/api/runs/{RUN}/trials", "/static/common.js"):
+            assert client.get(path).status == 401, path
+            assert client.get(path, {"Authorization": f"Bearer {token}"}).status == 200, path
+        assert client.get("/api/runs", {"Authorization": f"Bearer {token[:-1]}x"}).status == 401
+        assert client.get(f"/?token={token}").status == 303
+    finally:
+        server.send_signal(signal.SIGINT)
+        stdout, stderr = server.communicate(timeout=60)
+    assert server.returncode in (0, 130), stderr[-2000:]  # 130: Ctrl-C, as uvicorn passes it on
+    assert (line + stdout + stderr).count(token) == 1  # shown once, never logged
