@@ -243,6 +243,8 @@ class CompileConfig:
     optimizer: NamedSpec
     loss: NamedSpec
     metrics: tuple[NamedSpec, ...]
+    balance_class_losses: bool = False
+    """Weigh each class's cross-entropy by 1 / (classes · its share of the training targets)."""
 
 
 @dataclass(frozen=True)
@@ -392,8 +394,13 @@ def _parse_compile(table: Table) -> CompileConfig:
     metrics = tuple(NamedSpec.from_value(m, Table({"metrics": m}, file=table.file, path=table.path), "metrics")
                     for m in raw_metrics)
     metrics = tuple(NamedSpec(m.name, m.arguments, m.file, f"{m.path}[{i}]") for i, m in enumerate(metrics))
+    balance = table.boolean("balance_class_losses", False)
+    if balance and loss.name.replace("_", "").lower() != "auto":
+        raise table.error("balance_class_losses", f"class weights apply to the automatic cross-entropy, not to the "
+                          f"loss {loss.name!r}", value=True, fix='remove loss (it defaults to "auto") or '
+                          "balance_class_losses")
     table.finish()
-    return CompileConfig(optimizer, loss, metrics)
+    return CompileConfig(optimizer, loss, metrics, balance)
 
 
 def dataset_of(raw: RawConfig, name: str) -> str | None:

@@ -112,6 +112,27 @@ class PreparedDataset:
             return self.statistics.normalize_input_array(x), self.statistics.normalize_target_array(y)
         return x, y
 
+    def class_weights(self, *, chunk: int = 512) -> list[float]:
+        """``1 / (classes · share)`` of each class among the training targets (pixels, for masks),
+        the ``ignore_class`` left out; 1.0 for a class that never occurs (no target carries it).
+
+        Read from the cache in chunks of ``chunk`` samples (``balance_class_losses``).
+        """
+        classes = int(self.info.n_classes or 0)
+        if classes < 2:
+            raise DataError(f"{self.generator.dataset}: class weights need class labels; this dataset is a "
+                            f"{self.info.task} dataset")
+        counts = np.zeros(classes, np.int64)
+        start, stop = self._range("train")
+        for begin in range(start, stop, chunk):
+            _, y = self.cache.read_range(begin, min(begin + chunk, stop))
+            labels = y.astype(np.int64).ravel()
+            if self.info.ignore_class is not None:
+                labels = labels[labels != self.info.ignore_class]
+            counts += np.bincount(labels, minlength=classes)[:classes]
+        total = counts.sum()
+        return [float(total / (classes * c)) if c else 1.0 for c in counts]
+
     # -- streaming -------------------------------------------------------------------------------
     def split(self, name: str, *, batch_size: int | None = None, shuffle: bool | None = None,
               repeat: bool = False, normalize: bool = True, seed: int | None = None,

@@ -123,19 +123,37 @@ def build_compiled_model(experiment: ExperimentConfig, architecture: Architectur
         raise
     compile_config = experiment.compile
     optimizer = build_optimizer(compile_config.optimizer)
+    class_weights = _class_weights(experiment, info, dataset)
     metrics = build_metrics(experiment, info.n_targets, info)
     names = _output_names(model)
     xla: dict[str, Any] = {"jit_compile": True} if experiment.execution.xla else {}
     if len(names) == 1:
         model.compile(optimizer=optimizer, loss=build_loss(compile_config.loss, info.task,
-                                                           ignore_class=info.ignore_class),
+                                                           ignore_class=info.ignore_class,
+                                                           class_weights=class_weights),
                       metrics=metrics, **xla)
         return model
     weights = generator.loss_weights(architecture) or {}
-    model.compile(optimizer=optimizer, loss={name: build_loss(compile_config.loss, info.task) for name in names},
+    model.compile(optimizer=optimizer, loss={name: build_loss(compile_config.loss, info.task,
+                                                              ignore_class=info.ignore_class,
+                                                              class_weights=class_weights) for name in names},
                   loss_weights={name: weights.get(name, 1.0) for name in names},
                   metrics={MAIN_OUTPUT if MAIN_OUTPUT in names else names[-1]: metrics}, **xla)
     return model
+
+
+def _class_weights(experiment: ExperimentConfig, info: DatasetInfo,
+                   dataset: PreparedDataset | None) -> list[float] | None:
+    """``balance_class_losses``: the dataset's class weights (uniform while only planning, without data)."""
+    if not experiment.compile.balance_class_losses:
+        return None
+    if info.task == "regression":
+        raise ConfigError("class weights need class labels, and this dataset is a regression dataset",
+                          path=f"{experiment.name}.compile.balance_class_losses", value=True,
+                          fix="remove balance_class_losses")
+    if dataset is None:
+        return [1.0] * int(info.n_classes or 0)
+    return dataset.class_weights()
 
 
 def _output_names(model: keras.Model) -> list[str]:
