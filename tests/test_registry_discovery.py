@@ -67,7 +67,7 @@ def test_the_first_lookup_imports_the_package_s_modules(plugins: str, tmp_path: 
 
 @pytest.mark.parametrize(("registry", "names"), [
     (STRATEGIES, {"popnas", "pnas", "pareto", "random", "evolution"}),
-    (PREDICTORS, {"gin", "svr"}),
+    (PREDICTORS, {"gin", "svr", "ranking"}),
     (PRIORS, {"params", "flops", "synflow"}),
     (TRACKERS, {"tensorboard", "mlflow", "neptune"}),
     (EXECUTORS, {"inline", "local", "slurm"}),

@@ -199,7 +199,7 @@ def test_user_classes_pass_the_conformance_suite(registered: None) -> None:
 @pytest.mark.parametrize(("override", "message"), [
     ("P.search.predictor.ofset=1", r'\[P.search.predictor\] ofset = 1: unknown key \(fix: did you mean "offset"\?\)'),
     ('P.search.predictor.name="maen"', r'\[P.search.predictor\] name = "maen": unknown predictor; known: broken, gin, '
-                                      r'mean, svr \(fix: did you mean "mean"\?\)'),
+                                      r'mean, ranking, svr \(fix: did you mean "mean"\?\)'),
     ('P.search.predictor.name="broken"', r"bug in predictor 'broken' \(tests.test_user_extensions.BrokenPredictor"
                                         r".from_table\): it raised IndexError"),
     ('P.search.cost_predictor="broken"', r"bug in predictor 'broken' .* it raised IndexError"),

@@ -86,8 +86,10 @@ def test_python_callers_pass_the_same_forms() -> None:
     ({"predictor": {"learnin_rate": 1e-3}},
      r'\[A.search.predictor\] learnin_rate = 0.001: unknown key \(fix: did you mean "learning_rate"\?\)'),
     ({"cost_predictor": {"n_iters": 3}}, r'\[A.search.cost_predictor\] n_iters = 3: unknown key .*"n_iter"'),
-    ({"predictor": "gni"}, r'\[A.search\] predictor = "gni": unknown predictor; known: gin, svr.*did you mean "gin"'),
-    ({"predictor": {"name": "svrr"}}, r'\[A.search.predictor\] name = "svrr": unknown predictor; known: gin, svr'),
+    ({"predictor": "gni"}, r'\[A.search\] predictor = "gni": unknown predictor; known: gin, ranking, svr.*did you '
+                           r'mean "gin"'),
+    ({"predictor": {"name": "svrr"}}, r'\[A.search.predictor\] name = "svrr": unknown predictor; known: gin, '
+                                      r'ranking, svr'),
     ({"predictor": {"epochs": 0}}, r"\[A.search.predictor\] epochs = 0: expected an integer >= 1"),
     ({"predictor": {"units": []}}, r"\[A.search.predictor\] units = \[\]: expected at least one GIN layer width"),
     ({"predictor": {"aggregation": "sum"}}, r'\[A.search.predictor\] aggregation = "sum": expected one of'),

@@ -3,7 +3,9 @@
 A progressive search ranks thousands of candidate cells by predicted accuracy and predicted cost
 and trains only the promising ones.  :class:`GINPredictor` (a graph network ensemble over cell
 graphs) predicts the score; :class:`SVRPredictor` (support-vector regression over a few cell
-features, :func:`cell_cost_features`) predicts costs such as training time.  :func:`ranking_quality`
+features, :func:`cell_cost_features`) predicts costs such as training time.  :class:`RankingPredictor`
+(``"ranking"``) is an interpretable graph network trained to rank, whose node embedding norms say
+which nodes of a cell mattered.  :func:`ranking_quality`
 and :func:`save_predictor_step` measure and record how well they rank.
 
 Learning-curve prediction works on one trial's history instead: :func:`fit_curve` fits a
@@ -35,13 +37,14 @@ from scinas.predictors.termination import CurveTermination, EpochVerdict, Termin
 
 if TYPE_CHECKING:
     from scinas.predictors.gin import AGGREGATIONS, GINPredictor
+    from scinas.predictors.ranking import RankingPredictor
     from scinas.predictors.svr import SVRPredictor
 
 #: Loaded on first use: the GIN predictor needs TensorFlow and the SVR one scikit-learn, which the
 #: learning-curve half of this package (NumPy and SciPy) does not, so a learning-curve fit (the
 #: dashboard draws them) never waits for those imports.  ``PREDICTORS`` finds both by itself.
 _LAZY = {"AGGREGATIONS": "scinas.predictors.gin", "GINPredictor": "scinas.predictors.gin",
-         "SVRPredictor": "scinas.predictors.svr"}
+         "SVRPredictor": "scinas.predictors.svr", "RankingPredictor": "scinas.predictors.ranking"}
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +66,7 @@ __all__ = [
     "GINPredictor",
     "Predictor",
     "PredictorQuality",
+    "RankingPredictor",
     "SVRPredictor",
     "ScoreSpace",
     "SearchSettings",
