@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from scinas.atomic import atomic_path, write_text_atomic
+from scinas.errors import ConfigError
 from scinas.execution.base import Executor
 from scinas.experiment.loop import TrialLoop
 from scinas.search.base import SearchStrategy, TrialOutcome, TrialRequest
 from scinas.search.domain import COSTS, Objectives, ProgressiveDomain, SearchDomain
 from scinas.search.outcome import score_of, target_of
 from scinas.search.pareto import non_dominated
+from scinas.search_space.architecture import CellArchitecture
 from scinas.store import RunStore, TrialPhase, TrialStatus
 from scinas.store.layout import RunLayout
 
@@ -113,7 +115,7 @@ class SearchPhase:
 
     def _step(self, request: TrialRequest) -> dict[str, Any]:
         """The ``extra`` of a new trial: its block count in a progressive search (POPNAS' step)."""
-        if isinstance(self.domain, ProgressiveDomain):
+        if isinstance(self.domain, ProgressiveDomain) and isinstance(request.architecture, CellArchitecture):
             return {"blocks": self.domain.blocks(request.architecture)}
         return {}
 
@@ -144,7 +146,8 @@ class SearchPhase:
         """The completed trials on the Pareto front (score↑, costs↓), best score first."""
         ranked = self.objectives.ranked_by
         done = [row for row in rows if row[ranked] is not None
-                and all(row[cost] is not None for cost in self.objectives.costs)]
+                and all(row[cost] is not None for cost in self.objectives.costs)
+                and self.strategy.selectable(self._architecture_json(row["name"]))]
         if not done:
             return []
         points = [[self.objectives.fitness(row[ranked]), *(-float(row[c]) for c in self.objectives.costs)]
@@ -152,6 +155,11 @@ class SearchPhase:
         keep = non_dominated(points)
         chosen = [done[i] for i in keep]
         return sorted(chosen, key=lambda row: -self.objectives.fitness(row[ranked]))
+
+    def _architecture_json(self, name: str) -> dict[str, Any]:
+        record = self.store.trial(name)
+        data = json.loads(record.architecture_json) if record is not None and record.architecture_json else {}
+        return data if isinstance(data, dict) else {}
 
     def write_outputs(self) -> None:
         """The CSVs, summary and plots of the search (rewritten from the store, idempotent)."""
@@ -204,7 +212,10 @@ class SearchPhase:
                 record = self.store.trial(row["name"])
                 if record is None or not record.architecture_json:
                     continue
-                architecture = self.domain.from_json(json.loads(record.architecture_json))
+                try:
+                    architecture = self.domain.from_json(json.loads(record.architecture_json))
+                except (ConfigError, ValueError):  # not of the domain: a DARTS supernet or genotype
+                    continue
                 for operator in self.domain.operators_of(architecture):
                     counts[operator] = counts.get(operator, 0) + 1
             usage[step] = counts

@@ -42,7 +42,8 @@ from scinas.models.saving import load_model
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search.domain import Objectives
 from scinas.search.fixed import PlannedStrategy
-from scinas.search_space.architecture import CellArchitecture
+from scinas.search_space.architecture import Architecture, CellArchitecture
+from scinas.search_space.darts_architecture import DartsArchitecture
 from scinas.search_space.macro import MacroConfig
 from scinas.store import RunStore, TrialPhase, TrialRecord, TrialStatus
 from scinas.store.layout import RunLayout
@@ -88,13 +89,16 @@ class PostSearch:
     objectives: Objectives
     verbose: int | None = None
 
-    def select(self, front: Sequence[TrialRecord]) -> CellArchitecture:
+    def select(self, front: Sequence[TrialRecord]) -> Architecture:
         """The architecture the final training uses (see the module docstring)."""
         if not front:
             raise ScinasError("the search completed no trial, so there is nothing to select; see the failure "
                               "reasons in csv/training_results.csv")
-        architectures = [CellArchitecture.from_json(json.loads(record.architecture_json or "{}"))
-                         for record in front]
+        data = [json.loads(record.architecture_json or "{}") for record in front]
+        if data[0].get("kind") == "darts":  # a DARTS search: its genotypes, each in its evaluation network
+            genotypes = [DartsArchitecture.from_json(item) for item in data]
+            return self._select_genotype(genotypes)
+        architectures = [CellArchitecture.from_json(item) for item in data]
         selection = self.config.search and self.config.selection
         if not selection:
             return architectures[0]
@@ -120,7 +124,24 @@ class PostSearch:
             return architectures[0]
         return best[1]
 
-    def final(self, architecture: CellArchitecture) -> dict[str, Any]:
+    def _select_genotype(self, genotypes: list[DartsArchitecture]) -> Architecture:
+        """The best-scoring genotype of a DARTS search, retrained for ``[X.selection] epochs`` when
+        there is more than one and a selection table (macro variants do not apply)."""
+        selection = self.config.search and self.config.selection
+        if not selection or len(genotypes) == 1:
+            return genotypes[0]
+        training = self.config.training
+        config = dataclasses.replace(self.config, training=dataclasses.replace(
+            training, epochs=selection.epochs or training.epochs))
+        executor = InlineExecutor(Trainer(config, self.dataset, self.store, verbose=self.verbose), self.store,
+                                  RunLayout(self.run_dir).trials)
+        candidates = genotypes[: selection.top_k]
+        requests = [TrialRequest(f"select-{index:02d}", c) for index, c in enumerate(candidates)]
+        outcomes = self._run(executor, requests, TrialPhase.SELECTION)
+        scored = [(fitness, -i) for i, r in enumerate(requests) if (fitness := outcomes[r.name].fitness) is not None]
+        return candidates[-max(scored)[1]] if scored else genotypes[0]
+
+    def final(self, architecture: Architecture) -> dict[str, Any]:
         """Train ``architecture`` on train+validation, evaluate on test, write ``best_model/``."""
         final = self.config.final
         training = self.config.training
@@ -137,7 +158,7 @@ class PostSearch:
             raise ScinasError(f"the final training failed: {record.failure_reason if record else 'no record'}")
         return self._export(record, architecture, onnx=final.onnx if final else True)
 
-    def export_chosen(self, architecture: CellArchitecture) -> dict[str, Any]:
+    def export_chosen(self, architecture: Architecture) -> dict[str, Any]:
         """Without a final training: export the trial that trained ``architecture`` (selection first)."""
         text = architecture.to_text()
         trained = [record for record in self.store.trials(TrialStatus.COMPLETED) if record.architecture == text]
@@ -154,7 +175,7 @@ class PostSearch:
                   objectives=self.objectives).run()
         return strategy.outcomes
 
-    def _export(self, record: TrialRecord, architecture: CellArchitecture, *, onnx: bool) -> dict[str, Any]:
+    def _export(self, record: TrialRecord, architecture: Architecture, *, onnx: bool) -> dict[str, Any]:
         from scinas.export.best_model import write_best_model
 
         model = load_model(RunLayout(self.run_dir).trial(record.name).model)
@@ -165,7 +186,8 @@ class PostSearch:
                    "latency_s": record.latency_s, "train_time_s": record.train_time_s,
                    "epochs": record.epochs_completed, "test_metrics": test}
         report = write_best_model(model, RunLayout(self.run_dir).best_model, architecture_text=architecture.to_text(),
-                                  sample_inputs=inputs, summary=summary, cell=architecture.cell, onnx=onnx)
+                                  sample_inputs=inputs, summary=summary, onnx=onnx,
+                                  cell=architecture.cell if isinstance(architecture, CellArchitecture) else None)
         keras.backend.clear_session()
         return dict(report.to_json()) if hasattr(report, "to_json") else summary
 

@@ -84,3 +84,9 @@ class SearchStrategy(Configurable, abc.ABC):
     @abc.abstractmethod
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` returned."""
+
+    def selectable(self, architecture_json: dict[str, Any]) -> bool:
+        """Whether a search trial of this architecture (its JSON form) may be selected after the
+        search; a strategy whose trials include others than candidates (a DARTS supernet) says no
+        to those."""
+        return True

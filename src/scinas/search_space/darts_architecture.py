@@ -30,7 +30,7 @@ from scinas.errors import ConfigError, format_value
 from scinas.search_space.architecture import Architecture
 from scinas.search_space.genotype import Genotype
 
-__all__ = ["NETWORK_KEYS", "DartsArchitecture", "DartsNetwork"]
+__all__ = ["NETWORK_KEYS", "DartsArchitecture", "DartsNetwork", "SupernetArchitecture"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,33 @@ class DartsArchitecture(Architecture):
             raise ConfigError("expected the JSON of a DARTS architecture: {\"kind\": \"darts\", ...}",
                               value=str(data))
         return cls(Genotype.from_json(data["genotype"]), DartsNetwork.from_json(data.get("network", {})))
+
+
+@dataclass(frozen=True)
+class SupernetArchitecture(Architecture):
+    """What the supernet trial of a DARTS search trains: the candidate operators (scinas texts,
+    ``none`` added by the supernet), the supernet's shape, the bilevel optimisation's ``epochs``
+    and ``order``, and the ``seed`` of this search."""
+
+    operators: tuple[str, ...]
+    layers: int = 8
+    nodes: int = 4
+    filters: int = 16
+    epochs: int = 50
+    order: int = 1
+    seed: int = 0
+
+    def to_text(self) -> str:
+        return (f"supernet(operators=[{', '.join(self.operators)}], layers={self.layers}, nodes={self.nodes}, "
+                f"filters={self.filters}, epochs={self.epochs}, order={self.order}, seed={self.seed})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "supernet", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SupernetArchitecture:
+        if not isinstance(data, Mapping) or data.get("kind") != "supernet":
+            raise ConfigError("expected the JSON of a DARTS supernet: {\"kind\": \"supernet\", ...}", value=str(data))
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        values["operators"] = tuple(values.get("operators", ()))
+        return cls(**values)

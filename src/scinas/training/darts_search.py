@@ -173,3 +173,45 @@ def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: 
     plot_genotype(genotype, directory / "cell.png")
     return SupernetSearchResult(genotype, history["epochs"], [float("nan") if v is None else v
                                                             for v in history["losses"]], start)
+
+
+def train_supernet_trial(trainer: Any, request: Any, directory: Path) -> Any:
+    """Run the supernet trial ``request`` (a :class:`SupernetArchitecture`) of a DARTS search for
+    ``trainer`` (a :class:`~scinas.training.trainer.Trainer`): the search goes into
+    ``directory / "darts"`` (resumed from its checkpoint), its genotype onto the trial's record
+    (``extra["genotype"]``, with the count of parameter-free operations)."""
+    import time
+
+    from scinas.models.compile import build_loss
+    from scinas.search.base import TrialOutcome
+    from scinas.search_space.darts_architecture import SupernetArchitecture
+
+    architecture = request.architecture
+    if not isinstance(architecture, SupernetArchitecture):
+        raise TypeError(f"expected a SupernetArchitecture, got {type(architecture).__name__}")
+    experiment, dataset, store = trainer.experiment, trainer.dataset, trainer.store
+    record = store.start_trial(request.name, architecture=architecture.to_text(),
+                               architecture_json=json.dumps(architecture.to_json()))
+    info = dataset.info
+    batch_size = experiment.training.batch_size or dataset.generator.shape.batch_size
+    settings = SupernetSettings(operators=architecture.operators, layers=architecture.layers,
+                                nodes=architecture.nodes, filters=architecture.filters,
+                                file=experiment.search.file if experiment.search else "",
+                                path=experiment.search.path if experiment.search else "")
+
+    def batches(epoch: int) -> Iterable[tuple[tuple[Any, Any], tuple[Any, Any]]]:
+        seed = architecture.seed + epoch
+        train = dataset.split("train", batch_size=batch_size, seed=seed)
+        validation = dataset.split("validation", batch_size=batch_size, shuffle=True, augment=False, seed=seed)
+        return ((a, b) for a, b in zip(train, validation.repeat(), strict=False))
+
+    started = time.perf_counter()
+    result = run_supernet_search(settings, info, BilevelSettings(epochs=architecture.epochs, order=architecture.order),
+                                 batches, build_loss(experiment.compile.loss, info.task), directory=directory / "darts",
+                                 seed=architecture.seed, batch_size=batch_size)
+    elapsed = (record.train_time_s or 0.0) + time.perf_counter() - started
+    store.complete_trial(record.trial_id, epochs_completed=architecture.epochs, best_epoch=architecture.epochs,
+                         train_time_s=elapsed,
+                         extra={"genotype": result.genotype.to_text(),
+                                "parameter_free": result.genotype.parameter_free()})
+    return TrialOutcome(request.name, completed=True)

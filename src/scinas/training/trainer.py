@@ -39,7 +39,7 @@ from scinas.models.metrics import build_metric
 from scinas.models.plot import plot_cell, plot_genotype, plot_model_graph
 from scinas.search.base import TrialOutcome, TrialRequest
 from scinas.search_space.architecture import Architecture, CellArchitecture
-from scinas.search_space.darts_architecture import DartsArchitecture
+from scinas.search_space.darts_architecture import DartsArchitecture, SupernetArchitecture
 from scinas.stoppers import STOPPERS, FrontPoint
 from scinas.stoppers.pareto import predicted_cost
 from scinas.store.layout import TrialLayout
@@ -243,6 +243,10 @@ class Trainer:
         tf.distribute strategy (see :mod:`scinas.training.distribution`).
         """
         with self.distribution.scope():
+            if isinstance(request.architecture, SupernetArchitecture):  # a DARTS search's supernet
+                from scinas.training.darts_search import train_supernet_trial
+
+                return train_supernet_trial(self, request, directory)  # type: ignore[no-any-return]
             return self._train(request, directory)
 
     def _train(self, request: TrialRequest, directory: Path) -> TrialOutcome:
