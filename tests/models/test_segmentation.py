@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -103,3 +105,16 @@ def test_sizes_the_decoder_cannot_restore_and_other_misfits_are_named() -> None:
     series = DatasetInfo("s", "segmentation", (32, 2), (32,), {"train": 4, "validation": 0, "test": 0}, 3)
     with pytest.raises(ConfigError, match="segmentation needs images"):
         generator.build(CellArchitecture(cell, MacroConfig(filters=4, motifs=2)), series)
+
+
+def test_the_encoder_decoder_exports_to_onnx_with_parity(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from scinas.export.onnx import check_onnx_parity, export_onnx
+
+    arch = CellArchitecture(Cell.from_text("[(-1, 3x3 conv, -1, 2x2 maxpool)]"),
+                            MacroConfig(filters=4, motifs=2, normal_cells_per_motif=1))
+    model = CellNetworkGenerator().build(arch, _info())
+    path = export_onnx(model, tmp_path / "model.onnx")
+    x = np.random.default_rng(4).random((3, 16, 16, 2)).astype(np.float32)
+    report = check_onnx_parity(model, path, x)
+    assert report.passed and report.max_abs_error < 1e-4
