@@ -157,7 +157,7 @@ def _predict_parser(commands: Any) -> None:
                          help="output folder (default: <model folder>/predictions/<data name>)")
     predict.add_argument("--batch-size", type=int, default=256, metavar="N", help="samples per batch (256)")
     predict.add_argument("--target-column", default=None, metavar="NAME", help="label column of a .csv file")
-    predict.add_argument("--task", choices=("classification", "regression"), default=None,
+    predict.add_argument("--task", choices=("classification", "regression", "segmentation"), default=None,
                          help="override the task (default: from the dataset, the model's summary.json or its "
                               "output layer)")
     predict.add_argument("--cache-dir", type=Path, default=None,

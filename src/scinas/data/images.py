@@ -43,7 +43,6 @@ tifffile), 8/16-bit integer images are divided by 255/65535 with ``rescale = "au
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -54,12 +53,13 @@ import numpy as np
 from tqdm import tqdm
 
 from scinas.config.reader import Table
+from scinas.data.array_sources import read_npz, tfds_dir
 from scinas.data.base import GENERATORS
 from scinas.data.image_files import IMAGE_SUFFIXES, read_image
 from scinas.data.loaded import LoadedDataset, SourceArrays, encode_labels, existing_path, file_signature
 from scinas.errors import ConfigError, DataError
 
-__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image", "parse_resize", "read_npz", "tfds_dir"]
+__all__ = ["SOURCES", "ImageParameters", "ImagesGenerator", "conform_image", "parse_resize"]
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class ImagesGenerator(LoadedDataset):
             import sklearn
 
             return ["sklearn digits", sklearn.__version__]
-        return ["tfds", p.name, tfds_dir(p)]
+        return ["tfds", p.name, tfds_dir(p.data_dir)]
 
     def load(self) -> SourceArrays:
         p = self.parameters
@@ -291,7 +291,7 @@ class ImagesGenerator(LoadedDataset):
         from scinas.data.tfds_source import read_tfds
 
         p = self.parameters
-        train, test, class_names = read_tfds(p.name, tfds_dir(p), self.dataset)
+        train, test, class_names = read_tfds(p.name, tfds_dir(p.data_dir), self.dataset)
         x = self._finish(list(train[0]), [f"{p.name}[{i}]" for i in range(len(train[0]))])
         x_test = self._finish(list(test[0]), [f"{p.name} test[{i}]" for i in range(len(test[0]))]) if test else None
         names, encoded = encode_labels(train[1], *([test[1]] if test else []))
@@ -306,12 +306,6 @@ def _namespaced(name: str) -> bool:
     return len(parts) > 2 or (len(parts) == 2 and re.fullmatch(r"[\d*]+(\.[\d*]+){0,2}", parts[1]) is None)
 
 
-def tfds_dir(p: ImageParameters) -> str:
-    if p.data_dir:
-        return str(Path(p.data_dir).expanduser())
-    return os.environ.get("TFDS_DATA_DIR", str(Path("~/tensorflow_datasets").expanduser()))
-
-
 def _image_files(folder: Path) -> list[Path]:
     return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -323,31 +317,6 @@ def _categorical(values: np.ndarray) -> bool:
     if np.issubdtype(values.dtype, np.floating):
         return bool(np.all(np.mod(values, 1) == 0))
     return not np.issubdtype(values.dtype, np.complexfloating)
-
-
-@dataclass(frozen=True, eq=False)
-class _NpzArrays:
-    x: np.ndarray
-    y: np.ndarray
-    extra: dict[str, np.ndarray]
-
-
-def read_npz(path: Path, x_key: str, y_key: str) -> _NpzArrays:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    for key in (x_key, y_key):
-        if key not in contents:
-            raise DataError(f"{path}: no array {key!r}; it holds {sorted(contents)} "
-                            "(set x_key / y_key to the names used)")
-    x, y = contents[x_key], contents[y_key]
-    if len(x) != len(y):
-        raise DataError(f"{path}: {x_key} has {len(x)} samples but {y_key} has {len(y)}")
-    if x.ndim not in (3, 4):
-        raise DataError(f"{path}: {x_key} has shape {x.shape}; images are (n, height, width[, channels])")
-    return _NpzArrays(x, y, contents)
 
 
 def parse_resize(table: Table) -> tuple[int, int] | None:

@@ -28,16 +28,14 @@ Example ``data.toml``::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from scinas.data.array_sources import read_npz, tfds_dir
 from scinas.data.image_files import IMAGE_SUFFIXES, read_image
 from scinas.data.loaded import SourceArrays
 from scinas.errors import DataError
-
-if TYPE_CHECKING:
-    from scinas.data.images import ImagesGenerator
 
 __all__ = ["conform_mask", "load_segmentation", "mask_pairs", "read_mask"]
 
@@ -115,8 +113,9 @@ def _check_labels(masks: np.ndarray, names: list[str], classes: int, ignore_clas
                         "(set classes, or ignore_class for a void label)")
 
 
-def load_segmentation(generator: ImagesGenerator) -> SourceArrays:
-    """Images and masks of ``generator``'s source (``task = "segmentation"``)."""
+def load_segmentation(generator: Any) -> SourceArrays:
+    """Images and masks of ``generator``'s source (``task = "segmentation"``): an ``images``
+    generator (its ``parameters``, ``dataset`` and ``conform_images``)."""
     p = generator.parameters
     parts: list[tuple[list[np.ndarray], list[np.ndarray], list[str]]] = []
     if p.source == "folder":
@@ -133,10 +132,9 @@ def load_segmentation(generator: ImagesGenerator) -> SourceArrays:
     elif p.source == "npz":
         parts = _npz_parts(generator)
     elif p.source == "tfds":
-        from scinas.data.images import tfds_dir
         from scinas.data.tfds_source import read_tfds
 
-        train, held_out, _ = read_tfds(p.name, tfds_dir(p), generator.dataset, label_key=p.mask_key)
+        train, held_out, _ = read_tfds(p.name, tfds_dir(p.data_dir), generator.dataset, label_key=p.mask_key)
         splits = [("train", train)] + ([("test", held_out)] if held_out is not None else [])
         for split, (split_images, split_masks) in splits:
             parts.append((list(split_images), list(split_masks),
@@ -164,9 +162,7 @@ def load_segmentation(generator: ImagesGenerator) -> SourceArrays:
                         ignore_class=p.ignore_class)
 
 
-def _npz_parts(generator: ImagesGenerator) -> list[tuple[list[np.ndarray], list[np.ndarray], list[str]]]:
-    from scinas.data.images import read_npz
-
+def _npz_parts(generator: Any) -> list[tuple[list[np.ndarray], list[np.ndarray], list[str]]]:
     p = generator.parameters
     arrays = read_npz(Path(p.path), p.x_key, p.y_key)
     parts = [(list(arrays.x), list(arrays.y), [f"{p.path}[{i}]" for i in range(len(arrays.x))])]

@@ -9,7 +9,8 @@ only) or ``.csv`` (numeric columns; ``target_column`` names the labels).
 
 Results go to ``out`` (default ``<model folder>/predictions/<data name>/``): ``predictions.csv``,
 ``analysis.json`` and ``analysis.txt`` (accuracy and per-class counts, or MAE/RMSE/R² per
-target when labels are known; load and prediction timings always).
+target when labels are known; load and prediction timings always).  A segmentation model's
+predicted masks go to ``masks/<index>.png``, with pixel accuracy and IoU per class.
 
 Example::
 
@@ -39,6 +40,7 @@ from scinas.export.best_model import json_ready
 from scinas.export.onnx import OnnxRunner
 from scinas.export.prediction_data import DATA_SUFFIXES, PredictionData, read_data_file, read_dataset
 from scinas.export.prediction_report import TASKS, infer_task, prediction_table, text_report
+from scinas.export.segmentation_report import segmentation_table, write_masks
 
 __all__ = ["LoadedModel", "PredictionReport", "load_prediction_model", "run_prediction"]
 
@@ -205,20 +207,30 @@ def run_prediction(model: Path, data: str | Path, *, out: Path | None = None, co
     predict_s = time.perf_counter() - started
 
     sidecar_task = loaded.sidecar.get("task") if loaded.sidecar.get("task") in TASKS else None
-    resolved = infer_task(outputs, task or inputs.task or sidecar_task or loaded.task_hint)
+    model_hint = loaded.task_hint
+    if model_hint == "classification" and outputs.ndim == 4:  # a softmax per pixel
+        model_hint = "segmentation"
+    resolved = infer_task(outputs, task or inputs.task or sidecar_task or model_hint)
     names = inputs.names or tuple(str(n) for n in loaded.sidecar.get("target_names", ()) or ())
-    columns, rows, metrics = prediction_table(resolved, outputs, inputs.y, names)
+    out_dir = Path(out) if out is not None else loaded.path.parent / "predictions" / inputs.name
+    mask_files: list[Path] = []
+    if resolved == "segmentation":  # one PNG of predicted classes per image, scores per class
+        mask_files = write_masks(outputs, out_dir / "masks")
+        columns, rows, metrics = segmentation_table(outputs, inputs.y, names, inputs.ignore_class, mask_files)
+    else:
+        columns, rows, metrics = prediction_table(resolved, outputs, inputs.y, names)
     n = len(x)
     timings = {"load_model_s": load_s, "load_data_s": data_s, "warmup_s": warmup_s, "predict_s": predict_s,
                "latency_ms_per_sample": 1000.0 * predict_s / n,
                "samples_per_s": n / predict_s if predict_s > 0 else math.inf, "batch_size": batch_size}
-    out_dir = Path(out) if out is not None else loaded.path.parent / "predictions" / inputs.name
     analysis = {"model": str(loaded.path), "model_format": loaded.format, "data": inputs.source,
                 "split": inputs.split, "n": n, "task": resolved, "input_shape": list(x.shape[1:]),
                 "labels": inputs.y is not None, "metrics": metrics, "timings": timings}
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"predictions": out_dir / "predictions.csv", "analysis_json": out_dir / "analysis.json",
              "analysis_txt": out_dir / "analysis.txt"}
+    if mask_files:
+        files["masks"] = out_dir / "masks"
     with atomic_path(files["predictions"]) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)

@@ -42,6 +42,8 @@ class PredictionData:
     split: str | None = None
     names: tuple[str, ...] = ()
     """Class names (classification) or target names (regression), when known."""
+    ignore_class: int | None = None
+    """Segmentation: the label left out of the scores."""
 
 
 def read_dataset(name: str, *, config_dir: Path, cache_dir: Path) -> PredictionData:
@@ -70,7 +72,8 @@ def read_dataset(name: str, *, config_dir: Path, cache_dir: Path) -> PredictionD
     augmentation = generator.augmentation
     if isinstance(augmentation, AugmentationConfig) and augmentation.diffraction.rotation:
         x = mask_outside_support(x)  # what the model was trained on: the detector's inscribed circle
-    return PredictionData(x, y, name, f"dataset {name!r} (test split)", info.task, "test", info.target_names)
+    return PredictionData(x, y, name, f"dataset {name!r} (test split)", info.task, "test", info.target_names,
+                          info.ignore_class)
 
 
 def _load_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

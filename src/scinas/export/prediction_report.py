@@ -17,13 +17,16 @@ from scinas.errors import ConfigError
 
 __all__ = ["TASKS", "classification_metrics", "infer_task", "prediction_table", "regression_metrics", "text_report"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "segmentation")
 
 
 def infer_task(outputs: np.ndarray, hint: str | None) -> str:
     """``hint`` when given; otherwise classification if every row looks like a probability vector."""
     if hint in TASKS:
         return hint
+    if outputs.ndim == 4 and outputs.shape[-1] >= 2 and bool(np.all((outputs >= 0) & (outputs <= 1))) \
+            and bool(np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)):
+        return "segmentation"  # a probability vector per pixel
     flat = outputs.reshape(len(outputs), -1)
     probabilities = (outputs.ndim == 2 and flat.shape[1] >= 2 and bool(np.all((flat >= 0) & (flat <= 1)))
                      and bool(np.allclose(flat.sum(axis=1), 1.0, atol=1e-3)))
@@ -145,6 +148,11 @@ def text_report(analysis: Mapping[str, Any]) -> str:
         for name, counts in metrics["classes"].items():
             lines.append(f"{name:<16} {counts.get('support', '-'):>8} {counts['predicted']:>10} "
                          f"{counts.get('correct', '-'):>8}")
+    if "mean_iou" in metrics:
+        lines.append(f"pixel accuracy: {metrics['pixel_accuracy']:.4f}  mean IoU: {metrics['mean_iou']:.4f}")
+        lines.append(f"{'class':<16} {'IoU':>8}")
+        for name, value in metrics["iou"].items():
+            lines.append(f"{name:<16} {'-' if value is None else format(value, '.4f'):>8}")
     if "targets" in metrics:
         lines.append(f"overall: MAE {metrics['mae']:.5g}  RMSE {metrics['rmse']:.5g}  R² {metrics['r2']:.4f}")
         lines.append(f"{'target':<16} {'MAE':>12} {'RMSE':>12} {'R²':>10}")

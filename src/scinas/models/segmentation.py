@@ -20,32 +20,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from scinas.models.segmentation_scores import confusion_matrix, iou_per_class
+
 __all__ = ["MeanIoU", "PixelAccuracy", "PixelCrossentropy", "confusion_matrix", "iou_per_class"]
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
-                     ignore_class: int | None = None) -> np.ndarray:
-    """The (true, predicted) count matrix of integer label maps, ignored pixels left out (NumPy)."""
-    true = np.asarray(y_true).astype(np.int64).ravel()
-    pred = np.asarray(y_pred).astype(np.int64).ravel()
-    valid = (true >= 0) & (true < num_classes)
-    if ignore_class is not None:
-        valid &= true != ignore_class
-    return np.bincount(true[valid] * num_classes + pred[valid], minlength=num_classes ** 2).reshape(
-        num_classes, num_classes)
-
-
-def iou_per_class(matrix: np.ndarray) -> np.ndarray:
-    """IoU of each class from a confusion matrix; NaN for a class in neither labels nor predictions."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    hits = np.diag(matrix)
-    union = matrix.sum(axis=0) + matrix.sum(axis=1) - hits
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, hits / np.where(union > 0, union, 1), np.nan)
 
 
 def _state_dtype() -> str:
