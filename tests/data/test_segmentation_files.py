@@ -103,3 +103,34 @@ def test_flips_and_crops_move_each_mask_with_its_image() -> None:
         np.testing.assert_array_equal(x[..., 1], -y)
         changed += int(np.any(y != masks[start:start + 8]))
     assert changed  # the masks were moved, not left alone
+
+
+def test_tfds_masks_prepared_locally(tmp_path: Path) -> None:
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    class ScinasTinyMasks(tfds.core.GeneratorBasedBuilder):  # type: ignore[misc,name-defined]
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self) -> Any:
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(8, 8, 1)),
+                "segmentation_mask": tfds.features.Image(shape=(8, 8, 1))}))
+
+        def _split_generators(self, dl_manager: Any) -> Any:
+            return {"train": self._generate_examples(8, 0), "test": self._generate_examples(4, 8)}
+
+        def _generate_examples(self, n: int, offset: int) -> Any:
+            for i in range(n):
+                mask = np.zeros((8, 8, 1), np.uint8)
+                mask[: (i + offset) % 8] = 1
+                mask[:, :2] = 2
+                yield i, {"image": mask * 100, "segmentation_mask": mask}
+
+    data_dir = tmp_path / "tfds"
+    ScinasTinyMasks(data_dir=str(data_dir)).download_and_prepare()
+    generator = _generator({"source": "tfds", "name": "scinas_tiny_masks", "data_dir": str(data_dir)})
+    info = generator.info()
+    assert info.task == "segmentation" and info.n_classes == 3 and info.split_sizes["test"] == 4
+    assert info.target_shape == (8, 8)
+    x, y = generator.generate_shard(0, 6, generator.shard_rng(0))
+    np.testing.assert_allclose(x[..., 0] * 255, y * 100, atol=1e-3)  # each mask stays with its image
