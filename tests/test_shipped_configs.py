@@ -61,9 +61,14 @@ def _tiny_data(dataset: str) -> list[str]:
     return [f"data.{dataset}.shape.n_samples=120", f"data.{dataset}.shape.n_shards=2", *fresh]
 
 
+def _darts(name: str) -> bool:
+    """A DARTS search (DD, DDS): a supernet and two trainings, minutes even when tiny."""
+    return str(RAW.experiment_table(name).get("search", {}).get("strategy")) == "darts"
+
+
 # Dataset variants of a search run in tiny mode with the slow tests only (each search takes minutes).
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
-                                  if _dataset_variant(n) or _scaled_variant(n) else n
+                                  if _dataset_variant(n) or _scaled_variant(n) or _darts(n) else n
                                   for n in RAW.experiment_names()])
 def test_experiment_runs_in_tiny_mode(name: str, tmp_path: Path) -> None:
     dataset = _dataset(name)
@@ -71,7 +76,11 @@ def test_experiment_runs_in_tiny_mode(name: str, tmp_path: Path) -> None:
         pytest.skip(f"{dataset} needs aeon (make install EXTRAS=timeseries)")
     table = RAW.experiment_table(name)
     searched = "search" in table
-    tiny = ([f"{name}.search_space.blocks=2", f"{name}.search.max_children=1",
+    darts = searched and table["search"].get("strategy") == "darts"
+    tiny = ([f"{name}.search.epochs=1", f"{name}.search.layers=3", f"{name}.search.nodes=1",
+             f"{name}.search.filters=2", f"{name}.search.eval_layers=3", f"{name}.search.eval_filters=2",
+             f"{name}.final.epochs=1"] if darts else
+            [f"{name}.search_space.blocks=2", f"{name}.search.max_children=1",
              f"{name}.search.max_exploration_children=0", f"{name}.search.predictor_epochs=2",
              f"{name}.search.predictor_ensemble=1", f"{name}.selection.epochs=1", f"{name}.selection.top_k=1",
              f"{name}.final.epochs=1"] if searched else [f"{name}.training.save_interval=1"])
