@@ -120,6 +120,10 @@ _CAPTIONS = {
     "convergence_epochs": "How many trials converged at each epoch; the last bar counts those that trained "
                           "their whole budget.",
     "wall_time": "Training time of every trial, coloured by the device it ran on, and the total per device.",
+    "darts_alphas": "softmax(α) of the DARTS supernet's normal and reduction cells after its last epoch (edges × "
+                    "candidate operations), and per epoch the mean weight an edge puts on skip and pooling "
+                    "operations and on none: a share that keeps rising is DARTS' collapse onto parameter-free "
+                    "operations.",
 }
 
 

@@ -26,8 +26,8 @@ from scinas.analysis.report_data import RunData, TrialData
 from scinas.analysis.search_plots import pareto_front
 from scinas.atomic import atomic_path
 
-__all__ = ["COST_AXES", "FIGURES", "plot_convergence_epochs", "plot_epochs_saved", "plot_learning_curves",
-           "plot_pareto", "plot_wall_time"]
+__all__ = ["COST_AXES", "FIGURES", "plot_convergence_epochs", "plot_darts_alphas", "plot_epochs_saved",
+           "plot_learning_curves", "plot_pareto", "plot_wall_time"]
 
 #: The costs a Pareto panel can show: (label, the trial record's attribute).
 COST_AXES: tuple[tuple[str, str], ...] = (("params", "params"), ("FLOPs", "flops"),
@@ -257,6 +257,49 @@ def _palette(n: int) -> list[tuple[float, float, float, float]]:
     return [palette(i if n <= 10 else i / max(n - 1, 1)) for i in range(n)]
 
 
+def plot_darts_alphas(data: RunData, path: Path) -> Path | None:
+    """DARTS' α of the run's first supernet trial (``trials/*/darts/alpha.json``): softmax(α) of
+    both cells after the last epoch as heat maps (edges × candidates), and per epoch the share of
+    the edges' weight on parameter-free candidates (skip, pooling) and on ``none``, the signs of
+    DARTS' collapse; ``None`` for a run without a DARTS search."""
+    import json
+
+    from scinas.search_space.darts_ops import NONE, is_parameter_free
+
+    found = sorted(data.run_dir.glob("trials/*/darts/alpha.json"))
+    if not found:
+        return None
+    history = json.loads(found[0].read_text())
+    epochs = history.get("epochs") or []
+    if not epochs:
+        return None
+    candidates = [str(c) for c in history["candidates"]]
+    figure = Figure(figsize=(13, 4.2), layout="constrained")
+    axes = figure.subplots(1, 3)
+    for panel, kind in zip(axes[:2], ("normal", "reduce"), strict=True):
+        weights = np.asarray(epochs[-1][kind], dtype=float)
+        image = panel.imshow(weights, aspect="auto", cmap="viridis", vmin=0.0)
+        panel.set_xticks(range(len(candidates)), candidates, rotation=45, ha="right", fontsize=8)
+        panel.set_ylabel("edge")
+        panel.set_title(f"{kind} cell, epoch {len(epochs)}: softmax(α)")
+        figure.colorbar(image, ax=panel)
+    free = [k for k, c in enumerate(candidates) if c != NONE and is_parameter_free(c)]
+    none = [k for k, c in enumerate(candidates) if c == NONE]
+    x = np.arange(1, len(epochs) + 1)
+    for kind, style in (("normal", "-"), ("reduce", "--")):
+        matrices = [np.asarray(epoch[kind], dtype=float) for epoch in epochs]
+        axes[2].plot(x, [m[:, free].sum(axis=1).mean() for m in matrices], style, color="tab:red",
+                     label=f"{kind}: skip + pooling")
+        if none:
+            axes[2].plot(x, [m[:, none].sum(axis=1).mean() for m in matrices], style, color="tab:grey",
+                         label=f"{kind}: none")
+    axes[2].set_xlabel("epoch")
+    axes[2].set_ylabel("mean weight per edge")
+    axes[2].set_title("parameter-free share")
+    axes[2].legend(fontsize=8)
+    return _save(figure, path)
+
+
 #: Every figure of the report in order: (file stem, title, drawing function).
 FIGURES: tuple[tuple[str, str, Callable[[RunData, Path], Path | None]], ...] = (
     ("pareto", "Pareto front", plot_pareto),
@@ -264,4 +307,5 @@ FIGURES: tuple[tuple[str, str, Callable[[RunData, Path], Path | None]], ...] = (
     ("epochs_saved", "Epochs saved by early termination", plot_epochs_saved),
     ("convergence_epochs", "Convergence epochs", plot_convergence_epochs),
     ("wall_time", "Wall time per trial and device", plot_wall_time),
+    ("darts_alphas", "DARTS architecture weights", plot_darts_alphas),
 )
