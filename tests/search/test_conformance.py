@@ -123,7 +123,7 @@ def test_strategies_on_the_nas_bench_201_table(nb201: NB201Domain) -> None:
 
     def pareto() -> SearchStrategy:
         return GuidedParetoStrategy(nb201, OBJECTIVES, budget=10, seed=0, warmup=4, batch_size=3,
-                                    predictor_epochs=5, predictor_ensemble=1, svr_iterations=3)
+                                    predictor_epochs=5, predictor_ensemble=1, svr_iterations=3, prior_candidates=8)
 
     for factory in (pareto, partial(_random, nb201, 10), partial(_evolution, nb201, 10)):
         check_strategy(factory, nb201, evaluate, budget=10, batch=2, interrupt_at=3)

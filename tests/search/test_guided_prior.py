@@ -91,3 +91,18 @@ def test_the_prior_is_read_from_toml_with_its_options() -> None:
     with pytest.raises(ConfigError, match="unknown_layers"):
         STRATEGIES.get("pareto").from_table(Table({"prior": {"name": "flops", "unknown_layers": "skip"}},
                                                   file="c.toml", path="A.search"))
+
+
+def test_a_domain_without_networks_gets_a_random_warm_up_and_says_why(tiny_domain: Any,
+                                                                      fake_predictors: PredictorFactory) -> None:
+    strategy = GuidedParetoStrategy(tiny_domain, OBJECTIVES, budget=8, seed=0, warmup=4, batch_size=2,
+                                    candidates=30, prior="params", predictor_factory=fake_predictors)
+    evaluate = synthetic_evaluator(tiny_domain)
+    requests = strategy.ask(4)
+    assert len(requests) == 4
+    while requests:
+        strategy.tell([evaluate(r) for r in requests])
+        requests = strategy.ask(2)
+    summary = strategy.summary()
+    assert "does not build networks" in summary["prior_unavailable"] and "prior_failures" not in summary
+    assert len(strategy.ledger) == 8

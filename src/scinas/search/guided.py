@@ -198,6 +198,7 @@ class GuidedParetoStrategy(LedgerStrategy):
         self.prior_share = float(chosen.prior_share)
         self._prior_cache = prior_cache if prior_cache is not None else {}
         self._prior_failures: dict[str, str] = {}
+        self._prior_unsupported = ""  # why the domain builds no networks at all (then the warm-up is random)
         self.costs = tuple(objectives.costs)
         self._queue: list[Architecture] = []
         self._batches = 0
@@ -209,8 +210,12 @@ class GuidedParetoStrategy(LedgerStrategy):
 
     def summary(self) -> dict[str, Any]:
         """Batches planned, trials asked, and the candidates whose prior could not be computed (with why)."""
-        return {"strategy": "pareto", "batches": self._batches, "trials": len(self.ledger),
-                "prior_failures": dict(self._prior_failures)}
+        summary: dict[str, Any] = {"strategy": "pareto", "batches": self._batches, "trials": len(self.ledger)}
+        if self._prior_failures:
+            summary["prior_failures"] = dict(self._prior_failures)
+        if self._prior_unsupported:
+            summary["prior_unavailable"] = self._prior_unsupported
+        return summary
 
     # -- asking ----------------------------------------------------------------------------------
     def propose(self, n: int) -> list[TrialRequest]:
@@ -245,14 +250,30 @@ class GuidedParetoStrategy(LedgerStrategy):
     def _warmup_batch(self, size: int) -> list[Architecture]:
         """Random architectures, ``prior_share`` of them the prior's best among ``prior_candidates``."""
         n_prior = round(size * self.prior_share) if self.prior is not None else 0
-        if n_prior == 0:
+        if n_prior == 0 or self._prior_unsupported:
             return self._random_batch(size)
         candidates = self._random_batch(max(self.prior_candidates, size))
+        if candidates and not self._builds_networks(candidates[0]):
+            return candidates[:size]
         values = self._prior_values(candidates)
         ranked = [int(i) for i in np.argsort(-np.where(np.isfinite(values), values, -np.inf), kind="stable")
                   if np.isfinite(values[i])][:n_prior]
         rest = [i for i in range(len(candidates)) if i not in set(ranked)]  # already in random order
         return [candidates[i] for i in [*ranked, *rest][:size]]
+
+    def _builds_networks(self, architecture: Architecture) -> bool:
+        """False (and why, in the summary) when the domain builds no networks for priors at all."""
+        if self.domain.key(architecture) in self._prior_cache:
+            return True
+        try:
+            self.domain.network(architecture)
+        except NotImplementedError as error:
+            self._prior_unsupported = str(error)
+            logger.info("no data-free prior: %s; the warm-up is random", error)
+            return False
+        except Exception:  # this candidate's failure is recorded when it is scored
+            return True
+        return True
 
     def _prior_values(self, candidates: Sequence[Architecture]) -> np.ndarray:
         """The prior of each candidate (NaN where it cannot be computed: recorded, never fatal)."""
@@ -413,10 +434,12 @@ class GuidedParetoStrategy(LedgerStrategy):
     # -- state -----------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
         return {"queue": [a.to_json() for a in self._queue], "batches": self._batches,
-                "svr_hyperparameters": self._tuned.state(), "prior_failures": dict(self._prior_failures)}
+                "svr_hyperparameters": self._tuned.state(), "prior_failures": dict(self._prior_failures),
+                "prior_unavailable": self._prior_unsupported}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self._queue = [self.domain.from_json(data) for data in state["queue"]]
         self._batches = int(state["batches"])
         self._tuned.load_state(state.get("svr_hyperparameters", {}))
         self._prior_failures = {str(k): str(v) for k, v in state.get("prior_failures", {}).items()}
+        self._prior_unsupported = str(state.get("prior_unavailable", ""))
