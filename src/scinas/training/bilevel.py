@@ -226,7 +226,7 @@ class BilevelSearch:
         self.build(sample)
         self.model.load_weights(str(directory / "supernet.weights.h5"))
         for name, optimizer in (("weights", self.weight_optimizer), ("alpha", self.arch_optimizer)):
-            with np.load(directory / f"optimizer_{name}.npz") as arrays:
+            with np.load(directory / f"optimizer_{name}.npz", allow_pickle=False) as arrays:
                 for i, variable in enumerate(optimizer.variables):
                     variable.assign(arrays[f"v{i}"])
         state = json.loads((directory / "state.json").read_text())
