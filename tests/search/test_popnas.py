@@ -122,11 +122,11 @@ def test_bad_options(tiny_domain: CellDomain, nb201: NB201Domain) -> None:
 
 
 def test_registry_names_and_options(nb201: NB201Domain) -> None:
-    assert STRATEGIES.names() == ["evolution", "pareto", "pnas", "popnas", "random"]
+    assert STRATEGIES.names() == ["darts", "evolution", "pareto", "pnas", "popnas", "random"]
     with pytest.raises(ConfigError) as error:
         create_strategy("popnass", nb201, OBJECTIVES, budget=5, seed=0)
     message = str(error.value)
-    assert "evolution, pareto, pnas, popnas, random" in message and "popnas" in message
+    assert "darts, evolution, pareto, pnas, popnas, random" in message and "popnas" in message
     with pytest.raises(ConfigError, match="population_size, sample_size"):
         create_strategy("evolution", nb201, OBJECTIVES, budget=5, seed=0, max_children=3)
     assert "max_children" in strategy_options("popnas") and "predictor_epochs" in strategy_options("pnas")

@@ -44,6 +44,7 @@ from scinas.search.domain import Objectives, SearchDomain
 from scinas.search.registry import STRATEGIES
 from scinas.search_space.darts_architecture import DartsArchitecture, DartsNetwork, SupernetArchitecture
 from scinas.search_space.genotype import Genotype
+from scinas.store.layout import RunLayout
 
 __all__ = ["DartsStrategy"]
 
@@ -115,7 +116,7 @@ class DartsStrategy(SearchStrategy):
         for outcome in outcomes:
             self.told.add(outcome.name)
             if outcome.name.startswith("supernet-") and self.output_dir is not None:
-                path = self.output_dir / "trials" / outcome.name / "darts" / "genotype.json"
+                path = RunLayout(self.output_dir).trial(outcome.name).darts.genotype_json
                 try:
                     self.genotypes[outcome.name] = json.loads(path.read_text())
                 except (OSError, ValueError):  # the supernet failed: no genotype for this seed

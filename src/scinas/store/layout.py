@@ -40,7 +40,7 @@ from pathlib import Path
 
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE
 
-__all__ = ["BestModelLayout", "RunLayout", "TrialLayout"]
+__all__ = ["BestModelLayout", "DartsLayout", "RunLayout", "TrialLayout"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,43 @@ class BestModelLayout:
         """Every file of ``best_model/`` named here."""
         return (self.keras, self.onnx, self.parity, self.summary_txt, self.summary_json, self.cell_plot,
                 self.cell_dot)
+
+
+@dataclass(frozen=True)
+class DartsLayout:
+    """The paths of a DARTS supernet trial's search folder ``trials/<trial>/darts/``."""
+
+    root: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        """``checkpoint/``: weights, α, both optimisers' states and the epoch (resume)."""
+        return self.root / "checkpoint"
+
+    @property
+    def alpha(self) -> Path:
+        """``alpha.json``: softmax(α) of both cells after every epoch, and the training losses."""
+        return self.root / "alpha.json"
+
+    @property
+    def genotype_txt(self) -> Path:
+        """``genotype.txt``: the derived genotype in DARTS' text form."""
+        return self.root / "genotype.txt"
+
+    @property
+    def genotype_json(self) -> Path:
+        """``genotype.json``: the derived genotype as JSON (what the evaluation trials read)."""
+        return self.root / "genotype.json"
+
+    @property
+    def cells_txt(self) -> Path:
+        """``cells.txt``: the genotype's two cells in scinas' cell notation."""
+        return self.root / "cells.txt"
+
+    @property
+    def cell_plot(self) -> Path:
+        """``cell.png``: the base name of the cell drawings (with Graphviz)."""
+        return self.root / "cell.png"
 
 
 @dataclass(frozen=True)
@@ -152,6 +189,11 @@ class TrialLayout:
         return self.root / "tensorboard"
 
     @property
+    def darts(self) -> DartsLayout:
+        """``darts/``: a DARTS supernet trial's search folder (see :class:`DartsLayout`)."""
+        return DartsLayout(self.root / "darts")
+
+    @property
     def journal(self) -> Path:
         """``journal.jsonl``: what a worker process recorded, replayed by the coordinator."""
         return self.root / "journal.jsonl"
@@ -172,8 +214,8 @@ class TrialLayout:
                 self.cell_dot, self.journal, self.task, self.worker_log)
 
     def folders(self) -> tuple[Path, ...]:
-        """Folders whose files are named by their writer (Keras, TensorBoard)."""
-        return (self.checkpoint, self.saved, self.tensorboard)
+        """Folders whose files are named by their writer (Keras, TensorBoard, the DARTS search)."""
+        return (self.checkpoint, self.saved, self.tensorboard, self.darts.root)
 
 
 @dataclass(frozen=True)

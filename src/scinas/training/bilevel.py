@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -41,7 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from scinas.atomic import write_text_atomic
+from scinas.atomic import write_bytes_atomic, write_text_atomic
 from scinas.models.supernet import Supernet
 
 __all__ = ["BilevelSearch", "BilevelSettings"]
@@ -214,9 +215,9 @@ class BilevelSearch:
         self.model.save_weights(str(directory / "supernet.weights.h5"))
         for name, optimizer in (("weights", self.weight_optimizer), ("alpha", self.arch_optimizer)):
             arrays = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer.variables)}
-            temporary = directory / f"optimizer_{name}.tmp.npz"
-            np.savez(temporary, **arrays)  # type: ignore[arg-type]
-            temporary.replace(directory / f"optimizer_{name}.npz")
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)  # type: ignore[arg-type]
+            write_bytes_atomic(directory / f"optimizer_{name}.npz", buffer.getvalue())
         write_text_atomic(directory / "state.json",
                           json.dumps({"settings": asdict(self.settings), **(extra or {})}, indent=2))
 

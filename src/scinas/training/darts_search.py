@@ -41,6 +41,7 @@ from scinas.errors import ConfigError
 from scinas.models.plot import plot_genotype
 from scinas.models.supernet import CELL_KINDS, Supernet, SupernetSettings, edge_sources, reduction_layers
 from scinas.search_space.genotype import Genotype, derive_genotype
+from scinas.store.layout import DartsLayout, TrialLayout
 from scinas.training.bilevel import BilevelSearch, BilevelSettings
 
 __all__ = ["SupernetSearchResult", "available_memory_bytes", "check_supernet_memory", "estimate_supernet_bytes",
@@ -144,8 +145,8 @@ def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: 
     keras.utils.set_random_seed(seed)
     model = Supernet(settings, info, seed=seed)
     search = BilevelSearch(model, loss, bilevel, compiled=compiled)
-    history_path = directory / "alpha.json"
-    checkpoint = directory / "checkpoint"
+    layout = DartsLayout(directory)
+    history_path, checkpoint = layout.alpha, layout.checkpoint
     history: dict[str, Any] = {"candidates": list(settings.candidates), "nodes": settings.nodes, "epochs": [],
                                "losses": []}
     start = 0
@@ -166,11 +167,11 @@ def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: 
     weights = {kind: np.asarray(history["epochs"][-1][kind]) if history["epochs"] else model.edge_weights(kind)
                for kind in CELL_KINDS}
     genotype = derive_genotype(weights, settings.candidates, settings.nodes, rank)
-    write_text_atomic(directory / "genotype.txt", genotype.to_text() + "\n")
-    write_text_atomic(directory / "genotype.json", json.dumps(genotype.to_json(), indent=2))
+    write_text_atomic(layout.genotype_txt, genotype.to_text() + "\n")
+    write_text_atomic(layout.genotype_json, json.dumps(genotype.to_json(), indent=2))
     cells = genotype.cells()
-    write_text_atomic(directory / "cells.txt", "".join(f"{kind}: {cells[kind].to_text()}\n" for kind in CELL_KINDS))
-    plot_genotype(genotype, directory / "cell.png")
+    write_text_atomic(layout.cells_txt, "".join(f"{kind}: {cells[kind].to_text()}\n" for kind in CELL_KINDS))
+    plot_genotype(genotype, layout.cell_plot)
     return SupernetSearchResult(genotype, history["epochs"], [float("nan") if v is None else v
                                                             for v in history["losses"]], start)
 
@@ -207,7 +208,8 @@ def train_supernet_trial(trainer: Any, request: Any, directory: Path) -> Any:
 
     started = time.perf_counter()
     result = run_supernet_search(settings, info, BilevelSettings(epochs=architecture.epochs, order=architecture.order),
-                                 batches, build_loss(experiment.compile.loss, info.task), directory=directory / "darts",
+                                 batches, build_loss(experiment.compile.loss, info.task),
+                                 directory=TrialLayout(directory).darts.root,
                                  seed=architecture.seed, batch_size=batch_size)
     elapsed = (record.train_time_s or 0.0) + time.perf_counter() - started
     store.complete_trial(record.trial_id, epochs_completed=architecture.epochs, best_epoch=architecture.epochs,
