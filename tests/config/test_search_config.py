@@ -206,3 +206,21 @@ def test_a_bad_target_exits_2(write_config: ConfigWriter, tmp_path: Path, capsys
                  str(tmp_path / "r"), "--no-progress"])
     error = capsys.readouterr().err
     assert code == 2 and "Traceback" not in error and "[P.search] target" in error and "attribute access" in error
+
+
+def test_operator_pairs_reach_the_planned_search_space(write_config: ConfigWriter) -> None:
+    experiments = SEARCH.replace('operators = ["identity", "3 conv"]',
+                                 'operators = ["identity", "3 conv"]\noperator_pairs = [["3 conv", "identity"]]')
+    structure = _plan(write_config, experiments).config.structure
+    assert isinstance(structure, SearchStructure) and structure.space is not None
+    assert structure.space.operator_pairs == (("3 conv", "identity"),)
+
+
+def test_a_darts_search_refuses_operator_pairs(write_config: ConfigWriter) -> None:
+    experiments = SEARCH.replace('strategy = "popnas"', 'strategy = "darts"').replace(
+        "max_children = 2\nmax_exploration_children = 1\npredictor_epochs = 5\npredictor_ensemble = 1\n", "").replace(
+        'operators = ["identity", "3 conv"]',
+        'operators = ["identity", "3 conv"]\noperator_pairs = [["3 conv", "3 conv"]]')
+    with pytest.raises(ConfigError, match=r"\[P.search_space\] operator_pairs: the darts strategy cannot keep to "
+                                          r"chosen operator pairs"):
+        _plan(write_config, experiments)

@@ -166,9 +166,15 @@ def _check_search(raw: RawConfig, config: ExperimentConfig, available: set[str],
     search = config.search
     if search is None:
         return
-    resolve_strategy(search)  # the strategy's class checks its own keys
+    strategy, _ = resolve_strategy(search)  # the strategy's class checks its own keys
     file = raw.file_for(search.path, raw.experiments_file)
     selection, structure = config.selection, config.structure
+    if (isinstance(structure, SearchStructure) and structure.space is not None
+            and structure.space.operator_pairs is not None and not strategy.operator_pairs_supported):
+        path = f"{config.name}.search_space.operator_pairs"
+        raise ConfigError(f"the {search.strategy} strategy cannot keep to chosen operator pairs",
+                          file=raw.file_for(path, raw.experiments_file), path=path,
+                          fix="remove operator_pairs (keep only operators) or use another strategy")
     if selection is not None and isinstance(structure, SearchStructure):
         for index, variant in enumerate(selection.variants):
             try:

@@ -63,6 +63,9 @@ class SearchStrategy(Configurable, abc.ABC):
 
     #: Whether the strategy needs ``budget`` (the most trials) to end.
     budget_required: ClassVar[bool] = True
+    #: Whether the strategy keeps to ``[X.search_space] operator_pairs`` (the cell domains do; a
+    #: strategy that builds its own networks from the operators alone says False and is refused).
+    operator_pairs_supported: ClassVar[bool] = True
 
     @abc.abstractmethod
     def ask(self, n: int) -> list[TrialRequest]:

@@ -69,12 +69,15 @@ class CellDomain(ProgressiveDomain):
         return self._wrap(cell)
 
     def _changes(self, cell: Cell) -> list[tuple[int, int, str, int | str]]:
-        """Every single change: (block, side, "input" | "op", new value)."""
+        """Every single change: (block, side, "input" | "op", new value); an operator change only
+        where the block's new pair is allowed (``[X.search_space] operator_pairs``)."""
         changes: list[tuple[int, int, str, int | str]] = []
         for index, block in enumerate(cell.blocks):
             for side, (source, op) in enumerate(block.sides):
+                other = block.operators[1 - side]
                 changes.extend((index, side, "input", value) for value in self._inputs_at(index) if value != source)
-                changes.extend((index, side, "op", value) for value in self.space.operators if value != op)
+                changes.extend((index, side, "op", value) for value in self.space.operators
+                               if value != op and self.space.allows(value, other))
         return changes
 
     @staticmethod
@@ -155,6 +158,8 @@ class CellDomain(ProgressiveDomain):
         return tuple(source for block in self.cell_of(architecture).blocks for source in block.inputs)
 
     def single_operator(self, operator: str) -> CellArchitecture:
+        """``(-1, op, -1, op)``; with ``operator_pairs`` not always a cell of the space (popnas only
+        looks its key up among the trained cells, to score the operator's cost)."""
         if operator not in self.space.operators:
             raise ConfigError(f"operator {operator!r} is not in the search space ({', '.join(self.space.operators)})")
         return self._wrap(Cell((Block(-1, operator, -1, operator),)))

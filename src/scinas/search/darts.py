@@ -54,6 +54,7 @@ class DartsStrategy(SearchStrategy):
     """DARTS (``"darts"``); see the module docstring and :class:`Options`."""
 
     budget_required: ClassVar[bool] = False
+    operator_pairs_supported: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Options:
@@ -78,6 +79,10 @@ class DartsStrategy(SearchStrategy):
 
         if not isinstance(domain, CellDomain):
             raise ConfigError("the darts strategy searches the cells of [X.search_space]", path="search.strategy")
+        if domain.space.operator_pairs is not None:
+            raise ConfigError("a DARTS supernet mixes every operator on every edge, so it cannot keep to chosen "
+                              "operator pairs", path="search_space.operator_pairs",
+                              fix="remove operator_pairs (keep only operators) or use another strategy")
         self.options = options_from_kwargs(self.Options, options)
         self.domain = domain
         self.objectives = objectives

@@ -7,6 +7,9 @@ Example ``configurations.toml``::
     blocks = 5                 # the most blocks a cell may have
     lookback_depth = 2         # blocks may read the outputs of the last 2 cells (-1, -2)
     operators = ["identity", "3x3 conv", "3x3 dconv", "2x2 maxpool"]
+    # optional: the only operator pairs a block may use (either order), e.g. a reduced space
+    # written by `scinas autobuild`; without it every pair of the operators is allowed
+    operator_pairs = [["3x3 conv", "identity"], ["3x3 conv", "2x2 maxpool"]]
 
 ``"darts"`` in ``operators`` stands for the seven DARTS operations and a DARTS name
 (``"sep_conv_3x3"``) for its scinas operator (:mod:`scinas.search_space.darts_ops`), so a POPNAS
@@ -40,12 +43,17 @@ __all__ = ["SearchSpace"]
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Operators (canonical texts), the most blocks per cell, the lookback depth and the input rank."""
+    """Operators (canonical texts), the most blocks per cell, the lookback depth and the input rank.
+
+    ``operator_pairs``, when set, are the only operator pairs a block may use (unordered: each pair
+    is stored sorted, canonical texts); ``None`` allows every pair of :attr:`operators`.
+    """
 
     operators: tuple[str, ...]
     max_blocks: int = 5
     lookback_depth: int = 2
     rank: int = 2
+    operator_pairs: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.rank not in (1, 2) or isinstance(self.rank, bool):
@@ -62,6 +70,33 @@ class SearchSpace:
             raise ConfigError(f"operators {list(self.operators)} name {', '.join(duplicates)} more than once",
                               fix="list each operator once")
         object.__setattr__(self, "operators", canonical)
+        if self.operator_pairs is not None:
+            object.__setattr__(self, "operator_pairs", self._canonical_pairs(self.operator_pairs))
+
+    def _canonical_pairs(self, pairs: Any) -> tuple[tuple[str, str], ...]:
+        if isinstance(pairs, str) or not pairs:
+            raise ConfigError(f"operator_pairs must be a non-empty sequence of operator pairs (or None for every "
+                              f"pair), not {pairs!r}", fix='e.g. operator_pairs=(("3x3 conv", "identity"),)')
+        canonical: list[tuple[str, str]] = []
+        for pair in pairs:
+            if isinstance(pair, str) or len(pair) != 2:
+                raise ConfigError(f"each operator pair must hold two operators, not {pair!r}",
+                                  fix='e.g. ("3x3 conv", "identity")')
+            texts = sorted(parse_operator(op, self.rank).text for op in pair)
+            for text in texts:
+                if text not in self.operators:
+                    raise ConfigError(f'the pair {list(pair)} uses operator "{text}", which is not among the '
+                                      f"operators ({', '.join(self.operators)})", fix=f'add "{text}" to operators')
+            if (texts[0], texts[1]) in canonical:
+                raise ConfigError(f"the pair {list(pair)} is listed twice", fix="list each pair once")
+            canonical.append((texts[0], texts[1]))
+        return tuple(canonical)
+
+    def allows(self, op1: str, op2: str) -> bool:
+        """Whether a block may use the (canonical) operators ``op1`` and ``op2`` together."""
+        if op1 not in self.operators or op2 not in self.operators:
+            return False
+        return self.operator_pairs is None or tuple(sorted((op1, op2))) in self.operator_pairs
 
     @classmethod
     def parse(cls, table: Table, *, rank: int) -> SearchSpace:
@@ -75,22 +110,18 @@ class SearchSpace:
         operators: list[str] = []
         for index, item in enumerate(raw):
             path = f"{table.key_path('operators')}[{index}]"
-            if item == NONE:
-                raise ConfigError("`none` (the zero operation) is no operator of a cell; a DARTS search adds it to "
-                                  "every mixed edge by itself", file=table.file, path=path, value=item,
-                                  fix='remove "none"')
             if item == DARTS_SET:  # the DARTS operations, by name
                 operators.extend(op for op in expand_operators([DARTS_SET], rank) if op not in operators)
                 continue
+            text = _operator_text(item, rank, file=table.file, path=path)
             written = scinas_operator(item, rank) or item if isinstance(item, str) else item
-            # parse_operator names the path and value for a non-string too
-            text = parse_operator(written, rank, file=table.file, path=path).text
             if text in operators:
                 raise ConfigError(f'operator "{text}" is listed twice (as operators[{operators.index(text)}] too)',
                                   file=table.file, path=path, value=written, fix="remove one of the two")
             operators.append(text)
+        pairs = _parse_pairs(table, operators, rank) if table.has("operator_pairs") else None
         table.finish()
-        return cls(tuple(operators), max_blocks, lookback_depth, rank)
+        return cls(tuple(operators), max_blocks, lookback_depth, rank, pairs)
 
     # -- membership ------------------------------------------------------------------------------
     def validate(self, cell: Cell, *, file: str | None = None, path: str | None = None) -> Cell:
@@ -126,6 +157,11 @@ class SearchSpace:
                                 f"({', '.join(self.operators)})",
                                 f'add "{text}" to {table} operators or use one of those')
                 texts.append(text)
+            if not self.allows(texts[0], texts[1]):
+                shown = ", ".join(f"[{a!r}, {b!r}]" for a, b in self.operator_pairs or ())
+                raise error(f'block {index} pairs "{texts[0]}" with "{texts[1]}", a pair the search space does not '
+                            f"allow (operator_pairs: {shown})",
+                            f'add ["{texts[0]}", "{texts[1]}"] to {table} operator_pairs or use an allowed pair')
             blocks.append(Block(block.in1, texts[0], block.in2, texts[1]))
         return Cell(tuple(blocks))
 
@@ -154,12 +190,14 @@ class SearchSpace:
     def legal_blocks(self, n_existing: int) -> tuple[Block, ...]:
         """Every block a cell of ``n_existing`` blocks may gain: each side reads a lookback
         ``-1..-lookback_depth`` or one of the ``n_existing`` blocks with one of the operators; each
-        unordered pair of sides appears once (``(a, b)`` and ``(b, a)`` are the same block)."""
+        unordered pair of sides appears once (``(a, b)`` and ``(b, a)`` are the same block).  With
+        :attr:`operator_pairs`, only blocks whose two operators form an allowed pair."""
         if n_existing < 0:
             raise ValueError(f"n_existing must be >= 0, not {n_existing}")
         inputs = [*self.lookbacks, *range(n_existing)]
         sides = [(source, op) for source in inputs for op in self.operators]
-        return tuple(Block(a[0], a[1], b[0], b[1]) for a, b in itertools.combinations_with_replacement(sides, 2))
+        return tuple(Block(a[0], a[1], b[0], b[1]) for a, b in itertools.combinations_with_replacement(sides, 2)
+                     if self.operator_pairs is None or self.allows(a[1], b[1]))
 
     def expand(self, cell: Cell) -> tuple[Cell, ...]:
         """Every non-equivalent cell made of ``cell`` plus one legal block, sorted by text (empty
@@ -175,15 +213,21 @@ class SearchSpace:
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """``{"operators": [...], "blocks": B, "lookback_depth": L, "rank": R}``."""
-        return {"operators": list(self.operators), "blocks": self.max_blocks,
-                "lookback_depth": self.lookback_depth, "rank": self.rank}
+        """``{"operators": [...], "blocks": B, "lookback_depth": L, "rank": R}`` (plus
+        ``"operator_pairs": [[a, b], ...]`` when the pairs are restricted)."""
+        data: dict[str, Any] = {"operators": list(self.operators), "blocks": self.max_blocks,
+                                "lookback_depth": self.lookback_depth, "rank": self.rank}
+        if self.operator_pairs is not None:
+            data["operator_pairs"] = [list(pair) for pair in self.operator_pairs]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SearchSpace:
         """The inverse of :meth:`to_json`."""
         try:
-            return cls(tuple(data["operators"]), int(data["blocks"]), int(data["lookback_depth"]), int(data["rank"]))
+            pairs = data.get("operator_pairs")
+            return cls(tuple(data["operators"]), int(data["blocks"]), int(data["lookback_depth"]), int(data["rank"]),
+                       None if pairs is None else tuple(tuple(pair) for pair in pairs))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"not the JSON of a search space ({exc})",
                               fix='expected {"operators": [...], "blocks": B, "lookback_depth": L, "rank": R}'
@@ -196,8 +240,51 @@ class SearchSpace:
 
     def describe(self) -> str:
         """One line for logs, e.g. "4 operators for 2D (image) inputs, up to 5 blocks, lookback depth 2"."""
-        return (f"{len(self.operators)} operators for {RANK_NAMES[self.rank]} inputs, up to {self.max_blocks} blocks, "
-                f"lookback depth {self.lookback_depth}")
+        pairs = "" if self.operator_pairs is None else f" in {len(self.operator_pairs)} allowed pairs"
+        return (f"{len(self.operators)} operators{pairs} for {RANK_NAMES[self.rank]} inputs, up to {self.max_blocks} "
+                f"blocks, lookback depth {self.lookback_depth}")
+
+
+def _operator_text(item: Any, rank: int, *, file: str, path: str) -> str:
+    """The canonical text of one operator written in ``[X.search_space]`` (a DARTS name is mapped)."""
+    if item == NONE:
+        raise ConfigError("`none` (the zero operation) is no operator of a cell; a DARTS search adds it to "
+                          "every mixed edge by itself", file=file, path=path, value=item, fix='remove "none"')
+    written = scinas_operator(item, rank) or item if isinstance(item, str) else item
+    # parse_operator names the path and value for a non-string too
+    return parse_operator(written, rank, file=file, path=path).text
+
+
+def _parse_pairs(table: Table, operators: list[str], rank: int) -> tuple[tuple[str, str], ...]:
+    """``operator_pairs``: a non-empty array of two-operator arrays, each operator one of ``operators``,
+    each unordered pair once; errors name the entry (``operator_pairs[2][1]``)."""
+    raw = table.array("operator_pairs")
+    key = table.key_path("operator_pairs")
+    if not raw:
+        raise table.error("operator_pairs", "expected at least one pair: with none, no block could be built",
+                          fix='e.g. operator_pairs = [["3x3 conv", "identity"]], or remove the key to allow every '
+                              "pair of the operators")
+    pairs: list[tuple[str, str]] = []
+    for index, pair in enumerate(raw):
+        path = f"{key}[{index}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ConfigError("expected a pair of two operators", file=table.file, path=path, value=pair,
+                              fix='write it as ["3x3 conv", "identity"]')
+        texts = []
+        for side, item in enumerate(pair):
+            text = _operator_text(item, rank, file=table.file, path=f"{path}[{side}]")
+            if text not in operators:
+                raise ConfigError(f'operator "{text}" is not in operators ({", ".join(operators)})',
+                                  file=table.file, path=f"{path}[{side}]", value=item,
+                                  fix=f'add "{text}" to {table.key_path("operators")} or pair operators listed there')
+            texts.append(text)
+        first, second = sorted(texts)
+        if (first, second) in pairs:
+            raise ConfigError(f"the pair is listed twice (as operator_pairs[{pairs.index((first, second))}] too; a "
+                              "pair is unordered)", file=table.file, path=path, value=pair,
+                              fix="remove one of the two")
+        pairs.append((first, second))
+    return tuple(pairs)
 
 
 def _search_space_table(path: str | None) -> str:
