@@ -24,6 +24,7 @@ strategy.  Example::
     seeds = 2           # searches with seeds seed, seed + 1, ...; the genotypes are retrained
     eval_layers = 8
     eval_filters = 16
+    stop_parameter_free = 2   # stop a supernet once its normal cell would have 2 skips/poolings
     [A.search_space]
     operators = ["darts"]
 """
@@ -72,6 +73,17 @@ class DartsStrategy(SearchStrategy):
                                               "auxiliary head (0: none)")
         eval_drop_path: float = option(0.0, minimum=0.0, maximum=0.99, doc="drop-path probability of the "
                                        "evaluation network")
+        stop_parameter_free: int = option(0, minimum=0, doc="early stopping on α against collapse: stop the "
+                                          "supernet after the first epoch whose genotype has this many "
+                                          "parameter-free operations (skip, pooling) in its normal cell and "
+                                          "keep the genotype of the epoch before (0: off; at most 2 * nodes)")
+
+        def check(self) -> None:
+            if self.stop_parameter_free > 2 * self.nodes:
+                raise ConfigError(f"is above the {2 * self.nodes} operations of a normal cell of nodes = "
+                                  f"{self.nodes}, so it would never stop the search", path="stop_parameter_free",
+                                  value=self.stop_parameter_free,
+                                  fix=f"use 0 (off) to {2 * self.nodes}; 2 stops at two skips or poolings")
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
                  output_dir: Path | None = None, **options: Any) -> None:
@@ -99,7 +111,7 @@ class DartsStrategy(SearchStrategy):
         o = self.options
         return TrialRequest(f"supernet-s{seed}", SupernetArchitecture(
             tuple(self.domain.space.operators), layers=o.layers, nodes=o.nodes, filters=o.filters, epochs=o.epochs,
-            order=o.order, seed=seed))
+            order=o.order, seed=seed, stop_parameter_free=o.stop_parameter_free))
 
     def network(self) -> DartsNetwork:
         o = self.options

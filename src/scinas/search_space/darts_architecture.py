@@ -129,7 +129,8 @@ class DartsArchitecture(Architecture):
 class SupernetArchitecture(Architecture):
     """What the supernet trial of a DARTS search trains: the candidate operators (scinas texts,
     ``none`` added by the supernet), the supernet's shape, the bilevel optimisation's ``epochs``
-    and ``order``, and the ``seed`` of this search."""
+    and ``order``, the ``seed`` of this search and its early stopping on α
+    (``stop_parameter_free``, 0: off; see :func:`scinas.training.darts_search.run_supernet_search`)."""
 
     operators: tuple[str, ...]
     layers: int = 8
@@ -138,10 +139,12 @@ class SupernetArchitecture(Architecture):
     epochs: int = 50
     order: int = 1
     seed: int = 0
+    stop_parameter_free: int = 0
 
     def to_text(self) -> str:
+        stop = f", stop_parameter_free={self.stop_parameter_free}" if self.stop_parameter_free else ""
         return (f"supernet(operators=[{', '.join(self.operators)}], layers={self.layers}, nodes={self.nodes}, "
-                f"filters={self.filters}, epochs={self.epochs}, order={self.order}, seed={self.seed})")
+                f"filters={self.filters}, epochs={self.epochs}, order={self.order}, seed={self.seed}{stop})")
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "supernet", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}

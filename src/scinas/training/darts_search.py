@@ -27,7 +27,8 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,13 @@ from scinas.data.base import DatasetInfo
 from scinas.errors import ConfigError
 from scinas.models.plot import plot_genotype
 from scinas.models.supernet import CELL_KINDS, Supernet, SupernetSettings, edge_sources, reduction_layers
+from scinas.search_space.darts_ops import darts_name
 from scinas.search_space.genotype import Genotype, derive_genotype
 from scinas.store.layout import DartsLayout, TrialLayout
 from scinas.training.bilevel import BilevelSearch, BilevelSettings
 
-__all__ = ["SupernetSearchResult", "available_memory_bytes", "check_supernet_memory", "estimate_supernet_bytes",
-           "run_supernet_search"]
+__all__ = ["EpochCallback", "SupernetSearchResult", "alpha_metrics", "available_memory_bytes", "check_supernet_memory",
+           "estimate_supernet_bytes", "metric_name", "run_supernet_search"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,17 +130,62 @@ class SupernetSearchResult:
     alphas: list[dict[str, list[list[float]]]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     resumed_at: int = 0
+    stopped_at: int | None = None
+    """The epoch after which early stopping on α ended the search (``None``: it ran every epoch)."""
+    genotype_epoch: int = 0
+    """The (1-based) epoch whose α the genotype was derived from (0: the initial α)."""
 
 
 def _alpha_record(model: Supernet) -> dict[str, list[list[float]]]:
     return {kind: model.edge_weights(kind).tolist() for kind in CELL_KINDS}
 
 
+EpochCallback = Callable[[int, float, "float | None", dict[str, float]], None]
+"""``on_epoch(epoch, loss, seconds, metrics)``: after each finished epoch (1-based), its training
+loss, wall time (``None`` for an epoch replayed from the folder on resume) and
+:func:`alpha_metrics`."""
+
+
+def metric_name(operator: str, rank: int) -> str:
+    """A candidate's name in a metric key: its DARTS name, else its text with every character but
+    letters, digits and ``_`` replaced by ``_`` (``"3:2dr dconv"`` has a DARTS name, ``"7 conv"``
+    becomes ``7_conv``), so trackers with strict key rules (MLflow) accept it."""
+    name = darts_name(operator, rank)
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+
+
+def alpha_metrics(record: dict[str, Any], candidates: Sequence[str], nodes: int, rank: int) -> dict[str, float]:
+    """One epoch's softmax(α) as flat scalars for the run store: ``alpha_<cell>_e<edge>_<candidate>``
+    for every edge and candidate of both cells, and ``parameter_free_<cell>``, the skips and
+    poolings of that cell in the genotype derived from them."""
+    metrics: dict[str, float] = {}
+    names = [metric_name(c, rank) for c in candidates]
+    for kind in CELL_KINDS:
+        for edge, row in enumerate(record[kind]):
+            for name, weight in zip(names, row, strict=True):
+                metrics[f"alpha_{kind}_e{edge}_{name}"] = float(weight)
+    genotype = derive_genotype({kind: np.asarray(record[kind]) for kind in CELL_KINDS}, candidates, nodes, rank)
+    for kind, count in genotype.parameter_free().items():
+        metrics[f"parameter_free_{kind}"] = float(count)
+    return metrics
+
+
 def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: BilevelSettings, batches: Batches,
                         loss: Callable[[Any, Any], Any], *, directory: Path, seed: int = 0, batch_size: int = 64,
-                        memory_limit_bytes: int | None = None, compiled: bool = True) -> SupernetSearchResult:
+                        memory_limit_bytes: int | None = None, compiled: bool = True,
+                        stop_parameter_free: int = 0, on_epoch: EpochCallback | None = None
+                        ) -> SupernetSearchResult:
     """Search ``bilevel.epochs`` epochs (resuming from ``directory`` when it holds a checkpoint);
-    see the module docstring."""
+    see the module docstring.
+
+    ``stop_parameter_free`` > 0 is early stopping on α, a counter-measure to DARTS' collapse onto
+    parameter-free operations: after every epoch the genotype is derived from α, and once its
+    normal cell has at least this many skips and poolings the search stops and keeps the
+    genotype of the epoch before (of the first epoch, when that one already has them).
+
+    ``on_epoch`` is called after every finished epoch (see :data:`EpochCallback`); on resume,
+    first for the epochs already in the folder, so a store killed a moment before it heard of an
+    epoch still gets every one."""
     rank = len(info.input_shape) - 1
     check_supernet_memory(settings, info, batch_size, order=bilevel.order, limit_bytes=memory_limit_bytes)
     directory.mkdir(parents=True, exist_ok=True)
@@ -150,30 +197,62 @@ def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: 
     history: dict[str, Any] = {"candidates": list(settings.candidates), "nodes": settings.nodes, "epochs": [],
                                "losses": []}
     start = 0
+    stopped_at: int | None = None
     if (checkpoint / "state.json").exists():
         sample = next(iter(batches(0)))[0][0]
         state = search.load(checkpoint, sample)
         start = int(state["epoch"])
+        stopped_at = start if state.get("stopped") else None
         history = json.loads(history_path.read_text())
         history["epochs"], history["losses"] = history["epochs"][:start], history["losses"][:start]
         logger.info("DARTS search: resuming after epoch %d of %d", start, bilevel.epochs)
-    for epoch in range(start, bilevel.epochs):
+        if on_epoch is not None:
+            for done, (record, value) in enumerate(zip(history["epochs"], history["losses"], strict=True), 1):
+                on_epoch(done, math.nan if value is None else float(value), None,
+                         alpha_metrics(record, settings.candidates, settings.nodes, rank))
+
+    def genotype_of(record: dict[str, Any]) -> Genotype:
+        return derive_genotype({kind: np.asarray(record[kind]) for kind in CELL_KINDS}, settings.candidates,
+                               settings.nodes, rank)
+
+    for epoch in range(start, bilevel.epochs if stopped_at is None else start):
+        began = time.perf_counter()
         loss_value = search.train_epoch(epoch, batches(epoch))
+        seconds = time.perf_counter() - began
         history["epochs"].append(_alpha_record(model))
         history["losses"].append(None if math.isnan(loss_value) else loss_value)
+        free = genotype_of(history["epochs"][-1]).parameter_free()["normal"]
+        if stop_parameter_free and free >= stop_parameter_free:
+            stopped_at = epoch + 1
+            history["stopped_at"] = stopped_at
         write_text_atomic(history_path, json.dumps(history))
-        search.save(checkpoint, extra={"epoch": epoch + 1})  # state.json last: a complete epoch
-        logger.info("DARTS search: epoch %d/%d, training loss %.4f", epoch + 1, bilevel.epochs, loss_value)
-    weights = {kind: np.asarray(history["epochs"][-1][kind]) if history["epochs"] else model.edge_weights(kind)
-               for kind in CELL_KINDS}
-    genotype = derive_genotype(weights, settings.candidates, settings.nodes, rank)
+        # state.json last: a complete epoch (and, once stopped, a finished search)
+        search.save(checkpoint, extra={"epoch": epoch + 1, "stopped": stopped_at is not None})
+        if on_epoch is not None:
+            on_epoch(epoch + 1, loss_value, seconds,
+                     alpha_metrics(history["epochs"][-1], settings.candidates, settings.nodes, rank))
+        logger.info("DARTS search: epoch %d/%d, training loss %.4f, %d parameter-free operations in the "
+                    "normal cell", epoch + 1, bilevel.epochs, loss_value, free)
+        if stopped_at is not None:
+            logger.info("DARTS search: stopped early after epoch %d (stop_parameter_free = %d)", stopped_at,
+                        stop_parameter_free)
+            break
+    genotype_epoch = len(history["epochs"])
+    if stopped_at is not None:
+        genotype_epoch = max(stopped_at - 1, 1)
+    if genotype_epoch:
+        genotype = genotype_of(history["epochs"][genotype_epoch - 1])
+    else:
+        genotype = derive_genotype({kind: model.edge_weights(kind) for kind in CELL_KINDS}, settings.candidates,
+                                   settings.nodes, rank)
     write_text_atomic(layout.genotype_txt, genotype.to_text() + "\n")
     write_text_atomic(layout.genotype_json, json.dumps(genotype.to_json(), indent=2))
     cells = genotype.cells()
     write_text_atomic(layout.cells_txt, "".join(f"{kind}: {cells[kind].to_text()}\n" for kind in CELL_KINDS))
     plot_genotype(genotype, layout.cell_plot)
     return SupernetSearchResult(genotype, history["epochs"], [float("nan") if v is None else v
-                                                            for v in history["losses"]], start)
+                                                            for v in history["losses"]], start,
+                                stopped_at=stopped_at, genotype_epoch=genotype_epoch)
 
 
 def train_supernet_trial(trainer: Any, request: Any, directory: Path) -> Any:
@@ -181,11 +260,10 @@ def train_supernet_trial(trainer: Any, request: Any, directory: Path) -> Any:
     ``trainer`` (a :class:`~scinas.training.trainer.Trainer`): the search goes into
     ``directory / "darts"`` (resumed from its checkpoint), its genotype onto the trial's record
     (``extra["genotype"]``, with the count of parameter-free operations)."""
-    import time
-
     from scinas.models.compile import build_loss
     from scinas.search.base import TrialOutcome
     from scinas.search_space.darts_architecture import SupernetArchitecture
+    from scinas.store.records import EpochRecord
 
     architecture = request.architecture
     if not isinstance(architecture, SupernetArchitecture):
@@ -206,14 +284,20 @@ def train_supernet_trial(trainer: Any, request: Any, directory: Path) -> Any:
         validation = dataset.split("validation", batch_size=batch_size, shuffle=True, augment=False, seed=seed)
         return ((a, b) for a, b in zip(train, validation.repeat(), strict=False))
 
+    def record_epoch(epoch: int, loss: float, seconds: float | None, metrics: dict[str, float]) -> None:
+        store.record_epoch(EpochRecord(record.trial_id, epoch, metrics={"loss": loss, **metrics}, loss=loss,
+                                       epoch_time_s=seconds))
+
     started = time.perf_counter()
     result = run_supernet_search(settings, info, BilevelSettings(epochs=architecture.epochs, order=architecture.order),
                                  batches, build_loss(experiment.compile.loss, info.task),
                                  directory=TrialLayout(directory).darts.root,
-                                 seed=architecture.seed, batch_size=batch_size)
+                                 seed=architecture.seed, batch_size=batch_size,
+                                 stop_parameter_free=architecture.stop_parameter_free, on_epoch=record_epoch)
     elapsed = (record.train_time_s or 0.0) + time.perf_counter() - started
-    store.complete_trial(record.trial_id, epochs_completed=architecture.epochs, best_epoch=architecture.epochs,
+    store.complete_trial(record.trial_id, epochs_completed=len(result.alphas), best_epoch=result.genotype_epoch,
                          train_time_s=elapsed,
                          extra={"genotype": result.genotype.to_text(),
-                                "parameter_free": result.genotype.parameter_free()})
+                                "parameter_free": result.genotype.parameter_free(),
+                                "stopped_at": result.stopped_at, "genotype_epoch": result.genotype_epoch})
     return TrialOutcome(request.name, completed=True)
