@@ -1,4 +1,5 @@
-"""The ``scinas`` command line: ``run``, ``list``, ``predict``, ``report``, ``export``, ``serve``, ``xfel preview``.
+"""The ``scinas`` command line: ``run``, ``list``, ``predict``, ``report``, ``export``, ``autobuild``, ``serve``,
+``xfel preview``.
 
 Output: ``run`` shows one progress display per search and one line per finished trial (whole
 lines when the output is not a terminal or with ``--no-progress``); its full log is ``run.log`` in
@@ -21,6 +22,7 @@ Examples::
     scinas xfel preview --out xfel.png --seed 3                      # diffraction patterns, 3 intensities
     scinas report results/A/<run>                  # report.html + figures (also written after every run)
     scinas export results/A/<run> --format parquet # the store's tables as Parquet (or CSV) files
+    scinas autobuild results/A/<run> --top-k 3     # rank the blocks, write a reduced space to search next
     scinas serve --results results                 # the live dashboard on http://127.0.0.1:8765
 """
 
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "split_arguments"]
 
 logger = logging.getLogger("scinas.cli")
-_COMMANDS = ("run", "list", "predict", "xfel", "report", "export", "serve")
+_COMMANDS = ("run", "list", "predict", "xfel", "report", "export", "autobuild", "serve")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -81,8 +83,40 @@ def _parser() -> _Parser:
     _predict_parser(commands)
     _xfel_parser(commands)
     _report_parsers(commands)
+    _autobuild_parser(commands)
     _serve_parser(commands)
     return parser
+
+
+def _autobuild_parser(commands: Any) -> None:
+    autobuild = commands.add_parser(
+        "autobuild", help="rank the blocks of a finished search and write a reduced space to search next",
+        description="Fit the interpretable ranking predictor on the completed search trials of a run, rank every "
+                    "operator pair (block) they used by its importance, and write <RUN_DIR>/autobuild/: units.csv, "
+                    "operators.csv, autobuild.json and reduced_space.toml, an experiment that searches only the "
+                    "--top-k best pairs ([X.search_space] operator_pairs). See docs/autobuild.md.")
+    autobuild.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder results/<experiment>/<run-id>")
+    autobuild.add_argument("--top-k", type=int, default=3, metavar="K", help="operator pairs kept (default: 3)")
+    autobuild.add_argument("--target", default=None, metavar="FORMULA",
+                           help="rank by a formula over the trials' metrics and costs, e.g. 'accuracy / params' "
+                                "(default: the run's own score or target)")
+    autobuild.add_argument("--direction", default=None, metavar="max|min",
+                           help="whether larger or smaller --target values are better (default: max)")
+    autobuild.add_argument("--rank-by", default="predicted", metavar="predicted|importance",
+                           help="keep the units whose cells the predictor expects to score best (default), or the "
+                                "units of largest node importance")
+    autobuild.add_argument("--min-trials", type=int, default=10, metavar="N",
+                           help="the fewest usable trials accepted (default: 10, at least 4)")
+    autobuild.add_argument("--epochs", type=int, default=120, metavar="N", help="ranking predictor epochs (120)")
+    autobuild.add_argument("--ensemble", type=int, default=3, metavar="N", help="ranking predictor ensemble (3)")
+    autobuild.add_argument("--samples", type=int, default=2000, metavar="N",
+                           help="random cells of the space predicted to score the units (2000)")
+    autobuild.add_argument("--seed", type=int, default=None, metavar="N", help="seed (default: the run's)")
+    autobuild.add_argument("--name", default=None, metavar="NAME",
+                           help="the reduced space's experiment (default: <experiment>_reduced)")
+    autobuild.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="output folder (default: <RUN_DIR>/autobuild)")
+    _verbosity(autobuild)
 
 
 def _serve_parser(commands: Any) -> None:
@@ -342,6 +376,37 @@ def _command_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_autobuild(args: argparse.Namespace) -> int:
+    if not args.run_dir.is_dir():  # before TensorFlow starts
+        raise ConfigError(f"{args.run_dir} is not a folder", file="command line",
+                          fix="pass a run folder printed when a run started: results/<experiment>/<run-id>")
+    _start_tensorflow(args)
+    from scinas.experiment.autobuild import AutobuildSettings, autobuild
+
+    settings = AutobuildSettings(top_k=args.top_k, target=args.target, direction=args.direction,
+                                 min_trials=args.min_trials, epochs=args.epochs, ensemble=args.ensemble,
+                                 seed=args.seed, rank_by=args.rank_by, samples=args.samples, name=args.name,
+                                 out=args.out)
+    result = autobuild(args.run_dir, settings)
+    kept = set(result.reduced.operator_pairs or ())
+    print(f"{result.experiment}: {result.trials} trials ranked by {result.target} "
+          f"(ranking predictor, training Kendall tau {result.fit_kendall:.2f}); "
+          f"{len(result.dropped)} left out" + (f" (e.g. {result.dropped[0][0]}: {result.dropped[0][1]})"
+                                               if result.dropped else ""))
+    print(f"{'rank':>4}  {'unit (operator pair)':<36} {'importance':>10} {'predicted':>10} {'cells':>5} "
+          f"{'mean target':>11}  kept")
+    for index, unit in enumerate(result.ranking.units, start=1):
+        print(f"{index:>4}  {unit.label:<36} {unit.importance:>10.3f} {unit.predicted:>10.4g} {unit.cells:>5} "
+              f"{unit.mean_target:>11.4g}  {'yes' if unit.operators in kept else ''}")
+    print("operators by importance: " + ", ".join(f"{op.operator} {op.importance:.3f}"
+                                                  for op in result.ranking.operators))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"reduced space ({result.reduced.describe()}): {result.layout.reduced_space}")
+    print(f"run it: paste it into configurations.toml, then `scinas run {result.reduced_experiment}`")
+    return EXIT_OK
+
+
 def _command_serve(args: argparse.Namespace) -> int:
     from scinas.serve import server
 
@@ -392,6 +457,8 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
             return _command_report(args)
         if args.command == "export":
             return _command_export(args)
+        if args.command == "autobuild":
+            return _command_autobuild(args)
         if args.command == "serve":
             return _command_serve(args)
         return _command_run(args, argv)

@@ -24,6 +24,7 @@ Layout::
     trials/<trial>/                  see TrialLayout
     predictors/                      the predictors' measured vs predicted values per step
     plots/                           search plots
+    autobuild/                       ranked units and a reduced space (`scinas autobuild`)
     best_model/                      the chosen model: Keras, ONNX, summary, parity check
     tensorboard/, tracking.json      run-level TensorBoard logs, trackers' resume state
     slurm/                           submitit's job files (Slurm executor, its log_folder)
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from scinas.config.loading import DATA_FILE, EXPERIMENTS_FILE
 
-__all__ = ["BestModelLayout", "DartsLayout", "RunLayout", "TrialLayout"]
+__all__ = ["AutobuildLayout", "BestModelLayout", "DartsLayout", "RunLayout", "TrialLayout"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,37 @@ class BestModelLayout:
         """Every file of ``best_model/`` named here."""
         return (self.keras, self.onnx, self.parity, self.summary_txt, self.summary_json, self.cell_plot,
                 self.cell_dot)
+
+
+@dataclass(frozen=True)
+class AutobuildLayout:
+    """The paths of ``autobuild/`` (written by ``scinas autobuild``, see docs/autobuild.md)."""
+
+    root: Path
+
+    @property
+    def summary(self) -> Path:
+        """``autobuild.json``: the target, the trials used and dropped, every unit and operator score."""
+        return self.root / "autobuild.json"
+
+    @property
+    def units(self) -> Path:
+        """``units.csv``: the operator pairs, best first, with their scores."""
+        return self.root / "units.csv"
+
+    @property
+    def operators(self) -> Path:
+        """``operators.csv``: the operators, by importance."""
+        return self.root / "operators.csv"
+
+    @property
+    def reduced_space(self) -> Path:
+        """``reduced_space.toml``: an experiment that searches the reduced space (paste or run it)."""
+        return self.root / "reduced_space.toml"
+
+    def files(self) -> tuple[Path, ...]:
+        """Every file of ``autobuild/`` named here."""
+        return (self.summary, self.units, self.operators, self.reduced_space)
 
 
 @dataclass(frozen=True)
@@ -305,6 +337,11 @@ class RunLayout:
     def plots(self) -> Path:
         """``plots/``: the search plots."""
         return self.root / "plots"
+
+    @property
+    def autobuild(self) -> AutobuildLayout:
+        """``autobuild/``: the ranked units and the reduced space (``scinas autobuild``)."""
+        return AutobuildLayout(self.root / "autobuild")
 
     @property
     def best_model(self) -> Path:
