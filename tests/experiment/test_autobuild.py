@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import textwrap
 import tomllib
 from pathlib import Path
@@ -105,6 +106,23 @@ def test_the_rewarded_pair_ranks_first_and_the_reduced_space_keeps_the_top_k(bui
     assert summary["reduced_space"]["operator_pairs"] == kept
     operators = [row["operator"] for row in csv.DictReader(layout.operators.open())]
     assert sorted(operators) == sorted(OPERATORS)
+
+
+def test_the_best_cell_importance_and_the_report_section(built: Path) -> None:
+    layout = RunLayout(built).autobuild
+    best = json.loads(layout.best_cell.read_text())
+    summary = json.loads(layout.summary.read_text())
+    units = summary["units"]
+    assert best["target"] == max(unit["best_target"] for unit in units)  # the best trial's cell
+    cell = Cell.from_text(best["cell"])
+    assert len(best["nodes"]) == len(best["importance"][0]) and len(best["importance"]) == 4  # hops 0..3
+    assert best["nodes"][-1] in ("join", "concat") and len(best["edges"]) >= 2 * cell.n_blocks
+    if shutil.which("dot") is not None:
+        assert all(layout.best_cell_plot(hop).is_file() for hop in range(4))
+    page = RunLayout(built).report.read_text()
+    assert "<h2>AutoBuild: the ranked units</h2>" in page and 'data-figure="autobuild_units"' in page
+    assert f"<td>{' + '.join(BEST)}</td>" in page and "reduced_space.toml" in page
+    assert (RunLayout(built).report_figures / "autobuild_units.png").is_file()
 
 
 def test_the_reduced_space_snippet_is_an_experiment_that_plans(built: Path, tmp_path: Path) -> None:

@@ -103,3 +103,23 @@ def test_a_cell_drawing_replaces_the_file_atomically_or_not_at_all(tmp_path: Pat
     assert plot.plot_cell(cell, out / "cell.png") is None
     assert (out / "cell.png").read_text() == "drawn\n"
     assert sorted(p.name for p in out.iterdir()) == ["cell.dot", "cell.png"]
+
+
+def test_importance_dot_colours_nodes_from_the_lowest_to_the_highest() -> None:
+    labels, edges = ["-1", "3x3 conv", 'a "quoted" op', "join"], [(0, 1), (0, 2), (1, 3), (2, 3)]
+    text = plot.importance_dot(labels, edges, [0.5, 1.5, 1.0, 0.9], "hop 1")
+    assert 'n0 [label="-1\\n0.5", fillcolor="#8fd19e"]' in text  # the lowest: green
+    assert 'n1 [label="3x3 conv\\n1.5", fillcolor="#f59a42"]' in text  # the highest: orange
+    assert 'n2 [label="a \\"quoted\\" op\\n1", fillcolor="#f7e38c"]' in text  # half-way: yellow
+    assert all(f"n{a} -> n{b};" in text for a, b in edges) and 'label="hop 1"' in text
+    equal = plot.importance_dot(labels[:2], edges[:1], [1.0, 1.0], "flat")
+    assert equal.count('fillcolor="#f7e38c"') == 2  # no spread: every node mid-scale
+    with pytest.raises(ValueError, match="4 nodes but 3 values"):
+        plot.importance_dot(labels, edges, [1.0, 2.0, 3.0], "x")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+def test_the_importance_graph_is_drawn(tmp_path: Path) -> None:
+    drawn = plot.plot_importance(["-1", "identity"], [(0, 1)], [0.2, 0.4], tmp_path / "hop0.png", "hop 0")
+    assert drawn == tmp_path / "hop0.png" and drawn.read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "hop0.dot").is_file()

@@ -10,8 +10,9 @@ Sections, each left out when it does not apply (a fixed run gets no Pareto front
 early termination no convergence figures): summary, best models (the final training, trained on
 train + validation, by its test metrics and unranked), Pareto front of score vs
 params/FLOPs/time, learning curves with the fitted predictions and the stop epoch, epochs saved
-by early termination, convergence epochs, wall time per trial and per device, predictor quality
-per step, failed trials.
+by early termination, convergence epochs, wall time per trial and per device, DARTS' α, the units
+``scinas autobuild`` ranked (a table, their scores, the best cell coloured by node importance per
+hop), predictor quality per step, failed trials.
 
 Example::
 
@@ -120,6 +121,9 @@ _CAPTIONS = {
     "convergence_epochs": "How many trials converged at each epoch; the last bar counts those that trained "
                           "their whole budget.",
     "wall_time": "Training time of every trial, coloured by the device it ran on, and the total per device.",
+    "autobuild_units": "The operator pairs (units) of `scinas autobuild`, in its ranking order: the mean node "
+                       "importance of their blocks (left) and the ranking predictor's mean prediction for the cells "
+                       "holding them (right); the pairs the reduced space keeps in orange.",
     "darts_alphas": "softmax(α) of the DARTS supernet's normal and reduction cells after its last epoch (edges × "
                     "candidate operations), and per epoch the mean weight an edge puts on skip and pooling "
                     "operations and on none: a share that keeps rising is DARTS' collapse onto parameter-free "
@@ -226,6 +230,43 @@ def _front_names(data: RunData) -> set[str]:
     return {name for name, point in points.items() if not dominated(point)}
 
 
+def _autobuild(data: RunData, figure: str, out: Path) -> str:
+    """The section of ``scinas autobuild``'s results: what it ranked, the top units, the figure and the
+    best trial's cell coloured by node importance per hop (when Graphviz drew it)."""
+    summary = data.autobuild or {}
+    units = [u for u in summary.get("units") or [] if isinstance(u, dict) and isinstance(u.get("operators"), list)]
+    reduced = summary.get("reduced_space") if isinstance(summary.get("reduced_space"), dict) else {}
+    kept = {tuple(pair) for pair in (reduced or {}).get("operator_pairs") or [] if isinstance(pair, list)}
+    layout = RunLayout(data.run_dir).autobuild
+    listed = summary.get("trials")
+    trials = listed if isinstance(listed, list) else []
+    fit = summary.get("fit_kendall")
+    link = _text(quote(Path(os.path.relpath(layout.reduced_space, out)).as_posix()))
+    intro = (f"<p>Ranked from {len(trials)} search trials by <code>{_text(summary.get('target', '?'))}</code> with "
+             f"the ranking predictor (Kendall τ on the trials it was fitted on: "
+             f"{_number(fit if isinstance(fit, (int, float)) else None, 3)}); units ordered by "
+             f"{_text(summary.get('by', '?'))}. The reduced space keeps {len(kept)} pair(s): "
+             f'<a href="{link}">reduced_space.toml</a>.</p>')
+    header = ("<tr><th>#</th><th>unit (operator pair)</th><th>importance</th><th>predicted</th><th>cells</th>"
+              "<th>mean target</th><th>kept</th></tr>")
+    rows = []
+    for rank, unit in enumerate(units[:_TOP], 1):
+        numbers = [unit.get(key) if isinstance(unit.get(key), (int, float)) else None
+                   for key in ("importance", "predicted", "cells", "mean_target")]
+        rows.append(f'<tr><td class="num">{rank}</td><td>{_text(" + ".join(map(str, unit["operators"])))}</td>'
+                    + "".join(f'<td class="num">{_number(value)}</td>' for value in numbers)
+                    + "<td>" + ('<span class="ok">✓</span>' if tuple(unit["operators"]) in kept else "") + "</td></tr>")
+    cells = []
+    best = data.autobuild_best_cell
+    for hop, path in enumerate(sorted(layout.root.glob("best_cell_hop*.png"))):
+        caption = (f"The best trial's cell ({best.get('trial', '?')}: {best.get('cell', '?')}), each node coloured by "
+                   f"its importance at hop {hop} (green: low, orange: high; the node's value divided by the mean "
+                   "node norm of the ranked cells at that hop)")
+        cells.append(_figure(path, f"best cell, hop {hop}", caption, out))
+    return (f"<section><h2>AutoBuild: the ranked units</h2>{intro}<table>{header}{''.join(rows)}</table>{figure}"
+            + "".join(cells) + "</section>")
+
+
 def _failures(trials: Sequence[TrialData]) -> str:
     failed = [t for t in trials if t.record.status == TrialStatus.FAILED]
     if not failed:
@@ -270,6 +311,9 @@ def write_report(run_dir: Path, out: Path | None = None) -> ReportResult:
     for stem, (title, path) in drawn.items():
         caption = _CAPTIONS.get(stem, "Kendall τ and Spearman ρ between predicted and measured values of the "
                                       "architectures trained at each step, and the mean absolute error.")
+        if stem == "autobuild_units":
+            sections.append(_autobuild(data, _figure(path, title, caption, out), out))
+            continue
         sections.append(f"<section><h2>{_text(title)}</h2>{_figure(path, title, caption, out)}</section>")
     sections.append(_failures(data.trials))
     title = f"scinas report: {data.run.experiment} {data.run.run_id}"

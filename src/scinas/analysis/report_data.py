@@ -159,6 +159,8 @@ class RunData:
     predictor_quality: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
     best_model: Mapping[str, Any] | None = None
     search_summary: Mapping[str, Any] | None = None
+    autobuild: Mapping[str, Any] | None = None
+    """``autobuild/autobuild.json`` when ``scinas autobuild`` ran on the run (units ranked, reduced space)."""
 
     @classmethod
     def load(cls, run_dir: Path) -> RunData:
@@ -181,7 +183,7 @@ class RunData:
             raise ConfigError(str(exc), file="command line", fix="pass a scinas run folder") from exc
         return cls(run_dir, run, settings, trials, read_predictor_quality(RunLayout(run_dir).predictors),
                    _read_json(BestModelLayout(RunLayout(run_dir).best_model).summary_json),
-                   read_search_summary(run_dir))
+                   read_search_summary(run_dir), _read_json(RunLayout(run_dir).autobuild.summary))
 
     def completed(self, phase: str | None = None) -> list[TrialData]:
         """Completed trials, of one ``phase`` (``search``, ``selection``, ``final``) or all."""
@@ -196,6 +198,11 @@ class RunData:
         sign = -1.0 if self.settings.maximize else 1.0
         scored = [t for t in self.completed() if t.score is not None]
         return sorted(scored, key=lambda t: (sign * (t.score or 0.0), t.record.params or 0, t.name))
+
+    @property
+    def autobuild_best_cell(self) -> dict[str, Any]:
+        """``autobuild/best_cell.json`` (an empty dict when absent or unreadable)."""
+        return _read_json(RunLayout(self.run_dir).autobuild.best_cell) or {}
 
     @property
     def uses_termination(self) -> bool:

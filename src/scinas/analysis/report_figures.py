@@ -26,8 +26,8 @@ from scinas.analysis.report_data import RunData, TrialData
 from scinas.analysis.search_plots import pareto_front
 from scinas.atomic import atomic_path
 
-__all__ = ["COST_AXES", "FIGURES", "plot_convergence_epochs", "plot_darts_alphas", "plot_epochs_saved",
-           "plot_learning_curves", "plot_pareto", "plot_wall_time"]
+__all__ = ["COST_AXES", "FIGURES", "plot_autobuild_units", "plot_convergence_epochs", "plot_darts_alphas",
+           "plot_epochs_saved", "plot_learning_curves", "plot_pareto", "plot_wall_time"]
 
 #: The costs a Pareto panel can show: (label, the trial record's attribute).
 COST_AXES: tuple[tuple[str, str], ...] = (("params", "params"), ("FLOPs", "flops"),
@@ -301,6 +301,40 @@ def plot_darts_alphas(data: RunData, path: Path) -> Path | None:
 
 
 #: Every figure of the report in order: (file stem, title, drawing function).
+def plot_autobuild_units(data: RunData, path: Path, top: int = 15) -> Path | None:
+    """The ``top`` units of ``scinas autobuild`` in their ranking order: node importance, and the
+    predicted target of the cells holding them, the kept units in orange; ``None`` without it."""
+    summary = data.autobuild
+    units = summary.get("units") if summary is not None else None
+    if not isinstance(units, list) or not units:
+        return None
+    shown = units[:top]
+    kept = {tuple(pair) for pair in (summary or {}).get("reduced_space", {}).get("operator_pairs") or []}
+    labels = [" + ".join(unit["operators"]) for unit in shown]
+    colours = ["tab:orange" if tuple(unit["operators"]) in kept else "0.6" for unit in shown]
+    figure = Figure(figsize=(11, 0.9 + 0.32 * len(shown)), layout="constrained")
+    panels = figure.subplots(1, 2, sharey=True)
+    rows = np.arange(len(shown))
+    for panel, key, title in ((panels[0], "importance", "node importance (mean over hops)"),
+                              (panels[1], "predicted", "predicted target of the cells holding it")):
+        values = [float(unit[key]) if isinstance(unit.get(key), (int, float)) else math.nan for unit in shown]
+        panel.set_title(title, fontsize=10)
+        panel.grid(axis="x", alpha=0.3)
+        finite = [v for v in values if math.isfinite(v)]
+        if key == "importance" or not finite:
+            panel.barh(rows, values, color=colours)
+            continue
+        # predictions may be negative (an r_squared, a negated loss): dots on stems from the smallest
+        low, high = min(finite), max(finite)
+        margin = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+        panel.hlines(rows, low - margin, values, colors=colours, linewidth=2)
+        panel.scatter(values, rows, color=colours, s=30, zorder=3)
+        panel.set_xlim(low - margin, high + margin)
+    panels[0].set_yticks(rows, labels, fontsize=8)
+    panels[0].invert_yaxis()
+    return _save(figure, path)
+
+
 FIGURES: tuple[tuple[str, str, Callable[[RunData, Path], Path | None]], ...] = (
     ("pareto", "Pareto front", plot_pareto),
     ("learning_curves", "Learning curves", plot_learning_curves),
@@ -308,4 +342,5 @@ FIGURES: tuple[tuple[str, str, Callable[[RunData, Path], Path | None]], ...] = (
     ("convergence_epochs", "Convergence epochs", plot_convergence_epochs),
     ("wall_time", "Wall time per trial and device", plot_wall_time),
     ("darts_alphas", "DARTS architecture weights", plot_darts_alphas),
+    ("autobuild_units", "AutoBuild: the ranked units", plot_autobuild_units),
 )

@@ -7,8 +7,10 @@ ranks every operator pair the trials used (:func:`scinas.predictors.units.rank_u
 predicted target of the cells holding it unless ``rank_by = "importance"``; the node importance of
 each is written either way) and writes
 ``<run>/autobuild/`` (:class:`~scinas.store.layout.AutobuildLayout`): ``units.csv``,
-``operators.csv``, ``autobuild.json`` and ``reduced_space.toml``, an experiment that extends the
-run's experiment with ``[X.search_space] operator_pairs`` of the ``top_k`` best units.
+``operators.csv``, ``autobuild.json``, ``reduced_space.toml`` (an experiment that extends the
+run's experiment with ``[X.search_space] operator_pairs`` of the ``top_k`` best units) and
+``best_cell.json`` with one Graphviz drawing per hop of the best trial's node importance; then the
+run's ``report.html`` is written again with its AutoBuild section.
 
 The target is the run's own (its ``[X.search] target`` formula, else its score, signed so that
 larger is better), or a formula given here (``--target``) over the trials' final validation
@@ -48,6 +50,7 @@ from scinas.search.outcome import TRIAL_QUANTITIES, score_of, trial_values
 from scinas.search.prediction import write_csv
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.cell import Cell
+from scinas.search_space.encoding import CellGraph
 from scinas.search_space.space import SearchSpace
 from scinas.store import RunStore, StoreError, TrialPhase, TrialRecord, TrialStatus
 from scinas.store.layout import AutobuildLayout, RunLayout
@@ -284,7 +287,37 @@ def autobuild(run_dir: Path, settings: AutobuildSettings | None = None) -> Autob
     result = AutobuildResult(run_dir, config.name, name, target_text, len(cells), tuple(dropped), ranking, space,
                              reduced, fit_kendall, predictor.fit_seconds, layout, tuple(notes))
     _write(result, settings, [record.name for record in records])
+    best = int(np.argmax(targets))
+    norms = predictor.node_importance([graphs[best]])[0] / np.asarray(ranking.hop_scale)[:, None]
+    _write_best_cell(layout, records[best].name, cells[best], float(targets[best]), graphs[best], norms)
+    if settings.out is None:
+        _rewrite_report(run_dir)
     return result
+
+
+def _rewrite_report(run_dir: Path) -> None:
+    """The run's ``report.html`` again, now with its AutoBuild section; a report that cannot be
+    written is logged (``scinas report`` writes it later), the ranking is saved already."""
+    try:
+        from scinas.analysis.report import write_report
+
+        write_report(run_dir)
+    except Exception:  # the autobuild files are written; the report is a view of them
+        logger.exception("the run report could not be rewritten; write it with `scinas report %s`", run_dir)
+
+
+def _write_best_cell(layout: AutobuildLayout, trial: str, cell: Cell, target: float, graph: CellGraph,
+                     importance: np.ndarray) -> None:
+    """``best_cell.json`` and one Graphviz drawing per hop of the best trial's node importance."""
+    from scinas.models.plot import plot_importance  # deferred: drawing imports Keras
+
+    edges = graph.edges()
+    write_json_atomic(layout.best_cell, {
+        "trial": trial, "cell": cell.to_text(), "target": target, "nodes": list(graph.node_labels),
+        "edges": [list(edge) for edge in edges], "importance": importance.tolist()})
+    for hop, values in enumerate(importance):
+        plot_importance(graph.node_labels, edges, [float(v) for v in values], layout.best_cell_plot(hop),
+                        f"{trial}: node importance at hop {hop}")
 
 
 def _unseen_pairs(space: SearchSpace, ranking: UnitRanking) -> list[tuple[str, str]]:

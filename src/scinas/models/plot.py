@@ -18,6 +18,7 @@ import io
 import logging
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -27,8 +28,8 @@ from scinas.search_space.cell import Cell
 from scinas.search_space.darts_ops import darts_name
 from scinas.search_space.genotype import Genotype
 
-__all__ = ["cell_dot", "dot_program", "genotype_dot", "graphviz_note", "plot_cell", "plot_genotype",
-           "plot_model_graph"]
+__all__ = ["cell_dot", "dot_program", "genotype_dot", "graphviz_note", "importance_dot", "plot_cell",
+           "plot_genotype", "plot_importance", "plot_model_graph"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,42 @@ def plot_genotype(genotype: Genotype, path: Path) -> list[Path]:
         if _draw_dot(genotype_dot(genotype, kind), target, "cell") is not None:
             drawn.append(target)
     return drawn
+
+
+def _shade(fraction: float) -> str:
+    """A colour from green (0, low importance) through yellow to orange (1, high importance)."""
+    stops = ((0x8f, 0xd1, 0x9e), (0xf7, 0xe3, 0x8c), (0xf5, 0x9a, 0x42))
+    x = min(max(fraction, 0.0), 1.0) * (len(stops) - 1)
+    low = min(int(x), len(stops) - 2)
+    t = x - low
+    rgb = (round(a + (b - a) * t) for a, b in zip(stops[low], stops[low + 1], strict=True))
+    return "#" + "".join(f"{value:02x}" for value in rgb)
+
+
+def importance_dot(labels: Sequence[str], edges: Sequence[tuple[int, int]], values: Sequence[float],
+                   title: str) -> str:
+    """The DOT text of a cell graph (nodes ``labels``, ``edges`` as index pairs) with each node
+    filled by its importance ``values`` (green: the lowest of the graph, orange: the highest) and
+    labelled with it."""
+    if len(values) != len(labels):
+        raise ValueError(f"importance_dot got {len(labels)} nodes but {len(values)} values")
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    span = high - low
+    lines = ["digraph importance {", "  rankdir=TB;", f"  label={_quote(title)}; labelloc=t;",
+             '  node [fontname="Helvetica", fontsize=11, shape=box, style="rounded,filled"];']
+    for node, (label, value) in enumerate(zip(labels, values, strict=True)):
+        fraction = (value - low) / span if span > 0 else 0.5
+        text = _quote(label)[:-1] + f'\\n{value:.3g}"'  # dot's \n: a line break in the label
+        lines.append(f'  n{node} [label={text}, fillcolor="{_shade(fraction)}"];')
+    lines.extend(f"  n{source} -> n{target};" for source, target in edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_importance(labels: Sequence[str], edges: Sequence[tuple[int, int]], values: Sequence[float], path: Path,
+                    title: str) -> Path | None:
+    """Draw :func:`importance_dot` into ``path`` (and its ``.dot`` beside it); ``None`` without Graphviz."""
+    return _draw_dot(importance_dot(labels, edges, values, title), path, "importance graph")
 
 
 def plot_cell(cell: Cell, path: Path) -> Path | None:

@@ -101,6 +101,8 @@ class UnitRanking:
     units: tuple[UnitScore, ...]
     operators: tuple[OperatorScore, ...]
     by: str = "importance"
+    hop_scale: tuple[float, ...] = ()
+    """Per hop, the mean node norm of the ranked cells: importances are norms divided by it."""
 
     def reduced_space(self, space: SearchSpace, top_k: int) -> SearchSpace:
         """``space`` keeping only the ``top_k`` best units: ``operator_pairs`` are those pairs and
@@ -115,7 +117,7 @@ class UnitRanking:
                            lookback_depth=space.lookback_depth, rank=space.rank, operator_pairs=kept)
 
     def to_json(self) -> dict[str, Any]:
-        return {"by": self.by, "units": [unit.to_json() for unit in self.units],
+        return {"by": self.by, "hop_scale": list(self.hop_scale), "units": [unit.to_json() for unit in self.units],
                 "operators": [operator.to_json() for operator in self.operators]}
 
 
@@ -188,4 +190,4 @@ def rank_units(predictor: RankingPredictor, space: SearchSpace, cells: Sequence[
         operators.append(OperatorScore(op, float(per_hop.mean()), tuple(float(v) for v in per_hop), len(rows),
                                        len(op_cells[op])))
     operators.sort(key=lambda score: (-score.importance, score.operator))
-    return UnitRanking(tuple(units), tuple(operators), by)
+    return UnitRanking(tuple(units), tuple(operators), by, tuple(float(v) for v in scale))

@@ -122,9 +122,18 @@ class AutobuildLayout:
         """``reduced_space.toml``: an experiment that searches the reduced space (paste or run it)."""
         return self.root / "reduced_space.toml"
 
+    @property
+    def best_cell(self) -> Path:
+        """``best_cell.json``: the best trial's cell graph and each node's importance per hop."""
+        return self.root / "best_cell.json"
+
+    def best_cell_plot(self, hop: int) -> Path:
+        """``best_cell_hop<h>.png``: that graph, nodes coloured by their importance at hop ``h`` (Graphviz)."""
+        return self.root / f"best_cell_hop{hop}.png"
+
     def files(self) -> tuple[Path, ...]:
-        """Every file of ``autobuild/`` named here."""
-        return (self.summary, self.units, self.operators, self.reduced_space)
+        """Every file of ``autobuild/`` named here (the drawings, one per hop, aside)."""
+        return (self.summary, self.units, self.operators, self.reduced_space, self.best_cell)
 
 
 @dataclass(frozen=True)
