@@ -11,7 +11,8 @@ For each dataset — ``digits`` (scikit-learn's 8×8 images, 10 classes: the shi
   epochs; selection is cut to the best cell as it is (one epoch, no macro variants), so both end
   in one final training of one architecture;
 * ``darts_stop`` (with ``--stop-parameter-free N``): the DARTS search with the collapse
-  counter-measure ``[X.search] stop_parameter_free = N`` (docs/darts.md).
+  counter-measure ``[X.search] stop_parameter_free = N`` and ``stop_warmup = --stop-warmup``
+  (docs/darts.md).
 
 and prints, per dataset and method, the mean and spread over seeds of::
 
@@ -32,7 +33,7 @@ Usage::
     python benchmarks/darts.py --seeds 0,1,2 --samples 2000   # dseries cut to 2 000 spectra
     python benchmarks/darts.py --stop-parameter-free 2        # also DARTS with early stopping on α
     python benchmarks/darts.py --datasets digits --methods darts,darts_stop --stop-parameter-free 2 \
-        --supernet-epochs 20                                  # the counter-measure alone, a longer supernet
+        --stop-warmup 8 --supernet-epochs 16                  # the counter-measure alone, a longer supernet
     python benchmarks/darts.py --tiny                         # digits, one seed, everything minimal
 """
 
@@ -101,6 +102,7 @@ def overrides(method: str, dataset: str, seed: int, args: argparse.Namespace, da
             items.append(f"{name}.search.epochs={args.supernet_epochs}")
         if method == "darts_stop":
             items.append(f"{name}.search.stop_parameter_free={args.stop_parameter_free}")
+            items.append(f"{name}.search.stop_warmup={args.stop_warmup}")
         if args.tiny:
             items += [f"{name}.search.layers=3", f"{name}.search.nodes=1", f"{name}.search.filters=2",
                       f"{name}.search.eval_layers=3", f"{name}.search.eval_filters=2"]
@@ -223,6 +225,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=None, help="samples of dseries (default: its 5 000)")
     parser.add_argument("--stop-parameter-free", type=int, default=None,
                         help="also run DARTS with [X.search] stop_parameter_free = N (method darts_stop)")
+    parser.add_argument("--stop-warmup", type=int, default=0,
+                        help="darts_stop: [X.search] stop_warmup, epochs before the threshold is checked")
     parser.add_argument("--methods", default=None,
                         help="comma list of: " + ", ".join(METHODS) + " (default: darts, popnas and, with "
                              "--stop-parameter-free, darts_stop)")
@@ -255,8 +259,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1")
-    if args.final_epochs < 1 or args.children < 1 or args.exploration < 0:
-        parser.error("--final-epochs and --children must be at least 1, --exploration at least 0")
+    if args.final_epochs < 1 or args.children < 1 or args.exploration < 0 or args.stop_warmup < 0:
+        parser.error("--final-epochs and --children must be at least 1, --exploration and --stop-warmup at least 0")
     return args
 
 

@@ -40,7 +40,7 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def test_popnas_searches_the_darts_space_with_the_same_training() -> None:
-    args = _args("--samples", "300", "--stop-parameter-free", "2")
+    args = _args("--samples", "300", "--stop-parameter-free", "2", "--stop-warmup", "3")
     for dataset, (darts, popnas) in BENCH.DATASETS.items():
         darts_table = load_config(CONFIG).experiment_table(darts)
         raw = load_config(CONFIG, BENCH.overrides("popnas", dataset, 5, args, darts_table))
@@ -53,6 +53,7 @@ def test_popnas_searches_the_darts_space_with_the_same_training() -> None:
         assert raw.datasets[dataset]["shape"].get("n_samples") == (300 if dataset == "dseries" else None)
         stop = load_config(CONFIG, BENCH.overrides("darts_stop", dataset, 5, args, darts_table))
         assert stop.experiment_table(darts)["search"]["stop_parameter_free"] == 2
+        assert stop.experiment_table(darts)["search"]["stop_warmup"] == 3
         assert "stop_parameter_free" not in load_config(
             CONFIG, BENCH.overrides("darts", dataset, 5, args, darts_table)).experiment_table(darts)["search"]
         plan_experiments(stop, [darts])  # the overrides are valid keys of their tables

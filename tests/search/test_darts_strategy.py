@@ -65,11 +65,12 @@ def test_a_darts_search_finds_trains_and_exports_a_genotype(write_config: Config
 
 
 def test_early_stopping_on_alpha_reaches_the_supernet_trial(tiny_domain: CellDomain) -> None:
-    strategy = DartsStrategy(tiny_domain, OBJECTIVES, budget=None, seed=3, nodes=2, stop_parameter_free=2)
+    strategy = DartsStrategy(tiny_domain, OBJECTIVES, budget=None, seed=3, nodes=2, stop_parameter_free=2,
+                             epochs=10, stop_warmup=4)
     (request,) = strategy.ask(5)
     architecture = request.architecture
     assert isinstance(architecture, SupernetArchitecture) and architecture.stop_parameter_free == 2
-    assert "stop_parameter_free=2" in architecture.to_text()
+    assert architecture.stop_warmup == 4 and "stop_parameter_free=2, stop_warmup=4" in architecture.to_text()
     assert SupernetArchitecture.from_json(architecture.to_json()) == architecture
     off = DartsStrategy(tiny_domain, OBJECTIVES, budget=None, seed=3).ask(1)[0].architecture
     assert isinstance(off, SupernetArchitecture) and off.stop_parameter_free == 0
@@ -88,3 +89,6 @@ def test_an_unreachable_stop_threshold_names_its_key(write_config: ConfigWriter,
     with pytest.raises(ConfigError, match="stop_parameter_free"):
         DartsStrategy(CellDomain(SearchSpace(("identity",), max_blocks=1), MacroConfig(filters=8)), OBJECTIVES,
                       budget=None, seed=0, stop_parameter_free=-1)
+    with pytest.raises(ConfigError, match=r"stop_warmup = 8: leaves none of the epochs = 8"):
+        DartsStrategy(CellDomain(SearchSpace(("identity",), max_blocks=1), MacroConfig(filters=8)), OBJECTIVES,
+                      budget=None, seed=0, epochs=8, stop_parameter_free=1, stop_warmup=8)

@@ -103,10 +103,10 @@ def _normal_counts(alphas: list[dict[str, Any]]) -> list[int]:
 def test_early_stopping_on_alpha_stops_at_the_threshold_and_keeps_the_epoch_before(tmp_path: Path) -> None:
     bilevel = BilevelSettings(epochs=3, learning_rate=0.1, arch_learning_rate=0.3)
 
-    def search(directory: Path, stop: int) -> Any:
+    def search(directory: Path, stop: int, warmup: int = 0) -> Any:
         return run_supernet_search(SETTINGS, INFO, bilevel, _batches, keras.losses.SparseCategoricalCrossentropy(),
                                    directory=directory, seed=2, batch_size=6, compiled=False,
-                                   stop_parameter_free=stop)
+                                   stop_parameter_free=stop, stop_warmup=warmup)
 
     straight = search(tmp_path / "straight", 0)
     counts = _normal_counts(straight.alphas)
@@ -126,6 +126,12 @@ def test_early_stopping_on_alpha_stops_at_the_threshold_and_keeps_the_epoch_befo
         assert json.loads((tmp_path / f"stop{threshold}" / "alpha.json").read_text())["stopped_at"] == first
         again = search(tmp_path / f"stop{threshold}", threshold)  # started again: stays stopped
         assert again.resumed_at == first and again.stopped_at == first and again.genotype == stopped.genotype
+    # with a warm-up of one epoch the first epoch is not checked
+    threshold = counts[0]
+    later = next((e for e, c in enumerate(counts, 1) if e > 1 and c >= threshold), None)
+    warmed = search(tmp_path / "warmup", threshold, warmup=1)
+    assert warmed.stopped_at == later and len(warmed.alphas) == (later or 3)
+    assert warmed.genotype_epoch == (later - 1 if later else 3)
     # a threshold above every epoch's count never stops
     unreached = max(counts) + 1
     if unreached <= 2 * SETTINGS.nodes:

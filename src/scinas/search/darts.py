@@ -24,7 +24,8 @@ strategy.  Example::
     seeds = 2           # searches with seeds seed, seed + 1, ...; the genotypes are retrained
     eval_layers = 8
     eval_filters = 16
-    stop_parameter_free = 2   # stop a supernet once its normal cell would have 2 skips/poolings
+    stop_parameter_free = 2   # stop a supernet once its normal cell would have 2 skips/poolings ...
+    stop_warmup = 10          # ... checked after the first 10 epochs
     [A.search_space]
     operators = ["darts"]
 """
@@ -77,6 +78,8 @@ class DartsStrategy(SearchStrategy):
                                           "supernet after the first epoch whose genotype has this many "
                                           "parameter-free operations (skip, pooling) in its normal cell and "
                                           "keep the genotype of the epoch before (0: off; at most 2 * nodes)")
+        stop_warmup: int = option(0, minimum=0, doc="supernet epochs before stop_parameter_free is checked (the "
+                                  "first epochs favour parameter-free operations while the weights are untrained)")
 
         def check(self) -> None:
             if self.stop_parameter_free > 2 * self.nodes:
@@ -84,6 +87,10 @@ class DartsStrategy(SearchStrategy):
                                   f"{self.nodes}, so it would never stop the search", path="stop_parameter_free",
                                   value=self.stop_parameter_free,
                                   fix=f"use 0 (off) to {2 * self.nodes}; 2 stops at two skips or poolings")
+            if self.stop_warmup and self.stop_warmup >= self.epochs:
+                raise ConfigError(f"leaves none of the epochs = {self.epochs} to check stop_parameter_free in",
+                                  path="stop_warmup", value=self.stop_warmup,
+                                  fix=f"use fewer than {self.epochs} epochs (about half of them, say)")
 
     def __init__(self, domain: SearchDomain, objectives: Objectives, *, budget: int | None, seed: int,
                  output_dir: Path | None = None, **options: Any) -> None:
@@ -111,7 +118,8 @@ class DartsStrategy(SearchStrategy):
         o = self.options
         return TrialRequest(f"supernet-s{seed}", SupernetArchitecture(
             tuple(self.domain.space.operators), layers=o.layers, nodes=o.nodes, filters=o.filters, epochs=o.epochs,
-            order=o.order, seed=seed, stop_parameter_free=o.stop_parameter_free))
+            order=o.order, seed=seed, stop_parameter_free=o.stop_parameter_free,
+            stop_warmup=o.stop_warmup))
 
     def network(self) -> DartsNetwork:
         o = self.options

@@ -130,7 +130,8 @@ class SupernetArchitecture(Architecture):
     """What the supernet trial of a DARTS search trains: the candidate operators (scinas texts,
     ``none`` added by the supernet), the supernet's shape, the bilevel optimisation's ``epochs``
     and ``order``, the ``seed`` of this search and its early stopping on α
-    (``stop_parameter_free``, 0: off; see :func:`scinas.training.darts_search.run_supernet_search`)."""
+    (``stop_parameter_free``, 0: off, checked after ``stop_warmup`` epochs; see
+    :func:`scinas.training.darts_search.run_supernet_search`)."""
 
     operators: tuple[str, ...]
     layers: int = 8
@@ -140,9 +141,11 @@ class SupernetArchitecture(Architecture):
     order: int = 1
     seed: int = 0
     stop_parameter_free: int = 0
+    stop_warmup: int = 0
 
     def to_text(self) -> str:
         stop = f", stop_parameter_free={self.stop_parameter_free}" if self.stop_parameter_free else ""
+        stop += f", stop_warmup={self.stop_warmup}" if self.stop_parameter_free and self.stop_warmup else ""
         return (f"supernet(operators=[{', '.join(self.operators)}], layers={self.layers}, nodes={self.nodes}, "
                 f"filters={self.filters}, epochs={self.epochs}, order={self.order}, seed={self.seed}{stop})")
 

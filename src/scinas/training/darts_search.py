@@ -173,7 +173,7 @@ def alpha_metrics(record: dict[str, Any], candidates: Sequence[str], nodes: int,
 def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: BilevelSettings, batches: Batches,
                         loss: Callable[[Any, Any], Any], *, directory: Path, seed: int = 0, batch_size: int = 64,
                         memory_limit_bytes: int | None = None, compiled: bool = True,
-                        stop_parameter_free: int = 0, on_epoch: EpochCallback | None = None
+                        stop_parameter_free: int = 0, stop_warmup: int = 0, on_epoch: EpochCallback | None = None
                         ) -> SupernetSearchResult:
     """Search ``bilevel.epochs`` epochs (resuming from ``directory`` when it holds a checkpoint);
     see the module docstring.
@@ -181,7 +181,9 @@ def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: 
     ``stop_parameter_free`` > 0 is early stopping on α, a counter-measure to DARTS' collapse onto
     parameter-free operations: after every epoch the genotype is derived from α, and once its
     normal cell has at least this many skips and poolings the search stops and keeps the
-    genotype of the epoch before (of the first epoch, when that one already has them).
+    genotype of the epoch before (of the first epoch, when that one already has them).  It is
+    checked only after the first ``stop_warmup`` epochs: while the weights are untrained, skips and
+    poolings (which need none) lead, and fall back as the convolutions learn.
 
     ``on_epoch`` is called after every finished epoch (see :data:`EpochCallback`); on resume,
     first for the epochs already in the folder, so a store killed a moment before it heard of an
@@ -222,7 +224,7 @@ def run_supernet_search(settings: SupernetSettings, info: DatasetInfo, bilevel: 
         history["epochs"].append(_alpha_record(model))
         history["losses"].append(None if math.isnan(loss_value) else loss_value)
         free = genotype_of(history["epochs"][-1]).parameter_free()["normal"]
-        if stop_parameter_free and free >= stop_parameter_free:
+        if stop_parameter_free and epoch + 1 > stop_warmup and free >= stop_parameter_free:
             stopped_at = epoch + 1
             history["stopped_at"] = stopped_at
         write_text_atomic(history_path, json.dumps(history))
@@ -293,7 +295,8 @@ def train_supernet_trial(trainer: Any, request: Any, directory: Path) -> Any:
                                  batches, build_loss(experiment.compile.loss, info.task),
                                  directory=TrialLayout(directory).darts.root,
                                  seed=architecture.seed, batch_size=batch_size,
-                                 stop_parameter_free=architecture.stop_parameter_free, on_epoch=record_epoch)
+                                 stop_parameter_free=architecture.stop_parameter_free,
+                                 stop_warmup=architecture.stop_warmup, on_epoch=record_epoch)
     elapsed = (record.train_time_s or 0.0) + time.perf_counter() - started
     store.complete_trial(record.trial_id, epochs_completed=len(result.alphas), best_epoch=result.genotype_epoch,
                          train_time_s=elapsed,
