@@ -59,3 +59,19 @@ def test_unit_scores_come_from_the_node_importance_of_the_cells_holding_them(ben
         for edge, op in enumerate(cell.ops):
             seen[edge, ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"].index(op)] = True
     assert np.all(np.isfinite(scores[seen])) and np.all(np.isneginf(scores[~seen]))
+
+
+def test_predicted_unit_scores_average_the_predictions_of_the_cells_holding_each_unit(bench: ModuleType) -> None:
+    from types import SimpleNamespace
+
+    from scinas.search.nasbench201 import EDGES, OPERATIONS, NB201Architecture
+
+    cells = [NB201Architecture(("nor_conv_3x3",) * 6), NB201Architecture(("skip_connect",) * 6),
+             NB201Architecture(("nor_conv_3x3", *("skip_connect",) * 5))]
+    predictor = SimpleNamespace(predict=lambda graphs: np.array([3.0, 1.0, 2.0]))
+    scores = bench.predicted_scores(predictor, SimpleNamespace(cells=cells), [None] * 3)
+    assert scores.shape == (len(EDGES), len(OPERATIONS))
+    conv, skip = OPERATIONS.index("nor_conv_3x3"), OPERATIONS.index("skip_connect")
+    assert scores[0, conv] == 2.5 and scores[0, skip] == 1.0  # edge 0: conv in cells 0 and 2, skip in cell 1
+    assert scores[1, conv] == 3.0 and scores[1, skip] == 1.5  # edge 1: conv in cell 0, skip in cells 1 and 2
+    assert scores[0, OPERATIONS.index("none")] == 0.0  # no cell holds it
