@@ -21,6 +21,7 @@ import pytest
 from scinas.cli import main
 from scinas.config.loading import load_config
 from scinas.config.reader import Table
+from scinas.errors import ConfigError
 from scinas.experiment.autobuild import AutobuildSettings, autobuild, space_toml
 from scinas.search.cell_domain import CellDomain
 from scinas.search_space.architecture import CellArchitecture
@@ -42,7 +43,7 @@ FAST = ["--epochs", "100", "--ensemble", "1", "--samples", "300"]
 def _score(cell: Cell, rng: np.random.Generator) -> float:
     """A known rule: a block pairing 3 conv with 3 maxpool is worth 0.3, each 3 conv 0.05, plus noise."""
     pairs = sum(0.3 for block in cell.blocks if tuple(sorted(block.operators)) == BEST)
-    return 0.2 + pairs + 0.05 * sum(op == "3 conv" for op in cell.operators) + float(rng.normal(0, 0.01))
+    return float(0.2 + pairs + 0.05 * sum(op == "3 conv" for op in cell.operators) + rng.normal(0, 0.01))
 
 
 def _record_run(folder: Path, experiments: str = RANDOM_SEARCH, trials: int = 36, seed: int = 0) -> Path:
@@ -168,6 +169,23 @@ def test_a_minimised_target_is_negated(recorded: Path, tmp_path: Path) -> None:
     # the smallest cells (fewest params: the first trials here) have the largest target
     best = max(result.ranking.units, key=lambda unit: unit.best_target)
     assert best.best_target == -100.0
+
+
+def test_the_runs_own_target_formula_is_used_and_checked(tmp_path: Path) -> None:
+    with_target = RANDOM_SEARCH.replace('score = "r_squared"', 'score = "r_squared"\ntarget = "r_squared - loss"')
+    run = _record_run(tmp_path / "own", experiments=with_target, trials=12)
+    result = autobuild(run, AutobuildSettings(epochs=5, ensemble=1, samples=0))
+    assert result.target == "r_squared - loss" and result.trials == 12
+    with RunStore.open(RunLayout(run).store, readonly=True) as store:
+        scores = [m.value for t in store.trials() for m in store.metrics(t.trial_id, split="validation")
+                  if m.name == "r_squared"]
+    best = max(unit.best_target for unit in result.ranking.units)
+    assert best == pytest.approx(max(scores) - 1.0)  # every recorded loss is 1
+    unknown = _record_run(tmp_path / "unknown", experiments=with_target.replace("r_squared - loss", "accuracy"),
+                          trials=12)
+    with pytest.raises(ConfigError, match=r"configurations.toml: \[P.search\] target = \"accuracy\": unknown name "
+                                          r"'accuracy'"):
+        autobuild(unknown, AutobuildSettings(epochs=5, ensemble=1, samples=0))
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,7 @@ def _check_settings(settings: AutobuildSettings) -> None:
                                ("--epochs", settings.epochs, 1), ("--ensemble", settings.ensemble, 1),
                                ("--samples", settings.samples, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise _option(name, f"expected an integer >= {least}", value, f"pass {name} {max(least, 1)} or more")
+            raise _option(name, f"expected an integer >= {least}", value, f"pass {name} {least} or more")
     if settings.direction is not None:
         if settings.target is None:
             raise _option("--direction", "applies to a --target formula only (the run's own target already has its "
@@ -159,19 +160,22 @@ def _load_search(run_dir: Path) -> tuple[ExperimentConfig, SearchConfig, SearchS
     return config, config.search, structure, structure.space
 
 
-def _target_formula(settings: AutobuildSettings, objectives: Objectives, available: set[str]) -> Formula | None:
-    """The formula the trials are ranked by (None: the run's score), names checked."""
+def _target_formula(settings: AutobuildSettings, objectives: Objectives, available: set[str], where: tuple[str, str]
+                    ) -> Formula | None:
+    """The formula the trials are ranked by (None: the run's score), names checked; errors in the
+    run's own formula name ``where`` (its file and TOML path)."""
     if settings.target is not None:
         formula = parse_formula(settings.target, file=_CLI, path="--target")
     elif objectives.target is not None:
-        formula = parse_formula(objectives.target, file=_CLI, path="--target")
+        formula = parse_formula(objectives.target, file=where[0], path=where[1])
     else:
         return None
     formula.check_names(available, what="metrics and trial quantities of the run's trials")
     return formula
 
 
-def _cells_and_targets(store: RunStore, domain: CellDomain, objectives: Objectives, settings: AutobuildSettings
+def _cells_and_targets(store: RunStore, domain: CellDomain, objectives: Objectives, settings: AutobuildSettings,
+                       where: tuple[str, str]
                        ) -> tuple[list[TrialRecord], list[Cell], np.ndarray, list[tuple[str, str]], str]:
     records = [r for r in store.trials(TrialStatus.COMPLETED) if r.phase == TrialPhase.SEARCH]
     cells: list[tuple[TrialRecord, Cell]] = []
@@ -190,7 +194,7 @@ def _cells_and_targets(store: RunStore, domain: CellDomain, objectives: Objectiv
                           "searches", file=_CLI, fix="pass the folder of a popnas, pareto, evolution or random search")
     values = [trial_values(store, record, objectives) for record, _ in cells]
     available = {*TRIAL_QUANTITIES, objectives.score, *(name for row in values for name in row)}
-    formula = _target_formula(settings, objectives, available)
+    formula = _target_formula(settings, objectives, available, where)
     sign = -1.0 if settings.direction == "min" else 1.0
     kept: list[TrialRecord] = []
     kept_cells: list[Cell] = []
@@ -243,14 +247,16 @@ def autobuild(run_dir: Path, settings: AutobuildSettings | None = None) -> Autob
     domain = CellDomain(space, structure.macro)
     objectives = Objectives(search.score, search.maximize, search.costs, search.target)
     name = settings.name or f"{config.name}_reduced"
-    if not name.replace("_", "").replace("-", "").isalnum():
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise _option("--name", "an experiment name is letters, digits, '_' and '-'", name, "e.g. --name A_reduced")
     try:
         store = RunStore.open(RunLayout(run_dir).store, readonly=True)
     except StoreError as exc:
         raise ConfigError(str(exc), file=_CLI, fix="pass a scinas run folder") from exc
     with store:
-        records, cells, targets, dropped, target_text = _cells_and_targets(store, domain, objectives, settings)
+        where = (str(RunLayout(run_dir).experiments_config), f"{search.path}.target")
+        records, cells, targets, dropped, target_text = _cells_and_targets(store, domain, objectives, settings,
+                                                                           where)
     if len(cells) < settings.min_trials:
         why = f"; {len(dropped)} left out ({dropped[0][0]}: {dropped[0][1]})" if dropped else ""
         raise ConfigError(f"the run has {len(cells)} completed search trials with a finite target{why}; the ranking "
