@@ -400,6 +400,11 @@ def _command_autobuild(args: argparse.Namespace) -> int:
               f"{unit.mean_target:>11.4g}  {'yes' if unit.operators in kept else ''}")
     print("operators by importance: " + ", ".join(f"{op.operator} {op.importance:.3f}"
                                                   for op in result.ranking.operators))
+    if result.ranking.sub_cells:
+        print("two-block units (a block, then a block reading it; reported, not kept):")
+        for index, sub in enumerate(result.ranking.sub_cells[:5], start=1):
+            print(f"{index:>4}  {sub.label:<60} importance {sub.importance:.3f}, predicted {sub.predicted:.4g}, "
+                  f"{sub.cells} cells")
     for note in result.notes:
         print(f"note: {note}")
     print(f"reduced space ({result.reduced.describe()}): {result.layout.reduced_space}")

@@ -23,6 +23,7 @@ from scinas.config.loading import load_config
 from scinas.config.reader import Table
 from scinas.errors import ConfigError
 from scinas.experiment.autobuild import AutobuildSettings, autobuild, space_toml
+from scinas.predictors.units import connected_blocks
 from scinas.search.cell_domain import CellDomain
 from scinas.search_space.architecture import CellArchitecture
 from scinas.search_space.cell import Cell
@@ -107,6 +108,18 @@ def test_the_rewarded_pair_ranks_first_and_the_reduced_space_keeps_the_top_k(bui
     assert summary["reduced_space"]["operator_pairs"] == kept
     operators = [row["operator"] for row in csv.DictReader(layout.operators.open())]
     assert sorted(operators) == sorted(OPERATORS)
+    # two-block units: each a block of the recorded cells and a block reading it, ordered by predicted
+    subs = list(csv.DictReader(layout.sub_cells.open()))
+    assert subs and len(subs) == len({row["sub_cell"] for row in subs}) == len(summary["sub_cells"])
+    predicted = [float(row["predicted"]) for row in subs]
+    assert predicted == sorted(predicted, reverse=True)
+    assert sum(int(row["occurrences"]) for row in subs) == sum(
+        len(connected_blocks(Cell.from_text(t.split(" {")[0]))) for t in _architectures(built))
+
+
+def _architectures(run: Path) -> list[str]:
+    with RunStore.open(RunLayout(run).store, readonly=True) as store:
+        return [t.architecture for t in store.trials("completed") if t.phase == TrialPhase.SEARCH]
 
 
 def test_the_best_cell_importance_and_the_report_section(built: Path) -> None:

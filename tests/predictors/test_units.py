@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scinas.predictors.ranking import RankingPredictor
-from scinas.predictors.units import UnitRanking, UnitScore, block_nodes, rank_units
+from scinas.predictors.units import UnitRanking, UnitScore, block_nodes, connected_blocks, rank_units
 from scinas.search_space.encoding import JOIN, encode_cell, max_nodes
 from scinas.search_space.space import SearchSpace
 
@@ -52,3 +52,11 @@ def test_rank_units_checks_its_inputs() -> None:
         rank_units(predictor, SPACE, [cell], np.zeros(1), by="norm")
     with pytest.raises(ValueError, match="1 cells but 2 targets"):
         rank_units(predictor, SPACE, [cell], np.zeros(2))
+
+
+def test_connected_blocks_lists_each_block_and_its_reader_once() -> None:
+    cell = SPACE.cell("[(-2, 3x3 conv, -2, 2x2 maxpool); (-2, identity, 0, 3x3 conv); (1, identity, 0, 2x2 maxpool)]")
+    assert connected_blocks(cell) == [(0, 1), (0, 2), (1, 2)]
+    twice = SPACE.cell("[(-1, identity, -1, identity); (0, 3x3 conv, 0, identity)]")
+    assert connected_blocks(twice) == [(0, 1)]  # read on both sides: one sub-cell
+    assert connected_blocks(SPACE.cell("[(-1, identity, -2, identity)]")) == []

@@ -5,11 +5,12 @@ the completed search trials (phase ``search``; selection retrainings and the fin
 left out) with a finite target, fits the ranking predictor (``"ranking"``) on their cell graphs,
 ranks every operator pair the trials used (:func:`scinas.predictors.units.rank_units`: by the
 predicted target of the cells holding it unless ``rank_by = "importance"``; the node importance of
-each is written either way) and writes
-``<run>/autobuild/`` (:class:`~scinas.store.layout.AutobuildLayout`): ``units.csv``,
-``operators.csv``, ``autobuild.json``, ``reduced_space.toml`` (an experiment that extends the
-run's experiment with ``[X.search_space] operator_pairs`` of the ``top_k`` best units) and
-``best_cell.json`` with one Graphviz drawing per hop of the best trial's node importance; then the
+each is written either way) and writes ``<run>/autobuild/``
+(:class:`~scinas.store.layout.AutobuildLayout`): ``units.csv``, ``operators.csv``,
+``sub_cells.csv`` (two-block units, reported only), ``autobuild.json``, ``reduced_space.toml`` (an
+experiment that extends the run's experiment with ``[X.search_space] operator_pairs`` of the
+``top_k`` best units) and ``best_cell.json`` with one Graphviz drawing per hop of the best trial's
+node importance; then the
 run's ``report.html`` is written again with its AutoBuild section.
 
 The target is the run's own (its ``[X.search] target`` formula, else its score, signed so that
@@ -343,6 +344,11 @@ def _write(result: AutobuildResult, settings: AutobuildSettings, trial_names: li
               [[index + 1, unit.label, unit.importance, unit.predicted, unit.blocks, unit.cells, unit.mean_target,
                 unit.best_target, unit.operators in kept, *unit.per_hop]
                for index, unit in enumerate(result.ranking.units)])
+    write_csv(layout.sub_cells, ["rank", "sub_cell", "first", "second", "importance", "predicted", "occurrences",
+                                 "cells", "mean_target", "best_target"],
+              [[index + 1, sub.label, " + ".join(sub.first), " + ".join(sub.second), sub.importance, sub.predicted,
+                sub.occurrences, sub.cells, sub.mean_target, sub.best_target]
+               for index, sub in enumerate(result.ranking.sub_cells)])
     write_csv(layout.operators, ["rank", "operator", "importance", "nodes", "cells"],
               [[index + 1, op.operator, op.importance, op.nodes, op.cells]
                for index, op in enumerate(result.ranking.operators)])

@@ -11,7 +11,11 @@ importance of the trained cells (:meth:`~scinas.predictors.ranking.RankingPredic
   throughout (a cell the predictor ranks high: the graph embedding is their sum) keeps its
   larger values;
 * a **unit**: the mean over the blocks of the given cells that use its pair;
-* an **operator**: the mean over the operator nodes that carry it.
+* an **operator**: the mean over the operator nodes that carry it;
+* a **two-block unit** (a sub-cell): a block and a block that reads its output, keyed by their two
+  pairs in that order; its importance is the mean over hops of its six nodes, then over the
+  places it occurs.  These are reported, not kept by :meth:`UnitRanking.reduced_space`:
+  ``operator_pairs`` restricts single blocks only.
 
 Larger is better: the ranking loss makes the embedding norm grow with the target.  Each score
 comes with how many blocks and cells hold it and the measured target of those cells, so a unit
@@ -47,7 +51,8 @@ from scinas.search_space.cell import Cell
 from scinas.search_space.encoding import encode_cell
 from scinas.search_space.space import SearchSpace
 
-__all__ = ["UNIT_SCORES", "OperatorScore", "UnitRanking", "UnitScore", "block_nodes", "rank_units"]
+__all__ = ["UNIT_SCORES", "OperatorScore", "SubCellScore", "UnitRanking", "UnitScore", "block_nodes",
+           "connected_blocks", "rank_units"]
 
 #: What :func:`rank_units` may order the units by.
 UNIT_SCORES: tuple[str, ...] = ("importance", "predicted")
@@ -80,6 +85,33 @@ class UnitScore:
 
 
 @dataclass(frozen=True)
+class SubCellScore:
+    """A two-block unit: a block of pair ``first`` whose output a block of pair ``second`` reads.
+    ``importance`` is the mean of the six nodes of the two blocks; the rest as in :class:`UnitScore`
+    (``occurrences``: the connected block pairs of the given cells with these pairs)."""
+
+    first: tuple[str, str]
+    second: tuple[str, str]
+    importance: float
+    occurrences: int
+    cells: int
+    mean_target: float
+    best_target: float
+    predicted: float = float("nan")
+    candidates: int = 0
+
+    @property
+    def label(self) -> str:
+        """``"(3x3 conv + identity) -> (2x2 maxpool + 3x3 conv)"``."""
+        return f"({' + '.join(self.first)}) -> ({' + '.join(self.second)})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"first": list(self.first), "second": list(self.second), "importance": self.importance,
+                "occurrences": self.occurrences, "cells": self.cells, "mean_target": self.mean_target,
+                "best_target": self.best_target, "predicted": self.predicted, "candidates": self.candidates}
+
+
+@dataclass(frozen=True)
 class OperatorScore:
     """One operator: the mean importance of its nodes (and per hop), how many nodes and cells hold it."""
 
@@ -103,6 +135,8 @@ class UnitRanking:
     by: str = "importance"
     hop_scale: tuple[float, ...] = ()
     """Per hop, the mean node norm of the ranked cells: importances are norms divided by it."""
+    sub_cells: tuple[SubCellScore, ...] = ()
+    """Two-block units (a block and a block reading it), ordered like :attr:`units`."""
 
     def reduced_space(self, space: SearchSpace, top_k: int) -> SearchSpace:
         """``space`` keeping only the ``top_k`` best units: ``operator_pairs`` are those pairs and
@@ -118,7 +152,8 @@ class UnitRanking:
 
     def to_json(self) -> dict[str, Any]:
         return {"by": self.by, "hop_scale": list(self.hop_scale), "units": [unit.to_json() for unit in self.units],
-                "operators": [operator.to_json() for operator in self.operators]}
+                "operators": [operator.to_json() for operator in self.operators],
+                "sub_cells": [sub.to_json() for sub in self.sub_cells]}
 
 
 def block_nodes(cell: Cell) -> list[tuple[int, int, int]]:
@@ -126,6 +161,12 @@ def block_nodes(cell: Cell) -> list[tuple[int, int, int]]:
     ``cell``: (left operator, right operator, join), in block order."""
     first = len(cell.used_lookbacks) if not cell.is_empty else 1
     return [(first + 3 * index, first + 3 * index + 1, first + 3 * index + 2) for index in range(cell.n_blocks)]
+
+
+def connected_blocks(cell: Cell) -> list[tuple[int, int]]:
+    """``(a, b)`` for every block ``b`` of ``cell`` that reads block ``a`` (each pair once)."""
+    return sorted({(source, index) for index, block in enumerate(cell.blocks) for source in block.inputs
+                   if source >= 0})
 
 
 def _pair(operators: tuple[str, str]) -> tuple[str, str]:
@@ -167,12 +208,29 @@ def rank_units(predictor: RankingPredictor, space: SearchSpace, cells: Sequence[
                 op_hops.setdefault(op, []).append(norms[:, node])
                 op_cells.setdefault(op, set()).add(index)
 
+    SubKey = tuple[tuple[str, str], tuple[str, str]]
+
+    def sub_keys(cell: Cell) -> list[tuple[SubKey, int, int]]:
+        return [((_pair(cell.blocks[a].operators), _pair(cell.blocks[b].operators)), a, b)
+                for a, b in connected_blocks(cell)]
+
+    sub_hops: dict[SubKey, list[float]] = {}
+    sub_cells: dict[SubKey, set[int]] = {}
+    for index, (cell, norms) in enumerate(zip(canonical, scaled, strict=True)):
+        places = block_nodes(cell)
+        for key, a, b in sub_keys(cell):
+            sub_hops.setdefault(key, []).append(float(norms[:, [*places[a], *places[b]]].mean()))
+            sub_cells.setdefault(key, set()).add(index)
+
     pool = list({cell.to_text(): cell for cell in [*canonical, *(space.validate(c) for c in candidates)]}.values())
     predictions = predictor.predict([encode_cell(cell, space) for cell in pool])
     predicted: dict[tuple[str, str], list[float]] = {}
+    sub_predicted: dict[SubKey, list[float]] = {}
     for cell, value in zip(pool, predictions, strict=True):
         for pair in {_pair(block.operators) for block in cell.blocks}:
             predicted.setdefault(pair, []).append(float(value))
+        for key in {key for key, _, _ in sub_keys(cell)}:
+            sub_predicted.setdefault(key, []).append(float(value))
 
     units = []
     for pair, rows in unit_hops.items():
@@ -190,4 +248,12 @@ def rank_units(predictor: RankingPredictor, space: SearchSpace, cells: Sequence[
         operators.append(OperatorScore(op, float(per_hop.mean()), tuple(float(v) for v in per_hop), len(rows),
                                        len(op_cells[op])))
     operators.sort(key=lambda score: (-score.importance, score.operator))
-    return UnitRanking(tuple(units), tuple(operators), by, tuple(float(v) for v in scale))
+    subs = []
+    for key, occurrences in sub_hops.items():
+        holders = values[sorted(sub_cells[key])]
+        expected = sub_predicted.get(key, [])
+        subs.append(SubCellScore(key[0], key[1], float(np.mean(occurrences)), len(occurrences), len(holders),
+                                 float(holders.mean()), float(holders.max()), float(np.mean(expected)), len(expected)))
+    subs.sort(key=lambda sub: (-(sub.importance if by == "importance" else sub.predicted), -sub.mean_target,
+                               sub.label))
+    return UnitRanking(tuple(units), tuple(operators), by, tuple(float(v) for v in scale), tuple(subs))

@@ -118,6 +118,11 @@ class AutobuildLayout:
         return self.root / "operators.csv"
 
     @property
+    def sub_cells(self) -> Path:
+        """``sub_cells.csv``: the two-block units (a block and a block reading it), best first."""
+        return self.root / "sub_cells.csv"
+
+    @property
     def reduced_space(self) -> Path:
         """``reduced_space.toml``: an experiment that searches the reduced space (paste or run it)."""
         return self.root / "reduced_space.toml"
@@ -133,7 +138,7 @@ class AutobuildLayout:
 
     def files(self) -> tuple[Path, ...]:
         """Every file of ``autobuild/`` named here (the drawings, one per hop, aside)."""
-        return (self.summary, self.units, self.operators, self.reduced_space, self.best_cell)
+        return (self.summary, self.units, self.operators, self.sub_cells, self.reduced_space, self.best_cell)
 
 
 @dataclass(frozen=True)
