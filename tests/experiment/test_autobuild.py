@@ -215,6 +215,7 @@ def test_the_runs_own_target_formula_is_used_and_checked(tmp_path: Path) -> None
     (["--min-trials", "2"], r"--min-trials = 2: expected an integer >= 4"),
     (["--rank-by", "norm"], r"--rank-by = \"norm\": expected importance or predicted"),
     (["--name", "a b"], r"--name = \"a b\": an experiment name"),
+    (["--name", ".hidden"], r"--name = \".hidden\": an experiment name .*not starting with a dot"),
     (["--target", "1 / (r_squared - r_squared)"],
      r"the run has 0 completed search trials with a finite target; 36 left out \(t0000: division by zero"),
 ])
@@ -244,6 +245,8 @@ def test_space_toml_round_trips() -> None:
     assert text.startswith("# a header\n#\n[A_reduced]\n")
     table = tomllib.loads(text)["A_reduced"]["search_space"]
     assert SearchSpace.parse(Table(table, file="x", path="A_reduced.search_space"), rank=2) == space
+    dotted = tomllib.loads(space_toml(space, "A.2_reduced", "A.2"))
+    assert dotted["A.2_reduced"]["extends"] == "A.2" and "operator_pairs" in dotted["A.2_reduced"]["search_space"]
 
 
 @pytest.mark.slow

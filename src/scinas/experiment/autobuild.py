@@ -223,10 +223,11 @@ def _cells_and_targets(store: RunStore, domain: CellDomain, objectives: Objectiv
 
 def space_toml(space: SearchSpace, experiment: str, parent: str, header: Sequence[str] = ()) -> str:
     """An experiment ``experiment`` that extends ``parent`` and searches ``space`` (TOML text, one
-    key per line), after ``header`` as comment lines.  ``experiment`` and ``parent`` must be bare
-    TOML keys (letters, digits, ``_`` and ``-``)."""
+    key per line), after ``header`` as comment lines; a name that is no bare TOML key (``A.2``) is
+    quoted."""
+    key = experiment if re.fullmatch(r"[A-Za-z0-9_-]+", experiment) else format_value(experiment)
     lines = [f"# {line}" if line else "#" for line in header]
-    lines += [f"[{experiment}]", f"extends = {format_value(parent)}", "", f"[{experiment}.search_space]",
+    lines += [f"[{key}]", f"extends = {format_value(parent)}", "", f"[{key}.search_space]",
               f"blocks = {space.max_blocks}", f"lookback_depth = {space.lookback_depth}",
               f"operators = {format_value(list(space.operators))}"]
     if space.operator_pairs is not None:
@@ -248,8 +249,9 @@ def autobuild(run_dir: Path, settings: AutobuildSettings | None = None) -> Autob
     domain = CellDomain(space, structure.macro)
     objectives = Objectives(search.score, search.maximize, search.costs, search.target)
     name = settings.name or f"{config.name}_reduced"
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-        raise _option("--name", "an experiment name is letters, digits, '_' and '-'", name, "e.g. --name A_reduced")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+        raise _option("--name", "an experiment name is letters, digits, '_', '.' and '-', not starting with a dot",
+                      name, "e.g. --name A_reduced")
     try:
         store = RunStore.open(RunLayout(run_dir).store, readonly=True)
     except StoreError as exc:
