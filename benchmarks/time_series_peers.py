@@ -140,7 +140,7 @@ def scinas_experiment(kind: str, problem: Problem, epochs: int, trials: int, see
         search = dict(table["search"])
         search["budget"] = trials
         if problem.regression:
-            search["score"] = "R_squared"
+            search["score"] = "r_squared"  # the name the metric R_squared records
         table["search"] = search
         for phase in ("selection", "final"):
             if phase in table:
@@ -181,7 +181,7 @@ def run_scinas(kind: str, problem: Problem, epochs: int, trials: int, seed: int,
         keras.backend.clear_session()
     if result.status != RunStatus.COMPLETED:
         raise RuntimeError(f"{problem.name} {kind}: the run ended {result.status}: {result.failures}")
-    metric = "R_squared" if problem.regression else "accuracy"
+    metric = "r_squared" if problem.regression else "accuracy"
     return float(result.test_metrics[metric])
 
 

@@ -117,9 +117,23 @@ def test_scinas_entries_are_the_shipped_experiments_adapted(peers: ModuleType) -
     regression = _problem(peers, "Covid3Month", 0)
     search = peers.scinas_experiment("search", regression, 7, 11, 4)
     assert search["search_space"] == peers.shipped_experiment("T")["search_space"]
-    assert (search["search"]["budget"], search["search"]["score"]) == (11, "R_squared")
+    assert (search["search"]["budget"], search["search"]["score"]) == (11, "r_squared")
     assert search["compile"]["metrics"] == ["R_squared"]
     assert search["final"]["epochs"] == search["selection"]["epochs"] == 7
+
+
+@pytest.mark.slow
+def test_a_real_tiny_regression_run(peers: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    """Covid3Month through both scinas entries: the search scores, and the test R² is read, by
+    the name the compiled metric records (r_squared)."""
+    pytest.importorskip("aeon")
+    code = peers.main(["--datasets", "Covid3Month", "--epochs", "1", "--trials", "2",
+                       "--entries", "scinas_cell,scinas_search"])
+    assert code == 0
+    entries = json.loads(capsys.readouterr().out)["Covid3Month"]
+    for entry, values in entries.items():
+        assert "error" not in values, (entry, values)
+        assert values["test_score"] <= 1.0 and values["wall_s"] > 0
 
 
 @pytest.mark.slow
