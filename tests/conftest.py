@@ -5,15 +5,27 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
+import signal
 import sys
 import textwrap
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sigint_as_in_a_terminal() -> Iterator[None]:
+    """The tests of interrupts and of the dashboard's stop expect SIGINT handled as in a terminal;
+    pytest started as a background job of a non-interactive shell (``nohup ... &``, a batch
+    script) inherits it ignored, and so would the processes the tests start."""
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 REPO = Path(__file__).resolve().parents[1]
 

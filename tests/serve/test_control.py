@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from scinas.serve.control import validate_start
 from scinas.serve.jobs import Job, JobBook
 from scinas.serve.keeper import Keeper, job_command, writer_pid
 from scinas.testing.run_stores import build_run
-from tests.conftest import TINY_DATA, TINY_SEARCH, ConfigWriter
+from tests.conftest import REPO, TINY_DATA, TINY_SEARCH, ConfigWriter
 from tests.serve.conftest import Serve
 
 RUN = "A/20261201-120000-0001"
@@ -149,3 +151,25 @@ def test_the_keeper_lets_go_of_a_job_whose_file_was_removed(tmp_path: Path, monk
     while keeper.step():
         assert time.monotonic() < deadline, "the keeper still follows a job that is gone"
         time.sleep(0.05)
+
+
+def test_runs_the_keeper_starts_stop_on_sigint_even_when_it_was_started_ignoring_it() -> None:
+    """``nohup scinas serve &`` ignores SIGINT; the keeper's runs must not inherit that."""
+    probe = ("import signal, subprocess, sys\n"
+             "from scinas.serve.keeper import stoppable_children\n"
+             "if sys.argv[1] == 'reset':\n    stoppable_children()\n"
+             "child = 'import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)'\n"
+             "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True).stdout.strip())\n")
+
+    def ignoring_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def child_handles_sigint(mode: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe, mode], check=False, capture_output=True, text=True,
+                              timeout=60, preexec_fn=ignoring_sigint,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert child_handles_sigint("keep") == "False"  # what a run inherited before
+    assert child_handles_sigint("reset") == "True"

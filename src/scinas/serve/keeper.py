@@ -29,7 +29,7 @@ from scinas.store.records import format_time, utc_now
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["ensure_keeper", "job_command", "keeper_running", "main", "writer_pid"]
+__all__ = ["ensure_keeper", "job_command", "keeper_running", "main", "stoppable_children", "writer_pid"]
 
 #: How often the keeper looks at its jobs, and how long it stays with nothing to do.
 POLL_S = 0.3
@@ -192,6 +192,17 @@ class Keeper:
             self.book.update(job, **changes)
 
 
+def stoppable_children() -> None:
+    """Make SIGINT stop the runs this process starts.
+
+    A server started as a background job of a non-interactive shell (``nohup scinas serve &``, a
+    batch script) ignores SIGINT, the keeper it starts inherits that, and so would every run: the
+    page's stop, which is a SIGINT, would do nothing.  An ignored signal is inherited through
+    ``exec``; a handled one is not, so handling SIGINT here gives each run Python's default.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the keeper until its queue is empty (exit 0; also when another keeper runs)."""
     parser = argparse.ArgumentParser(prog="python -m scinas.serve.keeper")
@@ -206,8 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0
-    # In its own session, a Ctrl-C in the server's terminal does not reach it.  SIGINT is not
-    # ignored here: children inherit an ignored signal, and SIGINT is how a run is stopped.
+    # In its own session, a Ctrl-C in the server's terminal does not reach it.
+    stoppable_children()
     keeper = Keeper(results)
     idle_since: float | None = None
     while True:
