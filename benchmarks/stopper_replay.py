@@ -326,7 +326,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="recording files (default: every *.json in benchmarks/recordings)")
     parser.add_argument("--rules", help="comma-separated rule names (default: all)")
     args = parser.parse_args(argv)
-    logging.getLogger("scinas").setLevel(logging.WARNING)
     paths = args.recordings or sorted(RECORDINGS.glob("*.json"))
     try:
         if not paths:
@@ -360,4 +359,5 @@ def _version(module: str) -> str:
 
 
 if __name__ == "__main__":
+    logging.getLogger("scinas").setLevel(logging.WARNING)  # the script's own console, not a caller's
     sys.exit(main())

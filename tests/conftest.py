@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -26,6 +27,16 @@ def _sigint_as_in_a_terminal() -> Iterator[None]:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@pytest.fixture(autouse=True)
+def _package_log_level_kept() -> Iterator[None]:
+    """A test (or a benchmark's ``main`` it calls) that changes the ``scinas`` logger's level would
+    silence the info records of every later test (run.log, notes): it fails here instead."""
+    package = logging.getLogger("scinas")
+    level = package.level
+    yield
+    assert package.level == level, f"the test changed the 'scinas' logger's level to {package.level}"
 
 REPO = Path(__file__).resolve().parents[1]
 
