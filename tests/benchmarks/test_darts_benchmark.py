@@ -123,4 +123,8 @@ def test_a_tiny_run_prints_both_searches(capsys: pytest.CaptureFixture[str]) -> 
         entry = out["digits"][method]["seeds"]["0"]
         assert entry["search_s"] > 0 and 0.0 <= entry["test_score"] <= 1.0 and entry["params"] > 0
     assert 0 <= out["digits"]["darts"]["seeds"]["0"]["parameter_free_ops"] <= 4
-    assert out["digits"]["aim"]["met"] in (True, False)
+    darts, popnas, aim = out["digits"]["darts"], out["digits"]["popnas"], out["digits"]["aim"]
+    assert aim["popnas_best"] == popnas["seeds"]["0"]["test_score"]  # one seed: its score is the best
+    assert aim["score_met"] is (darts["test_score"]["mean"] >= aim["popnas_best"] - 0.005)
+    assert aim["time_share"] == pytest.approx(darts["search_s"]["mean"] / popnas["search_s"]["mean"])
+    assert aim["met"] is (aim["score_met"] and aim["time_share"] <= 1 / 3)
